@@ -1,0 +1,19 @@
+//! rethread: rebuild public reply threads from Mastodon and Twitter/X data.
+//!
+//! The data flows one way through five stages, each a module with one public entry point:
+//!
+//! ```text
+//! source  (read files; later: collect from APIs)   source::read_file
+//!   → corpus (SQLite store, or posts held in memory)  corpus::Corpus / corpus::PostSet
+//!   → thread (petgraph reply graph, gaps, metrics)   thread::build
+//!   → export (markdown transcripts, ...)             export::markdown::write
+//! ```
+//!
+//! A stage only ever uses the types of the stages before it (and [`model`]), never reaches back.
+//! The `rethread` binary turns command-line flags into calls of these stages.
+
+pub mod corpus;
+pub mod export;
+pub mod model;
+pub mod source;
+pub mod thread;

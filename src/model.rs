@@ -1,0 +1,229 @@
+//! The one post model that every stage speaks.
+//!
+//! Mastodon statuses, Twitter API v2 tweets, Twitter archive entries, TWCS rows and ConvoKit
+//! utterances all become a [`Post`]. Later stages (corpus, thread, export) never look at the
+//! source format again, so anything a researcher may need downstream has to be carried here:
+//! the reply link, the quote and repost targets, the text as a person reads it, and the raw
+//! JSON as the platform sent it, so that nothing the source said is lost by the conversion.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+/// The network a post was published on. Ids are only unique within one platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Mastodon,
+    Twitter,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Mastodon => "mastodon",
+            Platform::Twitter => "twitter",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Platform> {
+        match s {
+            "mastodon" => Some(Platform::Mastodon),
+            "twitter" => Some(Platform::Twitter),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who wrote a post. `handle` is what people write after `@` (Mastodon: `user@server`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Author {
+    pub id: Option<String>,
+    pub handle: Option<String>,
+    pub display_name: Option<String>,
+    /// The Mastodon server the account lives on; `None` on Twitter.
+    pub server: Option<String>,
+}
+
+impl Author {
+    /// The name to show in a transcript: the handle, else the account id, else "unknown".
+    pub fn label(&self) -> &str {
+        self.handle
+            .as_deref()
+            .or(self.id.as_deref())
+            .unwrap_or("unknown")
+    }
+}
+
+/// Where a record came from: the file (or URL) and the line or element inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// File path as given on the command line, or the URL it was fetched from.
+    pub source: Arc<str>,
+    /// 1-based line (JSONL, CSV) or element number (JSON arrays); 0 when not meaningful.
+    pub line: u64,
+    /// Name of the importer that read it (see `source::Format`).
+    pub format: &'static str,
+}
+
+/// One post, whatever network it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub platform: Platform,
+    pub id: String,
+    /// Mastodon: the ActivityPub `uri`, the same on every server that knows the post.
+    pub uri: Option<String>,
+    /// A link a person can open.
+    pub url: Option<String>,
+    pub author: Author,
+    pub created_at: Option<DateTime<Utc>>,
+    /// Plain text as a person reads it (Mastodon HTML converted, Twitter entities unescaped).
+    pub text: String,
+    /// The id of the post this one replies to, on the same platform.
+    pub reply_to: Option<String>,
+    /// The author id of the post replied to, when the source says.
+    pub reply_to_author: Option<String>,
+    pub conversation_id: Option<String>,
+    pub quote_of: Option<String>,
+    /// Set on a repost/boost/retweet: the id of the original. Reposts are not replies.
+    pub repost_of: Option<String>,
+    pub language: Option<String>,
+    pub hashtags: Vec<String>,
+    pub mentions: Vec<String>,
+    pub visibility: Option<String>,
+    pub content_warning: Option<String>,
+    pub media_alt: Vec<String>,
+    /// The record exactly as the source had it (JSON), or `None` when a reader chose not to keep it.
+    pub raw: Option<String>,
+    pub provenance: Option<Provenance>,
+}
+
+impl Post {
+    /// A post with only the identifying fields set; importers fill in the rest.
+    pub fn new(platform: Platform, id: impl Into<String>) -> Post {
+        Post {
+            platform,
+            id: id.into(),
+            uri: None,
+            url: None,
+            author: Author::default(),
+            created_at: None,
+            text: String::new(),
+            reply_to: None,
+            reply_to_author: None,
+            conversation_id: None,
+            quote_of: None,
+            repost_of: None,
+            language: None,
+            hashtags: Vec::new(),
+            mentions: Vec::new(),
+            visibility: None,
+            content_warning: None,
+            media_alt: Vec::new(),
+            raw: None,
+            provenance: None,
+        }
+    }
+}
+
+/// A post that the source itself says is unavailable (Twitter's `errors` array): the reason is
+/// kept so that a gap in a thread can say *why* the parent is missing, not only that it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub platform: Platform,
+    pub id: String,
+    pub reason: String,
+}
+
+/// What an importer yields for each input record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Post(Box<Post>),
+    Missing(Missing),
+}
+
+/// Timestamps are written everywhere as RFC 3339 UTC with milliseconds, e.g. `2017-10-31T22:10:47.000Z`.
+pub fn format_time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parse the timestamp forms the sources use: RFC 3339 (`…Z`, `…+00:00`), Twitter's classic
+/// `Tue Oct 31 22:10:47 +0000 2017`, and Unix epoch seconds (integer or fractional).
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%a %b %d %H:%M:%S %z %Y") {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
+        return Some(t.and_utc());
+    }
+    if let Ok(secs) = s.parse::<f64>() {
+        return epoch_seconds(secs);
+    }
+    None
+}
+
+/// Unix epoch seconds (as ConvoKit writes them) to a timestamp.
+pub fn epoch_seconds(secs: f64) -> Option<DateTime<Utc>> {
+    if !secs.is_finite() {
+        return None;
+    }
+    let whole = secs.floor();
+    let nanos = ((secs - whole) * 1e9).round() as u32;
+    DateTime::from_timestamp(whole as i64, nanos.min(999_999_999))
+}
+
+/// Order ids the way the platforms mint them: numeric ids by value (so `9` < `10`), anything
+/// else by bytes. Used wherever output order must be deterministic.
+pub fn cmp_ids(a: &str, b: &str) -> Ordering {
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if numeric(a) && numeric(b) {
+        let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+        a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    } else {
+        a.cmp(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_timestamp_form() {
+        let want = "2017-10-31T22:10:47.000Z";
+        for s in [
+            "2017-10-31T22:10:47.000Z",
+            "2017-10-31T22:10:47+00:00",
+            "Tue Oct 31 22:10:47 +0000 2017",
+            "1509487847",
+            "1509487847.0",
+            "2017-10-31 22:10:47",
+        ] {
+            assert_eq!(format_time(&parse_time(s).unwrap()), want, "{s}");
+        }
+        assert!(parse_time("yesterday").is_none());
+        assert!(parse_time("").is_none());
+    }
+
+    #[test]
+    fn numeric_ids_sort_by_value() {
+        assert_eq!(cmp_ids("9", "10"), Ordering::Less);
+        assert_eq!(cmp_ids("0010", "9"), Ordering::Greater);
+        assert_eq!(cmp_ids("abc", "abd"), Ordering::Less);
+    }
+}

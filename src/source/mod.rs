@@ -1,0 +1,536 @@
+//! Source stage: turn files a researcher already holds into [`Record`]s.
+//!
+//! One public entry point, [`read_file`], reads any supported file and hands each record to a
+//! sink closure in file order. The sink decides what to do with it (the `import` command
+//! upserts into the corpus; `--input` readers keep posts in memory), so this module knows
+//! nothing of storage.
+//!
+//! Why a sink and not a `Vec`: archives are large (a 1M-post twarc2 collection is ~1.7 GB), so
+//! records stream through. Why file order matters: when a record is malformed we stop *after*
+//! every record before it has reached the sink, so the caller can keep (commit) them: nothing
+//! imported before a bad record is lost.
+//!
+//! Each format lives in its own file and exposes `parse_record(json, &Context)` (or, for CSV,
+//! its own reader). Format detection looks at the first record, never at the file name alone,
+//! because researchers rename files freely.
+
+pub mod convokit;
+pub mod mastodon;
+pub mod twarc2;
+pub mod tweets_js;
+pub mod twcs;
+
+use crate::model::{Provenance, Record};
+use anyhow::{bail, Context as _, Result};
+use rayon::prelude::*;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The file formats rethread reads. The names are what `--format` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Mastodon `Status` JSON: one status, an array, a context `{ancestors, descendants}`, or JSONL.
+    Mastodon,
+    /// twarc2 JSONL: Twitter API v2 response pages, or twarc2's flattened one-tweet-a-line form.
+    Twarc2,
+    /// A Twitter archive's `tweets.js` (`window.YTD.tweets.part0 = [...]`).
+    TweetsJs,
+    /// Customer Support on Twitter (TWCS) CSV, including the pandas re-saved variant.
+    Twcs,
+    /// ConvoKit `utterances.jsonl`.
+    Convokit,
+}
+
+impl Format {
+    pub const ALL: [Format; 5] = [
+        Format::Mastodon,
+        Format::Twarc2,
+        Format::TweetsJs,
+        Format::Twcs,
+        Format::Convokit,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Mastodon => "mastodon",
+            Format::Twarc2 => "twarc2",
+            Format::TweetsJs => "tweets-js",
+            Format::Twcs => "twcs",
+            Format::Convokit => "convokit",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        Format::from_name(s).ok_or_else(|| {
+            let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown format {s:?} (known: {})", names.join(", "))
+        })
+    }
+}
+
+/// How to read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Force a format instead of detecting it.
+    pub format: Option<Format>,
+    /// Go on past malformed records, counting them, instead of stopping at the first.
+    pub skip_bad: bool,
+    /// Keep each record's raw JSON on the post (the corpus stores it; in-memory readers drop it).
+    pub keep_raw: bool,
+}
+
+/// What a record-level importer needs to know about where it is.
+pub struct Context {
+    pub source: Arc<str>,
+    pub line: u64,
+    pub format: Format,
+    pub keep_raw: bool,
+}
+
+impl Context {
+    pub fn provenance(&self) -> Provenance {
+        Provenance {
+            source: self.source.clone(),
+            line: self.line,
+            format: self.format.name(),
+        }
+    }
+
+    /// The raw JSON to keep on a post, if the reader wants it.
+    pub fn raw(&self, json: &str) -> Option<String> {
+        self.keep_raw.then(|| json.to_owned())
+    }
+}
+
+/// A record that could not be read, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    pub file: String,
+    pub line: u64,
+    pub message: String,
+}
+
+impl fmt::Display for BadRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// A malformed record, when not skipping: the error names file and line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRecordError(pub BadRecord);
+
+/// What reading one file gave.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    pub file: String,
+    pub format: Format,
+    /// Input records read (lines, rows, array elements), good or bad.
+    pub records: u64,
+    pub posts: u64,
+    pub missing: u64,
+    /// Malformed records passed over with `skip_bad`.
+    pub skipped: Vec<BadRecord>,
+}
+
+/// Read one file and hand every record to `sink`, in file order.
+///
+/// On a malformed record this returns a [`BadRecordError`] naming file and line, after every
+/// record before it has been given to the sink; with `opts.skip_bad` it records the problem in
+/// the report and goes on. An error from the sink stops reading at once.
+pub fn read_file(
+    path: &Path,
+    opts: &ReadOptions,
+    progress: &indicatif::ProgressBar,
+    sink: &mut dyn FnMut(Record) -> Result<()>,
+) -> Result<FileReport> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    progress.set_length(len);
+    progress.set_position(0);
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+
+    let head = peek(&mut reader, &name)?;
+    let format = match opts.format {
+        Some(f) => f,
+        None => detect(&head, &name)?,
+    };
+    let mut run = Run {
+        report: FileReport {
+            file: name.clone(),
+            format,
+            records: 0,
+            posts: 0,
+            missing: 0,
+            skipped: Vec::new(),
+        },
+        source: Arc::from(name.as_str()),
+        opts,
+        sink,
+    };
+    match format {
+        Format::Twcs => {
+            let mut err = None;
+            let source = run.source.clone();
+            twcs::read(reader, &source, opts.keep_raw, |line, result| {
+                if err.is_none() {
+                    if let Err(e) = run.take(line, result) {
+                        err = Some(e);
+                    }
+                }
+                err.is_none()
+            })
+            .with_context(|| format!("{name}: cannot read CSV"))?;
+            if let Some(e) = err {
+                return Err(e);
+            }
+        }
+        Format::TweetsJs => {
+            let text = read_rest(reader, &name)?;
+            let body = tweets_js::strip_assignment(&text)
+                .with_context(|| format!("{name}: not a Twitter archive file"))?;
+            let offset = text.len() - body.len();
+            run.document(&text, offset, format, &tweets_js::Sidecar::find(path))?;
+        }
+        _ => {
+            let first = head.iter().position(|&b| b == b'\n').map_or(&head[..], |i| &head[..i]);
+            let first = std::str::from_utf8(first).unwrap_or("").trim();
+            if looks_like_jsonl(first) {
+                run.jsonl(reader, format, progress)?;
+            } else {
+                let text = read_rest(reader, &name)?;
+                run.document(&text, 0, format, &tweets_js::Sidecar::default())?;
+            }
+        }
+    }
+    progress.set_position(len);
+    Ok(run.report)
+}
+
+/// A first line that is a complete JSON object means one record per line (JSONL).
+fn looks_like_jsonl(first: &str) -> bool {
+    first.starts_with('{') && serde_json::from_str::<&RawValue>(first).is_ok()
+}
+
+/// Look at the start of the file without consuming it (up to 1 MiB, or the first line if longer).
+fn peek(reader: &mut BufReader<std::fs::File>, name: &str) -> Result<Vec<u8>> {
+    let buf = reader.fill_buf().with_context(|| format!("{name}: cannot read"))?;
+    let mut head = buf.to_vec();
+    // Skip a UTF-8 byte-order mark, which some Windows tools write.
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+        head.drain(..3);
+    }
+    Ok(head)
+}
+
+fn read_rest(mut reader: impl Read, name: &str) -> Result<String> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{name}: cannot read"))?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{name}: not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Tell the format from the first bytes of a file.
+pub fn detect(head: &[u8], name: &str) -> Result<Format> {
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("window.YTD.") {
+        return Ok(Format::TweetsJs);
+    }
+    let first_line = trimmed.lines().next().unwrap_or("");
+    if !trimmed.starts_with('{') && !trimmed.starts_with('[') {
+        if twcs::is_header(first_line) {
+            return Ok(Format::Twcs);
+        }
+        bail!(
+            "{name}: cannot tell the format (not JSON, not a Twitter archive, not a TWCS CSV header); \
+             use --format with one of: {}",
+            Format::ALL.map(|f| f.name()).join(", ")
+        );
+    }
+    // Find a sample record: the first line if it is a whole object, else the first element or
+    // object of the document (which may be cut off at the end of the peeked bytes).
+    let sample: Option<Value> = serde_json::from_str(first_line.trim())
+        .ok()
+        .or_else(|| first_value(trimmed));
+    let sample = match sample {
+        Some(Value::Array(items)) => items.into_iter().next(),
+        other => other,
+    };
+    match sample.as_ref().and_then(classify) {
+        Some(f) => Ok(f),
+        None => {
+            let keys = match &sample {
+                Some(Value::Object(m)) => m.keys().take(8).cloned().collect::<Vec<_>>().join(", "),
+                Some(_) => "not an object".into(),
+                None => "no complete JSON value in the first MiB".into(),
+            };
+            bail!(
+                "{name}: cannot tell the format of the first record ({keys}); use --format with one of: {}",
+                Format::ALL.map(|f| f.name()).join(", ")
+            )
+        }
+    }
+}
+
+/// The first complete JSON object in a (possibly truncated) document: the document itself, or
+/// the first element of a top-level array.
+fn first_value(text: &str) -> Option<Value> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    if let Some(Ok(v)) = stream.next() {
+        return Some(v);
+    }
+    let inner = text.trim_start().strip_prefix('[')?;
+    serde_json::Deserializer::from_str(inner)
+        .into_iter::<Value>()
+        .next()?
+        .ok()
+}
+
+/// Which importer understands this object.
+pub fn classify(v: &Value) -> Option<Format> {
+    let o = v.as_object()?;
+    let has = |k: &str| o.contains_key(k);
+    if has("ancestors") || has("descendants") {
+        return Some(Format::Mastodon);
+    }
+    if has("account") && (has("content") || has("uri")) {
+        return Some(Format::Mastodon);
+    }
+    if has("data") && (has("includes") || has("meta") || has("__twarc") || has("errors")) {
+        return Some(Format::Twarc2);
+    }
+    if (has("speaker") || has("user")) && (has("reply_to") || has("reply-to")) && has("text") {
+        return Some(Format::Convokit);
+    }
+    if o.get("tweet").is_some_and(|t| t.get("full_text").is_some() || t.get("id_str").is_some()) {
+        return Some(Format::TweetsJs);
+    }
+    if has("id")
+        && has("text")
+        && (has("author_id") || has("author") || has("edit_history_tweet_ids") || has("conversation_id"))
+    {
+        return Some(Format::Twarc2);
+    }
+    None
+}
+
+/// Parse one JSON record with the importer of `format`.
+fn parse_json(format: Format, json: &str, cx: &Context) -> Result<Vec<Record>, String> {
+    match format {
+        Format::Mastodon => mastodon::parse_record(json, cx),
+        Format::Twarc2 => twarc2::parse_record(json, cx),
+        Format::Convokit => convokit::parse_record(json, cx),
+        Format::TweetsJs => tweets_js::parse_record(json, cx, &tweets_js::Sidecar::default()),
+        Format::Twcs => Err("TWCS is a CSV format, not JSON".into()),
+    }
+}
+
+/// One file being read: the report so far and where records go.
+struct Run<'a> {
+    report: FileReport,
+    source: Arc<str>,
+    opts: &'a ReadOptions,
+    sink: &'a mut dyn FnMut(Record) -> Result<()>,
+}
+
+impl Run<'_> {
+    fn context(&self, line: u64) -> Context {
+        Context {
+            source: self.source.clone(),
+            line,
+            format: self.report.format,
+            keep_raw: self.opts.keep_raw,
+        }
+    }
+
+    /// Account for one input record and pass its output on, or report it as bad.
+    fn take(&mut self, line: u64, result: Result<Vec<Record>, String>) -> Result<()> {
+        self.report.records += 1;
+        match result {
+            Ok(records) => {
+                for r in records {
+                    match &r {
+                        Record::Post(_) => self.report.posts += 1,
+                        Record::Missing(_) => self.report.missing += 1,
+                    }
+                    (self.sink)(r)?;
+                }
+                Ok(())
+            }
+            Err(message) => {
+                let bad = BadRecord {
+                    file: self.report.file.clone(),
+                    line,
+                    message,
+                };
+                if self.opts.skip_bad {
+                    self.report.skipped.push(bad);
+                    Ok(())
+                } else {
+                    Err(BadRecordError(bad).into())
+                }
+            }
+        }
+    }
+
+    /// JSON Lines: parse batches of lines on all cores, then hand records on in file order.
+    fn jsonl(&mut self, mut reader: impl BufRead, format: Format, progress: &indicatif::ProgressBar) -> Result<()> {
+        const BATCH_BYTES: usize = 16 << 20;
+        let mut line_no = 0u64;
+        let mut done = false;
+        while !done {
+            // Each line is kept as text, or as the reason it is not text, so that a bad line
+            // surfaces at its own place in file order.
+            let mut batch: Vec<(u64, Result<String, String>)> = Vec::new();
+            let mut bytes = 0usize;
+            while bytes < BATCH_BYTES {
+                let mut buf = Vec::new();
+                let n = reader
+                    .read_until(b'\n', &mut buf)
+                    .with_context(|| format!("{}: cannot read", self.report.file))?;
+                if n == 0 {
+                    done = true;
+                    break;
+                }
+                line_no += 1;
+                bytes += n;
+                progress.inc(n as u64);
+                let text = String::from_utf8(buf).map_err(|e| {
+                    let at = e.utf8_error().valid_up_to();
+                    format!("not UTF-8 text (invalid byte at column {})", at + 1)
+                });
+                if text.as_ref().is_ok_and(|t| t.trim().is_empty()) {
+                    continue;
+                }
+                batch.push((line_no, text));
+            }
+            let (source, keep_raw) = (&self.source, self.opts.keep_raw);
+            let parsed: Vec<(u64, Result<Vec<Record>, String>)> = batch
+                .par_iter()
+                .map(|(line, text)| {
+                    let cx = Context {
+                        source: source.clone(),
+                        line: *line,
+                        format,
+                        keep_raw,
+                    };
+                    let result = text
+                        .as_ref()
+                        .map_err(Clone::clone)
+                        .and_then(|text| parse_json(format, text.trim_end(), &cx));
+                    (*line, result)
+                })
+                .collect();
+            drop(batch);
+            for (line, result) in parsed {
+                self.take(line, result)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A whole JSON document: an array (one record per element) or one object. `offset` is where
+    /// the JSON starts in `text`, so that line numbers count from the top of the file.
+    fn document(&mut self, text: &str, offset: usize, format: Format, sidecar: &tweets_js::Sidecar) -> Result<()> {
+        let body = &text[offset..];
+        let line_of = |ptr: *const u8| -> u64 {
+            let at = (ptr as usize).saturating_sub(text.as_ptr() as usize).min(text.len());
+            1 + text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() as u64
+        };
+        if body.trim_start().starts_with('[') {
+            let items: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| {
+                let line = e.line() as u64 + line_of(body.as_ptr()) - 1;
+                BadRecordError(BadRecord {
+                    file: self.report.file.clone(),
+                    line,
+                    message: format!("malformed JSON: {e}"),
+                })
+            })?;
+            for item in items {
+                let line = line_of(item.get().as_ptr());
+                let cx = self.context(line);
+                let result = match format {
+                    Format::TweetsJs => tweets_js::parse_record(item.get(), &cx, sidecar),
+                    _ => parse_json(format, item.get(), &cx),
+                };
+                self.take(line, result)?;
+            }
+        } else {
+            let cx = self.context(line_of(body.as_ptr()));
+            let result = match serde_json::from_str::<&RawValue>(body) {
+                Ok(raw) => parse_json(format, raw.get(), &cx),
+                Err(e) => Err(format!("malformed JSON: {e}")),
+            };
+            self.take(cx.line, result)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_each_format_from_its_first_record() {
+        let cases = [
+            (r#"{"id":"1","uri":"u","account":{"id":"2"},"content":"<p>x</p>"}"#, Format::Mastodon),
+            (r#"[{"id":"1","uri":"u","account":{"id":"2"},"content":""}]"#, Format::Mastodon),
+            ("{\n  \"ancestors\": [],\n  \"descendants\": []\n}", Format::Mastodon),
+            (r#"{"data":[{"id":"1","text":"x"}],"includes":{},"meta":{}}"#, Format::Twarc2),
+            (r#"{"id":"1","text":"x","author_id":"2","author":{"id":"2"}}"#, Format::Twarc2),
+            ("window.YTD.tweets.part0 = [ {\"tweet\": {}} ]", Format::TweetsJs),
+            (",tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n", Format::Twcs),
+            ("tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n", Format::Twcs),
+            (r#"{"id":"1","speaker":"a","conversation_id":"1","reply_to":null,"timestamp":1,"text":"x"}"#, Format::Convokit),
+        ];
+        for (head, want) in cases {
+            assert_eq!(detect(head.as_bytes(), "f").unwrap(), want, "{head}");
+        }
+    }
+
+    #[test]
+    fn unknown_format_is_a_clear_error() {
+        let err = detect(br#"{"foo": 1, "bar": 2}"#, "data.json").unwrap_err().to_string();
+        assert!(err.contains("data.json"), "{err}");
+        assert!(err.contains("--format"), "{err}");
+        assert!(err.contains("foo"), "{err}");
+        let err = detect(b"hello world\n", "notes.txt").unwrap_err().to_string();
+        assert!(err.contains("notes.txt") && err.contains("cannot tell"), "{err}");
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(f.name().parse::<Format>().unwrap(), f);
+        }
+        assert!("csv".parse::<Format>().is_err());
+    }
+}
