@@ -1,1 +1,214 @@
+//! Corpus stage: where posts are kept between reading and analysis.
+//!
+//! Two stores with one meaning:
+//! - [`Corpus`], an SQLite file (`--db`, default `rethread.db`): the researcher's durable
+//!   collection. Imports upsert into it, so the same post read from two files, or from two
+//!   overlapping API pages, is stored once, and importing a file again changes nothing.
+//! - [`PostSet`], posts held in memory, for `--input FILE...` runs that never touch a database.
+//!
+//! Both apply the same identity rule: a post is `(platform, id)`; on Mastodon the ActivityPub
+//! `uri` identifies it too, because every server gives the same remote post its own local id.
+//! A second local id for a known `uri` is kept as an *alias* of the first, so replies that point
+//! at either id find the post.
+//!
+//! Reading commands load a [`PostSet`] from either store, then hand it to the thread stage.
 
+mod sqlite;
+
+pub use sqlite::{Corpus, ImportWriter};
+
+use crate::model::{Missing, Platform, Post, Record};
+use crate::source::{self, FileReport, ReadOptions};
+use anyhow::Result;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// What storing one post did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Inserted,
+    Updated,
+    Unchanged,
+    /// A Mastodon post already stored under another local id (same `uri`): kept as an alias.
+    Alias,
+}
+
+/// Counts of outcomes, for reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub aliases: u64,
+    pub missing: u64,
+}
+
+impl Tally {
+    pub fn count(&mut self, o: Outcome) {
+        match o {
+            Outcome::Inserted => self.inserted += 1,
+            Outcome::Updated => self.updated += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Alias => self.aliases += 1,
+        }
+    }
+}
+
+/// Posts in memory, deduplicated by the corpus identity rule, with what the sources said about
+/// posts they could not deliver.
+#[derive(Debug, Default)]
+pub struct PostSet {
+    posts: Vec<Post>,
+    by_key: HashMap<(Platform, String), usize>,
+    by_uri: HashMap<String, usize>,
+    /// Other local ids of a post (Mastodon): `(platform, alias id)` → index into `posts`.
+    aliases: HashMap<(Platform, String), usize>,
+    missing: HashMap<(Platform, String), String>,
+}
+
+impl PostSet {
+    pub fn new() -> PostSet {
+        PostSet::default()
+    }
+
+    /// Read files straight into memory (the `--input` path). Raw JSON is dropped: the reading
+    /// commands never need it, and keeping it would double the memory of a large run.
+    pub fn from_files(
+        files: &[PathBuf],
+        opts: &ReadOptions,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<(PostSet, Vec<FileReport>)> {
+        let mut set = PostSet::new();
+        let mut reports = Vec::new();
+        let opts = ReadOptions {
+            keep_raw: false,
+            ..opts.clone()
+        };
+        for file in files {
+            let report = source::read_file(file, &opts, progress, &mut |r| {
+                set.add_record(r);
+                Ok(())
+            })?;
+            reports.push(report);
+        }
+        Ok((set, reports))
+    }
+
+    pub fn add_record(&mut self, r: Record) -> Option<Outcome> {
+        match r {
+            Record::Post(p) => Some(self.add(*p)),
+            Record::Missing(m) => {
+                self.add_missing(m);
+                None
+            }
+        }
+    }
+
+    /// Add a post, applying the identity rule. A later copy replaces an earlier one's fields.
+    pub fn add(&mut self, post: Post) -> Outcome {
+        let key = (post.platform, post.id.clone());
+        if let Some(&i) = self.by_key.get(&key).or_else(|| self.aliases.get(&key)) {
+            if self.posts[i] == post {
+                return Outcome::Unchanged;
+            }
+            if self.posts[i].id == post.id {
+                self.posts[i] = post;
+                return Outcome::Updated;
+            }
+            return Outcome::Alias;
+        }
+        if post.platform == Platform::Mastodon {
+            if let Some(uri) = &post.uri {
+                if let Some(&i) = self.by_uri.get(uri) {
+                    self.aliases.insert(key, i);
+                    return Outcome::Alias;
+                }
+                self.by_uri.insert(uri.clone(), self.posts.len());
+            }
+        }
+        self.by_key.insert(key, self.posts.len());
+        self.posts.push(post);
+        Outcome::Inserted
+    }
+
+    pub fn add_missing(&mut self, m: Missing) {
+        self.missing.entry((m.platform, m.id)).or_insert(m.reason);
+    }
+
+    pub fn add_alias(&mut self, platform: Platform, alias: String, canonical: &str) {
+        if let Some(&i) = self.by_key.get(&(platform, canonical.to_string())) {
+            self.aliases.insert((platform, alias), i);
+        }
+    }
+
+    pub fn posts(&self) -> &[Post] {
+        &self.posts
+    }
+
+    pub fn len(&self) -> usize {
+        self.posts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.posts.is_empty()
+    }
+
+    /// The index of the post with this id (or alias), if present.
+    pub fn find(&self, platform: Platform, id: &str) -> Option<usize> {
+        let key = (platform, id.to_string());
+        self.by_key
+            .get(&key)
+            .or_else(|| self.aliases.get(&key))
+            .copied()
+    }
+
+    /// Why the source said a post is unavailable, if it did.
+    pub fn missing_reason(&self, platform: Platform, id: &str) -> Option<&str> {
+        self.missing
+            .get(&(platform, id.to_string()))
+            .map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(platform: Platform, id: &str, uri: Option<&str>, text: &str) -> Post {
+        let mut p = Post::new(platform, id);
+        p.uri = uri.map(str::to_string);
+        p.text = text.into();
+        p
+    }
+
+    #[test]
+    fn identity_is_platform_and_id_and_mastodon_uri() {
+        let mut set = PostSet::new();
+        assert_eq!(
+            set.add(post(Platform::Twitter, "1", None, "a")),
+            Outcome::Inserted
+        );
+        assert_eq!(
+            set.add(post(Platform::Twitter, "1", None, "a")),
+            Outcome::Unchanged
+        );
+        assert_eq!(
+            set.add(post(Platform::Mastodon, "1", Some("u1"), "a")),
+            Outcome::Inserted
+        );
+        assert_eq!(
+            set.add(post(Platform::Mastodon, "99", Some("u1"), "a")),
+            Outcome::Alias
+        );
+        assert_eq!(
+            set.add(post(Platform::Twitter, "1", None, "edited")),
+            Outcome::Updated
+        );
+        assert_eq!(set.len(), 2);
+        assert_eq!(
+            set.find(Platform::Mastodon, "99"),
+            set.find(Platform::Mastodon, "1")
+        );
+        assert_eq!(set.posts()[0].text, "edited");
+    }
+}

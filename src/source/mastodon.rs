@@ -165,16 +165,16 @@ fn status(json: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String>
     let mut stack: Vec<&str> = vec![json];
     while let Some(json) = stack.pop() {
         let s: Status = serde_json::from_str(json).map_err(|e| format!("malformed status: {e}"))?;
-        let id = s
-            .id
-            .as_deref()
-            .filter(|id| !id.is_empty())
-            .ok_or("status without id")?;
+        let id =
+            s.id.as_deref()
+                .filter(|id| !id.is_empty())
+                .ok_or("status without id")?;
         let mut post = Post::new(Platform::Mastodon, id);
         post.uri = s.uri.map(Cow::into_owned);
         post.url = s.url.map(Cow::into_owned);
         if let Some(t) = s.created_at.as_deref() {
-            post.created_at = Some(parse_time(t).ok_or_else(|| format!("status {id}: bad created_at {t:?}"))?);
+            post.created_at =
+                Some(parse_time(t).ok_or_else(|| format!("status {id}: bad created_at {t:?}"))?);
         }
         if let Some(a) = &s.account {
             post.author = author(a);
@@ -190,13 +190,20 @@ fn status(json: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String>
         post.reply_to_author = s.in_reply_to_account_id.map(Cow::into_owned);
         post.language = s.language.map(Cow::into_owned);
         post.visibility = s.visibility.map(Cow::into_owned);
-        post.content_warning = s.spoiler_text.filter(|t| !t.is_empty()).map(Cow::into_owned);
+        post.content_warning = s
+            .spoiler_text
+            .filter(|t| !t.is_empty())
+            .map(Cow::into_owned);
         post.hashtags = s.tags.into_iter().map(|t| t.name.into_owned()).collect();
         post.mentions = s.mentions.iter().filter_map(mention_handle).collect();
         post.media_alt = s
             .media_attachments
             .into_iter()
-            .filter_map(|m| m.description.filter(|d| !d.trim().is_empty()).map(Cow::into_owned))
+            .filter_map(|m| {
+                m.description
+                    .filter(|d| !d.trim().is_empty())
+                    .map(Cow::into_owned)
+            })
             .collect();
         if let Some(inner) = s.reblog {
             post.repost_of = Some(embedded_id(inner)?);
@@ -237,7 +244,11 @@ fn author(a: &Account) -> Author {
         .as_deref()
         .and_then(|acct| acct.split_once('@').map(|(_, d)| d.to_string()))
         .or_else(|| a.url.as_deref().and_then(host));
-    let user = a.username.as_deref().or_else(|| a.acct.as_deref().map(|acct| acct.split('@').next().unwrap_or(acct)));
+    let user = a.username.as_deref().or_else(|| {
+        a.acct
+            .as_deref()
+            .map(|acct| acct.split('@').next().unwrap_or(acct))
+    });
     let handle = user.map(|u| match &server {
         Some(s) => format!("{u}@{s}"),
         None => u.to_string(),
@@ -245,7 +256,11 @@ fn author(a: &Account) -> Author {
     Author {
         id: a.id.as_deref().map(str::to_string),
         handle,
-        display_name: a.display_name.as_deref().filter(|d| !d.is_empty()).map(str::to_string),
+        display_name: a
+            .display_name
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
         server,
     }
 }
@@ -328,7 +343,10 @@ mod tests {
         let p = &posts(STATUS)[0];
         assert_eq!(p.platform, Platform::Mastodon);
         assert_eq!(p.id, "109");
-        assert_eq!(p.uri.as_deref(), Some("https://remote.example/users/ann/statuses/1"));
+        assert_eq!(
+            p.uri.as_deref(),
+            Some("https://remote.example/users/ann/statuses/1")
+        );
         assert_eq!(p.author.handle.as_deref(), Some("ann@remote.example"));
         assert_eq!(p.author.server.as_deref(), Some("remote.example"));
         assert_eq!(p.author.display_name.as_deref(), Some("Ann"));
@@ -339,10 +357,16 @@ mod tests {
         assert_eq!(p.hashtags, vec!["customerservice"]);
         assert_eq!(p.mentions, vec!["bob@home.example"]);
         assert_eq!(p.media_alt, vec!["a queue at a till"]);
-        assert_eq!(crate::model::format_time(p.created_at.as_ref().unwrap()), "2022-11-07T15:38:14.103Z");
+        assert_eq!(
+            crate::model::format_time(p.created_at.as_ref().unwrap()),
+            "2022-11-07T15:38:14.103Z"
+        );
         assert_eq!(p.raw.as_deref(), Some(STATUS));
         let prov = p.provenance.as_ref().unwrap();
-        assert_eq!((&*prov.source, prov.line, prov.format), ("test.json", 7, "mastodon"));
+        assert_eq!(
+            (&*prov.source, prov.line, prov.format),
+            ("test.json", 7, "mastodon")
+        );
     }
 
     #[test]
@@ -387,14 +411,23 @@ mod tests {
 
     #[test]
     fn malformed_statuses_are_errors() {
-        assert!(parse_record(r#"{"id":"1","content":"#, &cx()).unwrap_err().contains("malformed"));
-        assert!(parse_record(r#"{"content":"<p>x</p>"}"#, &cx()).unwrap_err().contains("without id"));
-        assert!(parse_record(r#"{"id":"1","created_at":"soon"}"#, &cx()).unwrap_err().contains("created_at"));
+        assert!(parse_record(r#"{"id":"1","content":"#, &cx())
+            .unwrap_err()
+            .contains("malformed"));
+        assert!(parse_record(r#"{"content":"<p>x</p>"}"#, &cx())
+            .unwrap_err()
+            .contains("without id"));
+        assert!(parse_record(r#"{"id":"1","created_at":"soon"}"#, &cx())
+            .unwrap_err()
+            .contains("created_at"));
     }
 
     #[test]
     fn poll_options_are_kept_in_the_text() {
         let json = r#"{"id":"1","content":"<p>Which?</p>","poll":{"options":[{"title":"yes"},{"title":"no"}]}}"#;
-        assert_eq!(posts(json)[0].text, "Which?\n[poll option] yes\n[poll option] no");
+        assert_eq!(
+            posts(json)[0].text,
+            "Which?\n[poll option] yes\n[poll option] no"
+        );
     }
 }

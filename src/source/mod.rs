@@ -17,8 +17,8 @@
 pub mod convokit;
 pub mod mastodon;
 pub mod twarc2;
-pub mod tweets_js;
 pub mod twcs;
+pub mod tweets_js;
 
 use crate::model::{Provenance, Record};
 use anyhow::{bail, Context as _, Result};
@@ -212,7 +212,10 @@ pub fn read_file(
             run.document(&text, offset, format, &tweets_js::Sidecar::find(path))?;
         }
         _ => {
-            let first = head.iter().position(|&b| b == b'\n').map_or(&head[..], |i| &head[..i]);
+            let first = head
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(&head[..], |i| &head[..i]);
             let first = std::str::from_utf8(first).unwrap_or("").trim();
             if looks_like_jsonl(first) {
                 run.jsonl(reader, format, progress)?;
@@ -233,7 +236,9 @@ fn looks_like_jsonl(first: &str) -> bool {
 
 /// Look at the start of the file without consuming it (up to 1 MiB, or the first line if longer).
 fn peek(reader: &mut BufReader<std::fs::File>, name: &str) -> Result<Vec<u8>> {
-    let buf = reader.fill_buf().with_context(|| format!("{name}: cannot read"))?;
+    let buf = reader
+        .fill_buf()
+        .with_context(|| format!("{name}: cannot read"))?;
     let mut head = buf.to_vec();
     // Skip a UTF-8 byte-order mark, which some Windows tools write.
     if head.starts_with(b"\xEF\xBB\xBF") {
@@ -329,12 +334,17 @@ pub fn classify(v: &Value) -> Option<Format> {
     if (has("speaker") || has("user")) && (has("reply_to") || has("reply-to")) && has("text") {
         return Some(Format::Convokit);
     }
-    if o.get("tweet").is_some_and(|t| t.get("full_text").is_some() || t.get("id_str").is_some()) {
+    if o.get("tweet")
+        .is_some_and(|t| t.get("full_text").is_some() || t.get("id_str").is_some())
+    {
         return Some(Format::TweetsJs);
     }
     if has("id")
         && has("text")
-        && (has("author_id") || has("author") || has("edit_history_tweet_ids") || has("conversation_id"))
+        && (has("author_id")
+            || has("author")
+            || has("edit_history_tweet_ids")
+            || has("conversation_id"))
     {
         return Some(Format::Twarc2);
     }
@@ -401,7 +411,12 @@ impl Run<'_> {
     }
 
     /// JSON Lines: parse batches of lines on all cores, then hand records on in file order.
-    fn jsonl(&mut self, mut reader: impl BufRead, format: Format, progress: &indicatif::ProgressBar) -> Result<()> {
+    fn jsonl(
+        &mut self,
+        mut reader: impl BufRead,
+        format: Format,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<()> {
         const BATCH_BYTES: usize = 16 << 20;
         let mut line_no = 0u64;
         let mut done = false;
@@ -458,11 +473,22 @@ impl Run<'_> {
 
     /// A whole JSON document: an array (one record per element) or one object. `offset` is where
     /// the JSON starts in `text`, so that line numbers count from the top of the file.
-    fn document(&mut self, text: &str, offset: usize, format: Format, sidecar: &tweets_js::Sidecar) -> Result<()> {
+    fn document(
+        &mut self,
+        text: &str,
+        offset: usize,
+        format: Format,
+        sidecar: &tweets_js::Sidecar,
+    ) -> Result<()> {
         let body = &text[offset..];
         let line_of = |ptr: *const u8| -> u64 {
-            let at = (ptr as usize).saturating_sub(text.as_ptr() as usize).min(text.len());
-            1 + text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() as u64
+            let at = (ptr as usize)
+                .saturating_sub(text.as_ptr() as usize)
+                .min(text.len());
+            1 + text.as_bytes()[..at]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64
         };
         if body.trim_start().starts_with('[') {
             let items: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| {
@@ -518,12 +544,19 @@ mod tests {
 
     #[test]
     fn unknown_format_is_a_clear_error() {
-        let err = detect(br#"{"foo": 1, "bar": 2}"#, "data.json").unwrap_err().to_string();
+        let err = detect(br#"{"foo": 1, "bar": 2}"#, "data.json")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("data.json"), "{err}");
         assert!(err.contains("--format"), "{err}");
         assert!(err.contains("foo"), "{err}");
-        let err = detect(b"hello world\n", "notes.txt").unwrap_err().to_string();
-        assert!(err.contains("notes.txt") && err.contains("cannot tell"), "{err}");
+        let err = detect(b"hello world\n", "notes.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("notes.txt") && err.contains("cannot tell"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -28,7 +28,11 @@ const COLUMNS: [&str; 7] = [
 
 /// Is this the header line of a TWCS file?
 pub fn is_header(line: &str) -> bool {
-    let names: Vec<&str> = line.trim_end().split(',').map(|c| c.trim_matches('"')).collect();
+    let names: Vec<&str> = line
+        .trim_end()
+        .split(',')
+        .map(|c| c.trim_matches('"'))
+        .collect();
     ["tweet_id", "author_id", "text", "in_response_to_tweet_id"]
         .iter()
         .all(|c| names.contains(c))
@@ -76,7 +80,8 @@ pub fn read(
                         row.len()
                     ))
                 } else {
-                    convert(&row, &header, &index, source, line, keep_raw).map(|p| vec![Record::Post(Box::new(p))])
+                    convert(&row, &header, &index, source, line, keep_raw)
+                        .map(|p| vec![Record::Post(Box::new(p))])
                 };
                 if !emit(line, result) {
                     return Ok(());
@@ -124,11 +129,14 @@ fn convert(
     post.author.id = Some(author.to_string());
     post.author.handle = Some(author.to_string());
     let created = field(3);
-    post.created_at = Some(parse_time(created).ok_or_else(|| format!("bad created_at {created:?}"))?);
+    post.created_at =
+        Some(parse_time(created).ok_or_else(|| format!("bad created_at {created:?}"))?);
     post.text = unescape(&normalize_newlines(field(4)));
     let parent = field(6).trim();
     if !parent.is_empty() {
-        post.reply_to = Some(parse_id(parent).ok_or_else(|| format!("bad in_response_to_tweet_id {parent:?}"))?);
+        post.reply_to = Some(
+            parse_id(parent).ok_or_else(|| format!("bad in_response_to_tweet_id {parent:?}"))?,
+        );
     }
     let (hashtags, mentions) = entities_in_text(&post.text);
     post.hashtags = hashtags;
@@ -169,7 +177,9 @@ pub(crate) fn unescape(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// `#tags` and `@mentions` written in plain text, for sources that give no entities.
@@ -223,7 +233,8 @@ mod tests {
         }
     }
 
-    const HEAD: &str = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
+    const HEAD: &str =
+        "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n";
 
     #[test]
     fn reads_the_kaggle_layout() {
@@ -236,10 +247,17 @@ mod tests {
         assert_eq!(p.text, "@115712 I understand & agree #help");
         assert_eq!(p.mentions, vec!["115712"]);
         assert_eq!(p.hashtags, vec!["help"]);
-        assert_eq!(crate::model::format_time(p.created_at.as_ref().unwrap()), "2017-10-31T22:10:47.000Z");
+        assert_eq!(
+            crate::model::format_time(p.created_at.as_ref().unwrap()),
+            "2017-10-31T22:10:47.000Z"
+        );
         assert_eq!(rows[1].0, 3);
         assert_eq!(post(&rows[1].1).text, "quoted, with comma");
-        assert!(post(&rows[0].1).raw.as_deref().unwrap().contains("\"inbound\":\"False\""));
+        assert!(post(&rows[0].1)
+            .raw
+            .as_deref()
+            .unwrap()
+            .contains("\"inbound\":\"False\""));
     }
 
     #[test]
@@ -261,9 +279,17 @@ mod tests {
         let rows = read_all(&csv);
         assert!(rows[0].1.is_ok());
         assert_eq!(rows[1].0, 3);
-        assert!(rows[1].1.as_ref().unwrap_err().contains("expected 7 fields"));
+        assert!(rows[1]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("expected 7 fields"));
         assert!(rows[2].1.as_ref().unwrap_err().contains("created_at"));
-        assert!(rows[3].1.as_ref().unwrap_err().contains("in_response_to_tweet_id"));
+        assert!(rows[3]
+            .1
+            .as_ref()
+            .unwrap_err()
+            .contains("in_response_to_tweet_id"));
     }
 
     #[test]

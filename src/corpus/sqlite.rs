@@ -1,0 +1,507 @@
+//! The SQLite corpus: one file, no server, readable by any SQLite tool (`sqlite3 rethread.db`).
+//!
+//! Posts are rows of `posts`, keyed by `(platform, id)`; list-valued fields (hashtags,
+//! mentions, media alt texts) are JSON arrays; `raw` keeps the record exactly as the source had
+//! it. `aliases` maps extra Mastodon local ids to the stored post with the same `uri`;
+//! `missing` keeps what a source said about posts it could not deliver (deleted, protected…);
+//! `imports` logs every file read, so a corpus can say where it came from.
+//!
+//! Imports run in transactions committed every [`COMMIT_EVERY`] records and at the end of each
+//! file, and the import command commits before it reports a bad record: an interrupted or failed
+//! import keeps everything before the point where it stopped, and running it again is harmless
+//! because every write is an upsert.
+
+use super::{Outcome, PostSet, Tally};
+use crate::model::{format_time, parse_time, Author, Missing, Platform, Post, Provenance, Record};
+use crate::source::FileReport;
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const SCHEMA_VERSION: i64 = 1;
+const COMMIT_EVERY: u64 = 50_000;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS posts (
+    platform        TEXT NOT NULL,
+    id              TEXT NOT NULL,
+    uri             TEXT,
+    url             TEXT,
+    author_id       TEXT,
+    author_handle   TEXT,
+    author_name     TEXT,
+    author_server   TEXT,
+    created_at      TEXT,
+    text            TEXT NOT NULL,
+    reply_to        TEXT,
+    reply_to_author TEXT,
+    conversation_id TEXT,
+    quote_of        TEXT,
+    repost_of       TEXT,
+    language        TEXT,
+    hashtags        TEXT NOT NULL DEFAULT '[]',
+    mentions        TEXT NOT NULL DEFAULT '[]',
+    visibility      TEXT,
+    content_warning TEXT,
+    media_alt       TEXT NOT NULL DEFAULT '[]',
+    raw             TEXT,
+    source          TEXT,
+    source_line     INTEGER,
+    source_format   TEXT,
+    PRIMARY KEY (platform, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS posts_uri ON posts (uri) WHERE platform = 'mastodon' AND uri IS NOT NULL;
+CREATE TABLE IF NOT EXISTS aliases (
+    platform  TEXT NOT NULL,
+    id        TEXT NOT NULL,
+    canonical TEXT NOT NULL,
+    PRIMARY KEY (platform, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS missing (
+    platform TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    PRIMARY KEY (platform, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS imports (
+    file        TEXT NOT NULL,
+    format      TEXT NOT NULL,
+    records     INTEGER NOT NULL,
+    inserted    INTEGER NOT NULL,
+    updated     INTEGER NOT NULL,
+    unchanged   INTEGER NOT NULL,
+    aliases     INTEGER NOT NULL,
+    missing     INTEGER NOT NULL,
+    skipped     INTEGER NOT NULL,
+    finished_at TEXT NOT NULL
+);
+";
+
+/// An open corpus file.
+pub struct Corpus {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Corpus {
+    /// Open (creating if needed) the corpus at `path`.
+    pub fn open(path: &Path) -> Result<Corpus> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("{}: cannot open corpus", path.display()))?;
+        Self::init(conn, path)
+    }
+
+    /// Open an existing corpus for reading; a missing file is an error, not a new empty corpus,
+    /// so that a mistyped `--db` does not quietly report zero threads.
+    pub fn open_existing(path: &Path) -> Result<Corpus> {
+        if !path.exists() {
+            bail!(
+                "{}: no such corpus; create it with `rethread import FILE... --db {}`, or read files directly with --input",
+                path.display(),
+                path.display()
+            );
+        }
+        Self::open(path)
+    }
+
+    fn init(conn: Connection, path: &Path) -> Result<Corpus> {
+        let name = path.display().to_string();
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // WAL lets a reader look at the corpus while an import runs; NORMAL sync is durable
+        // against process crashes, which is what an interrupted import needs.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .with_context(|| format!("{name}: not an SQLite corpus"))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            bail!("{name}: corpus schema version {version} is newer than this rethread understands ({SCHEMA_VERSION})");
+        }
+        conn.execute_batch(SCHEMA)
+            .with_context(|| format!("{name}: cannot create the corpus tables"))?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Corpus {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Start writing. Call [`ImportWriter::commit`] to keep what was written.
+    pub fn writer(&mut self) -> Result<ImportWriter<'_>> {
+        self.conn.execute_batch("BEGIN")?;
+        Ok(ImportWriter {
+            conn: &self.conn,
+            pending: 0,
+            tally: Tally::default(),
+        })
+    }
+
+    pub fn post_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?)
+    }
+
+    /// Load every post (without raw JSON) with aliases and missing-post reasons.
+    pub fn load(&self) -> Result<PostSet> {
+        let mut set = PostSet::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT platform, id, uri, url, author_id, author_handle, author_name, author_server,
+                    created_at, text, reply_to, reply_to_author, conversation_id, quote_of, repost_of,
+                    language, hashtags, mentions, visibility, content_warning, media_alt,
+                    source, source_line, source_format
+             FROM posts ORDER BY platform, id",
+        )?;
+        let mut sources: Vec<Arc<str>> = Vec::new();
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let platform: String = row.get(0)?;
+            let platform = Platform::parse(&platform)
+                .with_context(|| format!("unknown platform {platform:?} in corpus"))?;
+            let mut p = Post::new(platform, row.get::<_, String>(1)?);
+            p.uri = row.get(2)?;
+            p.url = row.get(3)?;
+            p.author = Author {
+                id: row.get(4)?,
+                handle: row.get(5)?,
+                display_name: row.get(6)?,
+                server: row.get(7)?,
+            };
+            p.created_at = row
+                .get::<_, Option<String>>(8)?
+                .as_deref()
+                .and_then(parse_time);
+            p.text = row.get(9)?;
+            p.reply_to = row.get(10)?;
+            p.reply_to_author = row.get(11)?;
+            p.conversation_id = row.get(12)?;
+            p.quote_of = row.get(13)?;
+            p.repost_of = row.get(14)?;
+            p.language = row.get(15)?;
+            p.hashtags = json_list(&row.get::<_, String>(16)?);
+            p.mentions = json_list(&row.get::<_, String>(17)?);
+            p.visibility = row.get(18)?;
+            p.content_warning = row.get(19)?;
+            p.media_alt = json_list(&row.get::<_, String>(20)?);
+            if let Some(source) = row.get::<_, Option<String>>(21)? {
+                // Share one allocation per source file across its posts.
+                let source = match sources.iter().find(|s| ***s == *source) {
+                    Some(s) => s.clone(),
+                    None => {
+                        let s: Arc<str> = Arc::from(source);
+                        sources.push(s.clone());
+                        s
+                    }
+                };
+                let format: Option<String> = row.get(23)?;
+                p.provenance = Some(Provenance {
+                    source,
+                    line: row.get::<_, Option<i64>>(22)?.unwrap_or(0) as u64,
+                    format: format
+                        .and_then(|f| crate::source::Format::from_name(&f))
+                        .map_or("unknown", |f| f.name()),
+                });
+            }
+            set.add(p);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT platform, id, canonical FROM aliases")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            if let Some(platform) = Platform::parse(&row.get::<_, String>(0)?) {
+                set.add_alias(platform, row.get(1)?, &row.get::<_, String>(2)?);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT platform, id, reason FROM missing")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            if let Some(platform) = Platform::parse(&row.get::<_, String>(0)?) {
+                set.add_missing(Missing {
+                    platform,
+                    id: row.get(1)?,
+                    reason: row.get(2)?,
+                });
+            }
+        }
+        Ok(set)
+    }
+}
+
+fn json_list(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn to_json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// Upserts records inside a transaction.
+pub struct ImportWriter<'c> {
+    conn: &'c Connection,
+    pending: u64,
+    tally: Tally,
+}
+
+impl ImportWriter<'_> {
+    /// Store one record; returns what happened to a post (None for a missing-post note).
+    pub fn add(&mut self, record: &Record) -> Result<Option<Outcome>> {
+        let outcome = match record {
+            Record::Post(p) => Some(self.upsert(p)?),
+            Record::Missing(m) => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO missing (platform, id, reason) VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![m.platform.as_str(), m.id, m.reason])?;
+                self.tally.missing += 1;
+                None
+            }
+        };
+        if let Some(o) = outcome {
+            self.tally.count(o);
+        }
+        self.pending += 1;
+        if self.pending >= COMMIT_EVERY {
+            self.checkpoint()?;
+        }
+        Ok(outcome)
+    }
+
+    fn upsert(&mut self, p: &Post) -> Result<Outcome> {
+        let platform = p.platform.as_str();
+        let exists = self
+            .conn
+            .prepare_cached("SELECT 1 FROM posts WHERE platform = ?1 AND id = ?2")?
+            .query_row(params![platform, p.id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        let (hashtags, mentions, media_alt) = (
+            to_json_list(&p.hashtags),
+            to_json_list(&p.mentions),
+            to_json_list(&p.media_alt),
+        );
+        let created = p.created_at.as_ref().map(format_time);
+        let (source, line, format) = match &p.provenance {
+            Some(pr) => (Some(&*pr.source), Some(pr.line as i64), Some(pr.format)),
+            None => (None, None, None),
+        };
+        let values = params![
+            platform,
+            p.id,
+            p.uri,
+            p.url,
+            p.author.id,
+            p.author.handle,
+            p.author.display_name,
+            p.author.server,
+            created,
+            p.text,
+            p.reply_to,
+            p.reply_to_author,
+            p.conversation_id,
+            p.quote_of,
+            p.repost_of,
+            p.language,
+            hashtags,
+            mentions,
+            p.visibility,
+            p.content_warning,
+            media_alt,
+            p.raw,
+            source,
+            line,
+            format,
+        ];
+        if exists {
+            // Only a real change of content counts as an update; where a post was read from does
+            // not (re-importing a file, or a second copy in another file, changes nothing).
+            let changed = self
+                .conn
+                .prepare_cached(
+                    "UPDATE posts SET uri = ?3, url = ?4, author_id = ?5, author_handle = ?6, author_name = ?7,
+                        author_server = ?8, created_at = ?9, text = ?10, reply_to = ?11, reply_to_author = ?12,
+                        conversation_id = ?13, quote_of = ?14, repost_of = ?15, language = ?16, hashtags = ?17,
+                        mentions = ?18, visibility = ?19, content_warning = ?20, media_alt = ?21,
+                        raw = coalesce(?22, raw), source = ?23, source_line = ?24, source_format = ?25
+                     WHERE platform = ?1 AND id = ?2 AND NOT (
+                        uri IS ?3 AND url IS ?4 AND author_id IS ?5 AND author_handle IS ?6 AND author_name IS ?7
+                        AND author_server IS ?8 AND created_at IS ?9 AND text IS ?10 AND reply_to IS ?11
+                        AND reply_to_author IS ?12 AND conversation_id IS ?13 AND quote_of IS ?14
+                        AND repost_of IS ?15 AND language IS ?16 AND hashtags IS ?17 AND mentions IS ?18
+                        AND visibility IS ?19 AND content_warning IS ?20 AND media_alt IS ?21
+                        AND (?22 IS NULL OR raw IS ?22))",
+                )?
+                .execute(values)?;
+            return Ok(if changed > 0 {
+                Outcome::Updated
+            } else {
+                Outcome::Unchanged
+            });
+        }
+        let alias = self
+            .conn
+            .prepare_cached("SELECT canonical FROM aliases WHERE platform = ?1 AND id = ?2")?
+            .query_row(params![platform, p.id], |_| Ok(()))
+            .optional()?;
+        if alias.is_some() {
+            return Ok(Outcome::Alias);
+        }
+        if let (Platform::Mastodon, Some(uri)) = (p.platform, &p.uri) {
+            let canonical: Option<String> = self
+                .conn
+                .prepare_cached("SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1")?
+                .query_row(params![uri], |r| r.get(0))
+                .optional()?;
+            if let Some(canonical) = canonical {
+                self.conn
+                    .prepare_cached("INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES (?1, ?2, ?3)")?
+                    .execute(params![platform, p.id, canonical])?;
+                return Ok(Outcome::Alias);
+            }
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO posts (platform, id, uri, url, author_id, author_handle, author_name, author_server,
+                    created_at, text, reply_to, reply_to_author, conversation_id, quote_of, repost_of, language,
+                    hashtags, mentions, visibility, content_warning, media_alt, raw, source, source_line, source_format)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                    ?21, ?22, ?23, ?24, ?25)",
+            )?
+            .execute(values)?;
+        Ok(Outcome::Inserted)
+    }
+
+    /// Commit what has been written so far and go on in a new transaction.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT; BEGIN")?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Log a file as imported (call before `commit`).
+    pub fn log_import(&mut self, report: &FileReport, tally: &Tally) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO imports (file, format, records, inserted, updated, unchanged, aliases, missing, skipped, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                report.file,
+                report.format.name(),
+                report.records as i64,
+                tally.inserted as i64,
+                tally.updated as i64,
+                tally.unchanged as i64,
+                tally.aliases as i64,
+                tally.missing as i64,
+                report.skipped.len() as i64,
+                format_time(&chrono::Utc::now()),
+            ])?;
+        Ok(())
+    }
+
+    /// Outcomes counted since the writer was made.
+    pub fn tally(&self) -> Tally {
+        self.tally
+    }
+
+    /// Commit and finish.
+    pub fn commit(self) -> Result<()> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+}
+
+impl Drop for ImportWriter<'_> {
+    fn drop(&mut self) {
+        // A writer dropped without `commit` (an error on the way) rolls back its last batch only;
+        // earlier batches were committed by `checkpoint`.
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(id: &str, text: &str) -> Record {
+        let mut p = Post::new(Platform::Twitter, id);
+        p.text = text.into();
+        p.hashtags = vec!["cs".into()];
+        p.created_at = parse_time("2020-01-01T00:00:00Z");
+        Record::Post(Box::new(p))
+    }
+
+    #[test]
+    fn upserts_store_each_post_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Corpus::open(&dir.path().join("c.db")).unwrap();
+        let mut w = c.writer().unwrap();
+        assert_eq!(w.add(&post("1", "a")).unwrap(), Some(Outcome::Inserted));
+        assert_eq!(w.add(&post("1", "a")).unwrap(), Some(Outcome::Unchanged));
+        assert_eq!(w.add(&post("1", "b")).unwrap(), Some(Outcome::Updated));
+        let mut m = Post::new(Platform::Mastodon, "5");
+        m.uri = Some("https://a.example/s/5".into());
+        assert_eq!(
+            w.add(&Record::Post(Box::new(m.clone()))).unwrap(),
+            Some(Outcome::Inserted)
+        );
+        m.id = "77".into();
+        assert_eq!(
+            w.add(&Record::Post(Box::new(m))).unwrap(),
+            Some(Outcome::Alias)
+        );
+        w.add(&Record::Missing(Missing {
+            platform: Platform::Twitter,
+            id: "0".into(),
+            reason: "deleted".into(),
+        }))
+        .unwrap();
+        w.commit().unwrap();
+        assert_eq!(c.post_count().unwrap(), 2);
+        let set = c.load().unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(
+            set.find(Platform::Mastodon, "77"),
+            set.find(Platform::Mastodon, "5")
+        );
+        assert_eq!(set.missing_reason(Platform::Twitter, "0"), Some("deleted"));
+        let p = &set.posts()[set.find(Platform::Twitter, "1").unwrap()];
+        assert_eq!(
+            (p.text.as_str(), p.hashtags.clone()),
+            ("b", vec!["cs".to_string()])
+        );
+    }
+
+    #[test]
+    fn an_uncommitted_batch_rolls_back_but_checkpoints_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Corpus::open(&dir.path().join("c.db")).unwrap();
+        {
+            let mut w = c.writer().unwrap();
+            w.add(&post("1", "a")).unwrap();
+            w.checkpoint().unwrap();
+            w.add(&post("2", "b")).unwrap();
+        }
+        assert_eq!(c.post_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn reading_a_missing_corpus_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Corpus::open_existing(&dir.path().join("nope.db"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("nope.db") && err.contains("--input"), "{err}");
+    }
+}
