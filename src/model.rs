@@ -168,8 +168,15 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_str(s, "%a %b %d %H:%M:%S %z %Y") {
         return Some(t.with_timezone(&Utc));
     }
-    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f") {
-        return Some(t.and_utc());
+    // Forms without a zone (pandas, hand-made corpora) are read as UTC: there is nothing else
+    // to go by.
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc());
+        }
+    }
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
     if let Ok(secs) = s.parse::<f64>() {
         return epoch_seconds(secs);
@@ -213,6 +220,7 @@ mod tests {
             "1509487847",
             "1509487847.0",
             "2017-10-31 22:10:47",
+            "2017-10-31T22:10:47",
         ] {
             assert_eq!(format_time(&parse_time(s).unwrap()), want, "{s}");
         }
