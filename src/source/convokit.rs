@@ -10,7 +10,7 @@
 
 use super::Context;
 use crate::model::{epoch_seconds, parse_time, Platform, Post, Record};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
