@@ -1,0 +1,278 @@
+use super::*;
+use crate::model::{parse_time, Platform, Post};
+use crate::thread::{build, Options};
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+
+fn post(id: &str, author: &str, minute: u32, reply_to: Option<&str>, text: &str) -> Post {
+    let mut p = Post::new(Platform::Mastodon, id);
+    p.author.handle = Some(author.into());
+    p.author.id = Some(author.into());
+    p.created_at = parse_time(&format!("2020-01-01T00:{minute:02}:00Z"));
+    p.reply_to = reply_to.map(str::to_string);
+    p.text = text.into();
+    p
+}
+
+fn render(posts: Vec<Post>, layout: Layout) -> String {
+    let mut set = PostSet::new();
+    for p in posts {
+        set.add(p);
+    }
+    let threads = build(&set, &Options::default());
+    let mut out = String::new();
+    for t in &threads.threads {
+        transcript(&mut out, &set, &threads, t, layout);
+    }
+    out
+}
+
+/// The markup a CommonMark parser (with GFM tables and strikethrough) finds in a document.
+fn structure(md: &str) -> Vec<String> {
+    let mut opts = pulldown_cmark::Options::empty();
+    opts.insert(pulldown_cmark::Options::ENABLE_TABLES);
+    opts.insert(pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
+    Parser::new_ext(md, opts)
+        .filter_map(|e| match e {
+            Event::Start(Tag::Heading { level, .. }) => Some(format!("heading {level:?}")),
+            Event::Start(Tag::Link { dest_url, .. }) => Some(format!("link {dest_url}")),
+            Event::Start(Tag::Image { .. }) => Some("image".into()),
+            Event::Start(Tag::BlockQuote(_)) => Some("blockquote".into()),
+            Event::Start(Tag::List(_)) => Some("list".into()),
+            Event::Start(Tag::CodeBlock(_)) => Some("codeblock".into()),
+            Event::Start(Tag::Table(_)) => Some("table".into()),
+            Event::Start(Tag::Strikethrough) => Some("strike".into()),
+            Event::Html(h) | Event::InlineHtml(h) => Some(format!("html {h}")),
+            Event::Code(c) => Some(format!("code {c}")),
+            Event::Rule => Some("rule".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Plain text of each paragraph.
+fn paragraphs(md: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for e in Parser::new(md) {
+        match e {
+            Event::Start(Tag::Paragraph) => cur = Some(String::new()),
+            Event::End(TagEnd::Paragraph) => out.extend(cur.take()),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(c) = cur.as_mut() {
+                    c.push_str(&t);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some(c) = cur.as_mut() {
+                    c.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+const HOSTILE: &str = "# Not a heading\n<script>alert(1)</script> &amp; <b>bold</b>\n[click me](http://evil.example) ![img](x.png)\n- not a list\n1. not a list\n---\n> not a quote\n    not code\n`not code` ~~no strike~~ | a | b |\n\nsecond paragraph *not emphasis* _nor this_ \\ backslash";
+
+#[test]
+fn post_text_cannot_inject_markup() {
+    let md = render(
+        vec![post("1", "evil_user", 0, None, HOSTILE)],
+        Layout::Chronological,
+    );
+    let found: Vec<String> = structure(&md)
+        .into_iter()
+        .filter(|s| !s.starts_with("heading H1") && s != "list" && !s.starts_with("link https://"))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "post text produced markup: {found:?}\n{md}"
+    );
+    // The only heading is ours; the only list is our header's.
+    assert_eq!(
+        structure(&md)
+            .iter()
+            .filter(|s| s.starts_with("heading"))
+            .count(),
+        1
+    );
+    assert_eq!(structure(&md).iter().filter(|s| *s == "list").count(), 1);
+    // And the text reads exactly as written, as one paragraph.
+    let paras = paragraphs(&md);
+    let body = paras
+        .iter()
+        .find(|p| p.starts_with("evil_user: "))
+        .expect("post paragraph");
+    let want = HOSTILE.replace("\n    ", "\n").replace("\n\n", "\n\n");
+    assert_eq!(
+        body.trim_start_matches("evil_user: "),
+        want.replace("\n\n", "\n\n")
+    );
+}
+
+#[test]
+fn hostile_text_in_the_tree_layout_is_escaped_too() {
+    let md = render(
+        vec![
+            post("1", "a", 0, None, "root"),
+            post("2", "b", 1, Some("1"), HOSTILE),
+        ],
+        Layout::Tree,
+    );
+    let found: Vec<String> = structure(&md)
+        .into_iter()
+        .filter(|s| !s.starts_with("heading H1") && s != "list")
+        .collect();
+    assert!(found.is_empty(), "{found:?}\n{md}");
+}
+
+#[test]
+fn chronological_layout_is_one_line_per_post_in_time_order() {
+    let md = render(
+        vec![
+            post("1", "ann", 0, None, "first @bob"),
+            post("3", "ann", 2, Some("2"), "third"),
+            post("2", "bob", 1, Some("1"), "@ann second"),
+        ],
+        Layout::Chronological,
+    );
+    let paras = paragraphs(&md);
+    let lines: Vec<&str> = paras
+        .iter()
+        .map(String::as_str)
+        .filter(|p| p.contains(": "))
+        .collect();
+    assert_eq!(
+        lines,
+        vec!["ann: first @bob", "bob: @ann second", "ann: third"]
+    );
+    assert!(md.contains("- Posts: 3"));
+    assert!(md.contains("- Participants: 2"));
+    assert!(md.contains("- Time span: 2020-01-01T00:00:00.000Z – 2020-01-01T00:02:00.000Z"));
+    assert!(md.contains("- Gaps: none"));
+}
+
+#[test]
+fn gaps_content_warnings_and_media_are_shown() {
+    let mut p = post("5", "cat", 3, Some("404"), "the reply");
+    p.content_warning = Some("politics".into());
+    p.media_alt = vec!["a photo of a queue".into()];
+    let md = render(vec![p], Layout::Chronological);
+    let paras = paragraphs(&md);
+    let gap = paras
+        .iter()
+        .position(|l| l.contains("[gap: post 404 is missing (not in corpus)]"))
+        .expect(&md);
+    let reply = paras.iter().position(|l| l.starts_with("cat: ")).unwrap();
+    assert_eq!(
+        reply,
+        gap + 1,
+        "the gap marker stands just before the reply"
+    );
+    assert_eq!(
+        paras[reply],
+        "cat: CW: politics — the reply (media: a photo of a queue)"
+    );
+    assert!(md.contains("- Gaps: 1 missing posts"));
+}
+
+#[test]
+fn tree_layout_nests_replies_under_their_parent() {
+    let md = render(
+        vec![
+            post("1", "a", 0, None, "root"),
+            post("2", "b", 1, Some("1"), "left"),
+            post("3", "c", 2, Some("1"), "right"),
+            post("4", "d", 3, Some("2"), "under left"),
+        ],
+        Layout::Tree,
+    );
+    let body: Vec<&str> = md
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- **"))
+        .collect();
+    assert_eq!(
+        body,
+        vec![
+            "- **a**: root",
+            "  - **b**: left",
+            "    - **d**: under left",
+            "  - **c**: right"
+        ]
+    );
+}
+
+#[test]
+fn deep_chains_stop_nesting_and_say_their_depth() {
+    let mut posts = vec![post("0", "a", 0, None, "p0")];
+    for i in 1..40 {
+        posts.push(post(
+            &i.to_string(),
+            if i % 2 == 0 { "a" } else { "b" },
+            0,
+            Some(&(i - 1).to_string()),
+            &format!("p{i}"),
+        ));
+    }
+    let md = render(posts, Layout::Tree);
+    let max_indent = md
+        .lines()
+        .map(|l| l.len() - l.trim_start().len())
+        .max()
+        .unwrap();
+    assert_eq!(max_indent, 2 * MAX_NEST);
+    assert!(
+        md.contains("*↳ depth 39, replying to a:* **b**: p39"),
+        "{md}"
+    );
+    // Still a single list of 40 items as CommonMark sees it.
+    let items = Parser::new(&md)
+        .filter(|e| matches!(e, Event::Start(Tag::Item)))
+        .count();
+    assert_eq!(items, 40 + 8, "40 posts plus the 8 header lines");
+}
+
+#[test]
+fn files_stay_inside_the_output_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut set = PostSet::new();
+    for id in ["../../escape", "/etc/passwd", "a/b", "index", "ok"] {
+        set.add(post(id, "x", 0, None, "text"));
+    }
+    let threads = build(&set, &Options::default());
+    let all: Vec<usize> = (0..threads.threads.len()).collect();
+    let summary = write(
+        &out,
+        &set,
+        &threads,
+        &all,
+        Layout::Chronological,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
+    assert_eq!(summary.files, 6);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert!(names.contains(&"index.md".to_string()));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing written beside out/"
+    );
+    let index = std::fs::read_to_string(out.join("index.md")).unwrap();
+    let links: Vec<String> = structure(&index)
+        .into_iter()
+        .filter(|s| s.starts_with("link"))
+        .collect();
+    assert_eq!(links.len(), 5, "{index}");
+    for l in links {
+        let target = l.trim_start_matches("link ");
+        assert!(out.join(target).is_file(), "index links to {target}");
+    }
+}
