@@ -1,1 +1,54 @@
-fn main() {}
+//! The `rethread` binary: parse the command line and hand over to one subcommand.
+//!
+//! Each subcommand lives in `src/cmd/`, one file each, with its help text at the top. The
+//! stages themselves are library modules (`rethread::source`, `corpus`, `thread`, `export`);
+//! commands only wire them together.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Rebuild public reply threads from Mastodon and Twitter/X data: every conversation as a graph,
+/// with missing posts marked, and readable transcripts.
+///
+/// Typical use: `rethread import FILE...` into a corpus, then `rethread threads` to list the
+/// conversations and `rethread export markdown --out DIR` to write transcripts. Every reading
+/// command also takes `--input FILE...` to work straight from files.
+#[derive(Parser)]
+#[command(name = "rethread", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Import(cmd::import::Args),
+    Threads(cmd::threads::Args),
+    #[command(subcommand)]
+    Export(cmd::export::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(args) => cmd::import::run(args),
+        Command::Threads(args) => cmd::threads::run(args),
+        Command::Export(command) => cmd::export::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed stdout (`rethread threads | head`) is not an error worth a message.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

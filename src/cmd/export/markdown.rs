@@ -1,0 +1,69 @@
+//! `rethread export markdown`: one readable transcript per thread.
+
+use crate::cmd::CorpusArgs;
+use anyhow::{bail, Result};
+use rethread::export::markdown::{self, Layout};
+use std::path::PathBuf;
+
+/// Write one markdown transcript per thread into a directory, plus index.md linking them all.
+///
+/// Each transcript starts with a header (platform, root link, posts, participants, time span,
+/// depth, gaps). The chronological layout (the default) writes one `**handle**: text` paragraph
+/// per post in time order, as a person would rebuild the exchange by hand; the tree layout nests
+/// each reply under the post it answers. A missing parent is marked where it belongs, with its
+/// id and why it is missing. Content warnings stand before the text; media descriptions are kept.
+/// Post text is escaped so that it cannot forge headings, HTML or links.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Directory to write into (created if absent).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+
+    /// How to lay out the posts of a thread.
+    #[arg(long, value_enum, default_value_t = Layout::Chronological)]
+    pub layout: Layout,
+
+    /// Only threads with at least this many posts.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_posts: usize,
+
+    /// Only these threads (ids as `rethread threads` prints them).
+    #[arg(long = "thread", value_name = "ID", num_args = 1..)]
+    pub threads: Vec<String>,
+
+    /// Attach quote posts under the post they quote.
+    #[arg(long)]
+    pub quotes: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let set = args.corpus.load()?;
+    let threads = crate::cmd::build_threads(&set, args.quotes);
+    let selected: Vec<usize> = threads
+        .threads
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.posts >= args.min_posts)
+        .filter(|(_, t)| args.threads.is_empty() || args.threads.contains(&t.id))
+        .map(|(i, _)| i)
+        .collect();
+    for wanted in &args.threads {
+        if !threads.threads.iter().any(|t| &t.id == wanted) {
+            bail!("no thread {wanted:?} (list them with `rethread threads`)");
+        }
+    }
+    let bar = crate::cmd::count_bar("writing", selected.len() as u64);
+    let summary = markdown::write(&args.out, &set, &threads, &selected, args.layout, &bar)?;
+    bar.finish_and_clear();
+    eprintln!(
+        "wrote {} transcripts ({} posts) to {}; index: {}",
+        summary.threads,
+        summary.posts,
+        args.out.display(),
+        summary.index.display()
+    );
+    Ok(())
+}

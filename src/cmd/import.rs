@@ -1,0 +1,100 @@
+//! `rethread import`: read files into the corpus.
+
+use anyhow::{Context, Result};
+use rethread::corpus::Corpus;
+use rethread::source::{self, BadRecordError, Format, ReadOptions};
+use std::path::PathBuf;
+
+/// Read archives into the corpus (an SQLite file).
+///
+/// The format of each file is detected from its first record: Mastodon Status JSON (one status,
+/// an array, a context response, or JSONL), twarc2 JSONL (API v2 pages or flattened tweets),
+/// a Twitter archive's tweets.js, TWCS CSV, or ConvoKit utterances.jsonl.
+///
+/// Every write is an upsert: the same post from two files or from overlapping pages is stored
+/// once, and importing a file again changes nothing. A malformed record stops the import with
+/// its file and line; everything read before it is kept. With --skip-bad, malformed records are
+/// counted, listed and passed over.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Files to import.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// The corpus to write (created if absent).
+    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
+    pub db: PathBuf,
+
+    /// Read the files as this format instead of detecting it
+    /// (mastodon, twarc2, tweets-js, twcs, convokit).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Skip malformed records, report how many and where, and go on.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let mut corpus = Corpus::open(&args.db)?;
+    let opts = ReadOptions {
+        format: args.format,
+        skip_bad: args.skip_bad,
+        keep_raw: true,
+    };
+    let bar = super::bytes_bar("importing");
+    for file in &args.files {
+        bar.set_message(file.display().to_string());
+        let mut writer = corpus.writer()?;
+        let result = source::read_file(file, &opts, &bar, &mut |record| {
+            writer.add(&record).map(|_| ())
+        });
+        let tally = writer.tally();
+        match result {
+            Ok(report) => {
+                writer.log_import(&report, &tally)?;
+                writer.commit()?;
+                bar.suspend(|| {
+                    eprintln!(
+                        "{}: {} records ({}): {} new, {} updated, {} unchanged, {} other-server copies, {} missing-post notes{}",
+                        report.file,
+                        report.records,
+                        report.format,
+                        tally.inserted,
+                        tally.updated,
+                        tally.unchanged,
+                        tally.aliases,
+                        tally.missing,
+                        if report.skipped.is_empty() { String::new() } else { format!(", {} skipped", report.skipped.len()) }
+                    );
+                    super::report_skipped(&report);
+                });
+            }
+            Err(e) => {
+                // Keep everything read before the failure: committing is what makes an import
+                // that stops half-way lose nothing.
+                writer
+                    .commit()
+                    .context("could not save the records read before the error")?;
+                bar.finish_and_clear();
+                let kept = tally.inserted + tally.updated;
+                if e.downcast_ref::<BadRecordError>().is_some() {
+                    return Err(e.context(format!(
+                        "import stopped at a malformed record; {kept} posts read before it are saved in {} (use --skip-bad to pass over bad records)",
+                        args.db.display()
+                    )));
+                }
+                return Err(e.context(format!(
+                    "import stopped; {kept} posts read before the error are saved"
+                )));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "{}: {} posts in the corpus",
+        args.db.display(),
+        corpus.post_count()?
+    );
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! Subcommands, one file each, and the few things they all need: where posts come from
+//! (`--db` or `--input`), progress bars, and warnings about the data.
+
+pub mod export;
+pub mod import;
+pub mod threads;
+
+use anyhow::Result;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rethread::corpus::{Corpus, PostSet};
+use rethread::source::{FileReport, Format, ReadOptions};
+use rethread::thread::{self, Threads};
+use std::path::PathBuf;
+
+/// Where a reading command gets its posts.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CorpusArgs {
+    /// The corpus to read (made by `rethread import`).
+    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
+    pub db: PathBuf,
+
+    /// Read these files instead of a corpus; no database is opened or written.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "db")]
+    pub input: Vec<PathBuf>,
+
+    /// Format of the --input files, when detection is not wanted
+    /// (mastodon, twarc2, tweets-js, twcs, convokit).
+    #[arg(long, value_name = "FORMAT", requires = "input")]
+    pub input_format: Option<Format>,
+
+    /// With --input: skip malformed records, report how many and where, and go on.
+    #[arg(long, requires = "input")]
+    pub skip_bad: bool,
+}
+
+impl CorpusArgs {
+    /// Load every post, from the files or from the corpus.
+    pub fn load(&self) -> Result<PostSet> {
+        if self.input.is_empty() {
+            let corpus = Corpus::open_existing(&self.db)?;
+            let spinner = spinner(&format!("loading {}", self.db.display()));
+            let set = corpus.load()?;
+            spinner.finish_and_clear();
+            return Ok(set);
+        }
+        let opts = ReadOptions {
+            format: self.input_format,
+            skip_bad: self.skip_bad,
+            keep_raw: false,
+        };
+        let bar = bytes_bar("reading");
+        let (set, reports) = PostSet::from_files(&self.input, &opts, &bar)?;
+        bar.finish_and_clear();
+        for report in &reports {
+            report_skipped(report);
+        }
+        Ok(set)
+    }
+}
+
+/// Build threads, warning about reply cycles found (and cut) in the data.
+pub fn build_threads(set: &PostSet, quotes: bool) -> Threads {
+    let threads = thread::build(set, &thread::Options { quotes });
+    for c in &threads.cycles {
+        eprintln!(
+            "warning: {} reply cycle among {} posts ({}); cut the reply link from {} to {}",
+            c.platform,
+            c.ids.len(),
+            c.ids.join(" → "),
+            c.cut,
+            c.dropped_parent
+        );
+    }
+    threads
+}
+
+/// Tell the researcher about records skipped with `--skip-bad`: how many, and where.
+pub fn report_skipped(report: &FileReport) {
+    const SHOWN: usize = 10;
+    if report.skipped.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: {}: skipped {} malformed records of {}",
+        report.file,
+        report.skipped.len(),
+        report.records
+    );
+    for bad in report.skipped.iter().take(SHOWN) {
+        eprintln!("  {bad}");
+    }
+    if report.skipped.len() > SHOWN {
+        eprintln!("  … and {} more", report.skipped.len() - SHOWN);
+    }
+}
+
+/// Progress over bytes of input. Drawn on stderr only when it is a terminal, so logs and
+/// pipes stay clean.
+pub fn bytes_bar(label: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+/// Progress over a count of things.
+pub fn count_bar(label: &str, len: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} {wide_bar} {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+/// A spinner for work of unknown length.
+pub fn spinner(label: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_message(label.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

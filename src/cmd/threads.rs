@@ -1,0 +1,170 @@
+//! `rethread threads`: list the conversations in a corpus or in files.
+
+use super::CorpusArgs;
+use anyhow::Result;
+use rethread::model::format_time;
+use rethread::thread::Thread;
+use std::io::Write;
+
+/// List every thread: its id, root, size and shape, who took part and when.
+///
+/// Columns: id, root (the id of the first post, or of the missing post the thread hangs from),
+/// posts, gaps (missing parents), depth (longest reply chain, in replies), breadth (most posts
+/// on one level), participants (distinct authors), start and end (first and last post time).
+/// Threads are sorted by start time, then id.
+///
+/// JSON output is an array of objects with the keys `id, root, posts, gaps, depth, breadth,
+/// participants, start, end`; CSV has the same columns with a header row.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+
+    /// Only threads with at least this many posts.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_posts: usize,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+
+    /// Attach quote posts under the post they quote.
+    #[arg(long)]
+    pub quotes: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let set = args.corpus.load()?;
+    let threads = super::build_threads(&set, args.quotes);
+    let selected: Vec<&Thread> = threads
+        .threads
+        .iter()
+        .filter(|t| t.posts >= args.min_posts)
+        .collect();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        OutputFormat::Json => write_json(&mut out, &selected)?,
+        OutputFormat::Csv => write_csv(&mut out, &selected)?,
+        OutputFormat::Table => write_table(&mut out, &selected)?,
+    }
+    out.flush()?;
+    eprintln!(
+        "{} threads ({} with at least {} posts), {} posts, {} gaps",
+        threads.threads.len(),
+        selected.len(),
+        args.min_posts,
+        set.len() as u64 - threads.reposts.values().sum::<u64>() - threads.reposts_of_absent,
+        threads.gaps.len()
+    );
+    Ok(())
+}
+
+fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
+    t.as_ref().map(format_time)
+}
+
+fn write_json(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
+    // Streamed one object at a time: a large corpus has hundreds of thousands of threads.
+    out.write_all(b"[")?;
+    for (k, t) in threads.iter().enumerate() {
+        if k > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(b"\n  ")?;
+        let obj = serde_json::json!({
+            "id": t.id,
+            "root": t.root_id,
+            "posts": t.posts,
+            "gaps": t.gaps,
+            "depth": t.depth,
+            "breadth": t.breadth,
+            "participants": t.participants,
+            "start": time(&t.start),
+            "end": time(&t.end),
+        });
+        serde_json::to_writer(&mut *out, &obj)?;
+    }
+    out.write_all(if threads.is_empty() { b"]\n" } else { b"\n]\n" })?;
+    Ok(())
+}
+
+fn write_csv(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "id",
+        "root",
+        "posts",
+        "gaps",
+        "depth",
+        "breadth",
+        "participants",
+        "start",
+        "end",
+    ])?;
+    for t in threads {
+        w.write_record([
+            t.id.clone(),
+            t.root_id.clone(),
+            t.posts.to_string(),
+            t.gaps.to_string(),
+            t.depth.to_string(),
+            t.breadth.to_string(),
+            t.participants.to_string(),
+            time(&t.start).unwrap_or_default(),
+            time(&t.end).unwrap_or_default(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
+    let id_width = threads
+        .iter()
+        .map(|t| t.id.chars().count())
+        .max()
+        .unwrap_or(2)
+        .clamp(2, 60);
+    let root_width = threads
+        .iter()
+        .map(|t| t.root_id.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40);
+    writeln!(
+        out,
+        "{:<id_width$}  {:<root_width$}  {:>6}  {:>4}  {:>5}  {:>7}  {:>12}  {:<24}  {:<24}",
+        "id", "root", "posts", "gaps", "depth", "breadth", "participants", "start", "end"
+    )?;
+    for t in threads {
+        writeln!(
+            out,
+            "{:<id_width$}  {:<root_width$}  {:>6}  {:>4}  {:>5}  {:>7}  {:>12}  {:<24}  {:<24}",
+            clean(&t.id),
+            clean(&t.root_id),
+            t.posts,
+            t.gaps,
+            t.depth,
+            t.breadth,
+            t.participants,
+            time(&t.start).unwrap_or_else(|| "-".into()),
+            time(&t.end).unwrap_or_else(|| "-".into()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Ids come from the data: keep terminal control characters out of a table meant for eyes.
+fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
