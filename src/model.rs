@@ -134,13 +134,92 @@ impl Post {
     }
 }
 
-/// A post that the source itself says is unavailable (Twitter's `errors` array): the reason is
-/// kept so that a gap in a thread can say *why* the parent is missing, not only that it is.
+impl Post {
+    /// Merge a second copy of this post (same platform and id) into it; returns whether
+    /// anything changed.
+    ///
+    /// A post often arrives more than once, and not always alike: Twitter sends a tweet in full
+    /// in `data` and again, with fewer fields, in another page's `includes`; a page fetched a
+    /// month later may carry the author's new handle. The rule: the copy with the fuller raw
+    /// record (longer JSON) wins every field it has; the other copy only fills fields that are
+    /// still empty; between equally full copies the one stored first stays. No copy ever blanks
+    /// a field. The result does not depend on the order in which copies are read, and reading
+    /// the same copy again changes nothing, which is what makes re-importing harmless.
+    pub fn merge(&mut self, newer: Post) -> bool {
+        let fuller = match (&self.raw, &newer.raw) {
+            (None, Some(_)) => true,
+            (Some(a), Some(b)) => b.len() > a.len(),
+            _ => false,
+        };
+        let mut changed = false;
+        let mut opt = |ours: &mut Option<String>, theirs: Option<String>| {
+            if let Some(t) = theirs.filter(|t| !t.is_empty()) {
+                if ours.as_deref() != Some(t.as_str())
+                    && (fuller || ours.as_deref().is_none_or(str::is_empty))
+                {
+                    *ours = Some(t);
+                    changed = true;
+                }
+            }
+        };
+        let n = newer;
+        opt(&mut self.uri, n.uri);
+        opt(&mut self.url, n.url);
+        opt(&mut self.author.id, n.author.id);
+        opt(&mut self.author.handle, n.author.handle);
+        opt(&mut self.author.display_name, n.author.display_name);
+        opt(&mut self.author.server, n.author.server);
+        opt(&mut self.reply_to, n.reply_to);
+        opt(&mut self.reply_to_author, n.reply_to_author);
+        opt(&mut self.conversation_id, n.conversation_id);
+        opt(&mut self.quote_of, n.quote_of);
+        opt(&mut self.repost_of, n.repost_of);
+        opt(&mut self.language, n.language);
+        opt(&mut self.visibility, n.visibility);
+        opt(&mut self.content_warning, n.content_warning);
+        let take = |ours_empty: bool, differs: bool| differs && (fuller || ours_empty);
+        if n.created_at.is_some()
+            && take(self.created_at.is_none(), n.created_at != self.created_at)
+        {
+            self.created_at = n.created_at;
+            changed = true;
+        }
+        if !n.text.is_empty() && take(self.text.is_empty(), n.text != self.text) {
+            self.text = n.text;
+            changed = true;
+        }
+        for (ours, theirs) in [
+            (&mut self.hashtags, n.hashtags),
+            (&mut self.mentions, n.mentions),
+            (&mut self.media_alt, n.media_alt),
+        ] {
+            if !theirs.is_empty() && take(ours.is_empty(), *ours != theirs) {
+                *ours = theirs;
+                changed = true;
+            }
+        }
+        if fuller {
+            self.raw = n.raw;
+            self.provenance = n.provenance;
+            changed = true;
+        } else if self.provenance.is_none() && n.provenance.is_some() {
+            self.provenance = n.provenance;
+        }
+        changed
+    }
+}
+
+/// A post that the source says exists but did not deliver (Twitter's `errors` array, the focal
+/// status of a Mastodon context response): the reason is kept so that a gap in a thread can say
+/// *why* the parent is missing, not only that it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
     pub platform: Platform,
     pub id: String,
     pub reason: String,
+    /// The missing post's own parent, when the source tells it (a Mastodon context response
+    /// leaves out the status it was asked for, but its ancestors end at that status's parent).
+    pub reply_to: Option<String>,
 }
 
 /// What an importer yields for each input record.
@@ -226,6 +305,46 @@ mod tests {
         }
         assert!(parse_time("yesterday").is_none());
         assert!(parse_time("").is_none());
+    }
+
+    #[test]
+    fn merging_copies_fills_but_never_blanks_and_keeps_the_fuller_raw() {
+        let mut full = Post::new(Platform::Twitter, "1");
+        full.text = "hello".into();
+        full.hashtags = vec!["cs".into()];
+        full.raw = Some(r#"{"id":"1","text":"hello","entities":{}}"#.into());
+        let mut partial = Post::new(Platform::Twitter, "1");
+        partial.text = "hello".into();
+        partial.conversation_id = Some("1".into());
+        partial.raw = Some(r#"{"id":"1","text":"hello"}"#.into());
+
+        let mut a = full.clone();
+        assert!(a.merge(partial.clone()), "the conversation id is new");
+        assert!(!a.merge(partial.clone()));
+        assert!(!a.merge(full.clone()));
+        let mut b = partial.clone();
+        assert!(b.merge(full.clone()));
+        assert!(!b.merge(partial));
+        assert_eq!(a, b, "order does not matter");
+        assert_eq!(a.hashtags, vec!["cs"]);
+        assert_eq!(a.raw, full.raw);
+
+        // A handle changed between two fetches: the fuller copy's handle wins, in any order.
+        let mut early = full.clone();
+        early.author.handle = Some("old_name".into());
+        let mut late = full.clone();
+        late.author.handle = Some("new_name".into());
+        late.raw =
+            Some(r#"{"id":"1","text":"hello","entities":{},"context_annotations":[]}"#.into());
+        let (mut x, mut y) = (early.clone(), late.clone());
+        x.merge(late.clone());
+        y.merge(early.clone());
+        assert_eq!(x, y);
+        assert_eq!(x.author.handle.as_deref(), Some("new_name"));
+        assert!(
+            !x.merge(early) && !x.merge(late),
+            "reading either copy again changes nothing"
+        );
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub struct PostSet {
     by_uri: HashMap<String, usize>,
     /// Other local ids of a post (Mastodon): `(platform, alias id)` → index into `posts`.
     aliases: HashMap<(Platform, String), usize>,
-    missing: HashMap<(Platform, String), String>,
+    missing: HashMap<(Platform, String), Missing>,
 }
 
 impl PostSet {
@@ -104,17 +104,17 @@ impl PostSet {
         }
     }
 
-    /// Add a post, applying the identity rule. A later copy replaces an earlier one's fields.
+    /// Add a post, applying the identity rule; a second copy is merged ([`Post::merge`]).
     pub fn add(&mut self, post: Post) -> Outcome {
         let key = (post.platform, post.id.clone());
-        if let Some(&i) = self.by_key.get(&key).or_else(|| self.aliases.get(&key)) {
-            if self.posts[i] == post {
-                return Outcome::Unchanged;
-            }
-            if self.posts[i].id == post.id {
-                self.posts[i] = post;
-                return Outcome::Updated;
-            }
+        if let Some(&i) = self.by_key.get(&key) {
+            return if self.posts[i].merge(post) {
+                Outcome::Updated
+            } else {
+                Outcome::Unchanged
+            };
+        }
+        if self.aliases.contains_key(&key) {
             return Outcome::Alias;
         }
         if post.platform == Platform::Mastodon {
@@ -132,7 +132,17 @@ impl PostSet {
     }
 
     pub fn add_missing(&mut self, m: Missing) {
-        self.missing.entry((m.platform, m.id)).or_insert(m.reason);
+        match self.missing.entry((m.platform, m.id.clone())) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(m);
+            }
+            // A later note may know the parent an earlier one did not.
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                if o.get().reply_to.is_none() && m.reply_to.is_some() {
+                    o.get_mut().reply_to = m.reply_to;
+                }
+            }
+        }
     }
 
     pub fn add_alias(&mut self, platform: Platform, alias: String, canonical: &str) {
@@ -162,11 +172,14 @@ impl PostSet {
             .copied()
     }
 
+    /// What the source said about a post it did not deliver, if anything.
+    pub fn missing(&self, platform: Platform, id: &str) -> Option<&Missing> {
+        self.missing.get(&(platform, id.to_string()))
+    }
+
     /// Why the source said a post is unavailable, if it did.
     pub fn missing_reason(&self, platform: Platform, id: &str) -> Option<&str> {
-        self.missing
-            .get(&(platform, id.to_string()))
-            .map(String::as_str)
+        self.missing(platform, id).map(|m| m.reason.as_str())
     }
 }
 
@@ -202,13 +215,20 @@ mod tests {
         );
         assert_eq!(
             set.add(post(Platform::Twitter, "1", None, "edited")),
-            Outcome::Updated
+            Outcome::Unchanged
         );
+        let mut fuller = post(Platform::Twitter, "1", None, "");
+        fuller.language = Some("en".into());
+        assert_eq!(set.add(fuller), Outcome::Updated, "a blank field is filled");
         assert_eq!(set.len(), 2);
         assert_eq!(
             set.find(Platform::Mastodon, "99"),
             set.find(Platform::Mastodon, "1")
         );
-        assert_eq!(set.posts()[0].text, "edited");
+        assert_eq!(
+            set.posts()[0].text,
+            "a",
+            "equally full copies: the first stays"
+        );
     }
 }

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS missing (
     platform TEXT NOT NULL,
     id       TEXT NOT NULL,
     reason   TEXT NOT NULL,
+    reply_to TEXT,
     PRIMARY KEY (platform, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS imports (
@@ -149,63 +150,13 @@ impl Corpus {
     /// Load every post (without raw JSON) with aliases and missing-post reasons.
     pub fn load(&self) -> Result<PostSet> {
         let mut set = PostSet::new();
-        let mut stmt = self.conn.prepare(
-            "SELECT platform, id, uri, url, author_id, author_handle, author_name, author_server,
-                    created_at, text, reply_to, reply_to_author, conversation_id, quote_of, repost_of,
-                    language, hashtags, mentions, visibility, content_warning, media_alt,
-                    source, source_line, source_format
-             FROM posts ORDER BY platform, id",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {POST_COLUMNS} FROM posts ORDER BY platform, id"
+        ))?;
         let mut sources: Vec<Arc<str>> = Vec::new();
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
-            let platform: String = row.get(0)?;
-            let platform = Platform::parse(&platform)
-                .with_context(|| format!("unknown platform {platform:?} in corpus"))?;
-            let mut p = Post::new(platform, row.get::<_, String>(1)?);
-            p.uri = row.get(2)?;
-            p.url = row.get(3)?;
-            p.author = Author {
-                id: row.get(4)?,
-                handle: row.get(5)?,
-                display_name: row.get(6)?,
-                server: row.get(7)?,
-            };
-            p.created_at = row
-                .get::<_, Option<String>>(8)?
-                .as_deref()
-                .and_then(parse_time);
-            p.text = row.get(9)?;
-            p.reply_to = row.get(10)?;
-            p.reply_to_author = row.get(11)?;
-            p.conversation_id = row.get(12)?;
-            p.quote_of = row.get(13)?;
-            p.repost_of = row.get(14)?;
-            p.language = row.get(15)?;
-            p.hashtags = json_list(&row.get::<_, String>(16)?);
-            p.mentions = json_list(&row.get::<_, String>(17)?);
-            p.visibility = row.get(18)?;
-            p.content_warning = row.get(19)?;
-            p.media_alt = json_list(&row.get::<_, String>(20)?);
-            if let Some(source) = row.get::<_, Option<String>>(21)? {
-                // Share one allocation per source file across its posts.
-                let source = match sources.iter().find(|s| ***s == *source) {
-                    Some(s) => s.clone(),
-                    None => {
-                        let s: Arc<str> = Arc::from(source);
-                        sources.push(s.clone());
-                        s
-                    }
-                };
-                let format: Option<String> = row.get(23)?;
-                p.provenance = Some(Provenance {
-                    source,
-                    line: row.get::<_, Option<i64>>(22)?.unwrap_or(0) as u64,
-                    format: format
-                        .and_then(|f| crate::source::Format::from_name(&f))
-                        .map_or("unknown", |f| f.name()),
-                });
-            }
+            let p = post_from_row(row, &mut sources)?;
             set.add(p);
         }
         let mut stmt = self
@@ -219,7 +170,7 @@ impl Corpus {
         }
         let mut stmt = self
             .conn
-            .prepare("SELECT platform, id, reason FROM missing")?;
+            .prepare("SELECT platform, id, reason, reply_to FROM missing")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             if let Some(platform) = Platform::parse(&row.get::<_, String>(0)?) {
@@ -227,11 +178,70 @@ impl Corpus {
                     platform,
                     id: row.get(1)?,
                     reason: row.get(2)?,
+                    reply_to: row.get(3)?,
                 });
             }
         }
         Ok(set)
     }
+}
+
+/// The columns [`post_from_row`] reads, in its order (everything but `raw`).
+const POST_COLUMNS: &str =
+    "platform, id, uri, url, author_id, author_handle, author_name, author_server,
+    created_at, text, reply_to, reply_to_author, conversation_id, quote_of, repost_of,
+    language, hashtags, mentions, visibility, content_warning, media_alt,
+    source, source_line, source_format";
+
+/// A stored post, without its raw JSON. `sources` shares one allocation per source file.
+fn post_from_row(row: &rusqlite::Row, sources: &mut Vec<Arc<str>>) -> Result<Post> {
+    let platform: String = row.get(0)?;
+    let platform = Platform::parse(&platform)
+        .with_context(|| format!("unknown platform {platform:?} in corpus"))?;
+    let mut p = Post::new(platform, row.get::<_, String>(1)?);
+    p.uri = row.get(2)?;
+    p.url = row.get(3)?;
+    p.author = Author {
+        id: row.get(4)?,
+        handle: row.get(5)?,
+        display_name: row.get(6)?,
+        server: row.get(7)?,
+    };
+    p.created_at = row
+        .get::<_, Option<String>>(8)?
+        .as_deref()
+        .and_then(parse_time);
+    p.text = row.get(9)?;
+    p.reply_to = row.get(10)?;
+    p.reply_to_author = row.get(11)?;
+    p.conversation_id = row.get(12)?;
+    p.quote_of = row.get(13)?;
+    p.repost_of = row.get(14)?;
+    p.language = row.get(15)?;
+    p.hashtags = json_list(&row.get::<_, String>(16)?);
+    p.mentions = json_list(&row.get::<_, String>(17)?);
+    p.visibility = row.get(18)?;
+    p.content_warning = row.get(19)?;
+    p.media_alt = json_list(&row.get::<_, String>(20)?);
+    if let Some(source) = row.get::<_, Option<String>>(21)? {
+        let source = match sources.iter().find(|s| ***s == *source) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Arc<str> = Arc::from(source);
+                sources.push(s.clone());
+                s
+            }
+        };
+        let format: Option<String> = row.get(23)?;
+        p.provenance = Some(Provenance {
+            source,
+            line: row.get::<_, Option<i64>>(22)?.unwrap_or(0) as u64,
+            format: format
+                .and_then(|f| crate::source::Format::from_name(&f))
+                .map_or("unknown", |f| f.name()),
+        });
+    }
+    Ok(p)
 }
 
 fn json_list(s: &str) -> Vec<String> {
@@ -257,9 +267,10 @@ impl ImportWriter<'_> {
             Record::Missing(m) => {
                 self.conn
                     .prepare_cached(
-                        "INSERT OR IGNORE INTO missing (platform, id, reason) VALUES (?1, ?2, ?3)",
+                        "INSERT INTO missing (platform, id, reason, reply_to) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (platform, id) DO UPDATE SET reply_to = coalesce(reply_to, excluded.reply_to)",
                     )?
-                    .execute(params![m.platform.as_str(), m.id, m.reason])?;
+                    .execute(params![m.platform.as_str(), m.id, m.reason, m.reply_to])?;
                 self.tally.missing += 1;
                 None
             }
@@ -276,12 +287,63 @@ impl ImportWriter<'_> {
 
     fn upsert(&mut self, p: &Post) -> Result<Outcome> {
         let platform = p.platform.as_str();
-        let exists = self
+        // A post already stored is merged with the new copy by the one rule in `Post::merge`,
+        // and written back only if that changed something.
+        let stored = self
             .conn
-            .prepare_cached("SELECT 1 FROM posts WHERE platform = ?1 AND id = ?2")?
-            .query_row(params![platform, p.id], |_| Ok(()))
+            .prepare_cached(&format!(
+                "SELECT {POST_COLUMNS}, raw FROM posts WHERE platform = ?1 AND id = ?2"
+            ))?
+            .query_row(params![platform, p.id], |row| {
+                let mut sources = Vec::new();
+                let post = post_from_row(row, &mut sources).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                });
+                Ok(post.map(|mut post| {
+                    post.raw = row.get(24).ok().flatten();
+                    post
+                }))
+            })
             .optional()?
-            .is_some();
+            .transpose()?;
+        if let Some(mut merged) = stored {
+            if !merged.merge(p.clone()) {
+                return Ok(Outcome::Unchanged);
+            }
+            self.write(&merged, "UPDATE")?;
+            return Ok(Outcome::Updated);
+        }
+        let alias = self
+            .conn
+            .prepare_cached("SELECT canonical FROM aliases WHERE platform = ?1 AND id = ?2")?
+            .query_row(params![platform, p.id], |_| Ok(()))
+            .optional()?;
+        if alias.is_some() {
+            return Ok(Outcome::Alias);
+        }
+        if let (Platform::Mastodon, Some(uri)) = (p.platform, &p.uri) {
+            let canonical: Option<String> = self
+                .conn
+                .prepare_cached("SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1")?
+                .query_row(params![uri], |r| r.get(0))
+                .optional()?;
+            if let Some(canonical) = canonical {
+                self.conn
+                    .prepare_cached("INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES (?1, ?2, ?3)")?
+                    .execute(params![platform, p.id, canonical])?;
+                return Ok(Outcome::Alias);
+            }
+        }
+        self.write(p, "INSERT")?;
+        Ok(Outcome::Inserted)
+    }
+
+    /// Write every column of a post, as a new row (`INSERT`) or over the stored one (`UPDATE`).
+    fn write(&self, p: &Post, how: &str) -> Result<()> {
         let (hashtags, mentions, media_alt) = (
             to_json_list(&p.hashtags),
             to_json_list(&p.mentions),
@@ -292,8 +354,22 @@ impl ImportWriter<'_> {
             Some(pr) => (Some(&*pr.source), Some(pr.line as i64), Some(pr.format)),
             None => (None, None, None),
         };
-        let values = params![
-            platform,
+        let sql = if how == "INSERT" {
+            "INSERT INTO posts (platform, id, uri, url, author_id, author_handle, author_name, author_server,
+                created_at, text, reply_to, reply_to_author, conversation_id, quote_of, repost_of, language,
+                hashtags, mentions, visibility, content_warning, media_alt, raw, source, source_line, source_format)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                ?21, ?22, ?23, ?24, ?25)"
+        } else {
+            "UPDATE posts SET uri = ?3, url = ?4, author_id = ?5, author_handle = ?6, author_name = ?7,
+                author_server = ?8, created_at = ?9, text = ?10, reply_to = ?11, reply_to_author = ?12,
+                conversation_id = ?13, quote_of = ?14, repost_of = ?15, language = ?16, hashtags = ?17,
+                mentions = ?18, visibility = ?19, content_warning = ?20, media_alt = ?21, raw = ?22,
+                source = ?23, source_line = ?24, source_format = ?25
+             WHERE platform = ?1 AND id = ?2"
+        };
+        self.conn.prepare_cached(sql)?.execute(params![
+            p.platform.as_str(),
             p.id,
             p.uri,
             p.url,
@@ -318,64 +394,8 @@ impl ImportWriter<'_> {
             source,
             line,
             format,
-        ];
-        if exists {
-            // Only a real change of content counts as an update; where a post was read from does
-            // not (re-importing a file, or a second copy in another file, changes nothing).
-            let changed = self
-                .conn
-                .prepare_cached(
-                    "UPDATE posts SET uri = ?3, url = ?4, author_id = ?5, author_handle = ?6, author_name = ?7,
-                        author_server = ?8, created_at = ?9, text = ?10, reply_to = ?11, reply_to_author = ?12,
-                        conversation_id = ?13, quote_of = ?14, repost_of = ?15, language = ?16, hashtags = ?17,
-                        mentions = ?18, visibility = ?19, content_warning = ?20, media_alt = ?21,
-                        raw = coalesce(?22, raw), source = ?23, source_line = ?24, source_format = ?25
-                     WHERE platform = ?1 AND id = ?2 AND NOT (
-                        uri IS ?3 AND url IS ?4 AND author_id IS ?5 AND author_handle IS ?6 AND author_name IS ?7
-                        AND author_server IS ?8 AND created_at IS ?9 AND text IS ?10 AND reply_to IS ?11
-                        AND reply_to_author IS ?12 AND conversation_id IS ?13 AND quote_of IS ?14
-                        AND repost_of IS ?15 AND language IS ?16 AND hashtags IS ?17 AND mentions IS ?18
-                        AND visibility IS ?19 AND content_warning IS ?20 AND media_alt IS ?21
-                        AND (?22 IS NULL OR raw IS ?22))",
-                )?
-                .execute(values)?;
-            return Ok(if changed > 0 {
-                Outcome::Updated
-            } else {
-                Outcome::Unchanged
-            });
-        }
-        let alias = self
-            .conn
-            .prepare_cached("SELECT canonical FROM aliases WHERE platform = ?1 AND id = ?2")?
-            .query_row(params![platform, p.id], |_| Ok(()))
-            .optional()?;
-        if alias.is_some() {
-            return Ok(Outcome::Alias);
-        }
-        if let (Platform::Mastodon, Some(uri)) = (p.platform, &p.uri) {
-            let canonical: Option<String> = self
-                .conn
-                .prepare_cached("SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1")?
-                .query_row(params![uri], |r| r.get(0))
-                .optional()?;
-            if let Some(canonical) = canonical {
-                self.conn
-                    .prepare_cached("INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES (?1, ?2, ?3)")?
-                    .execute(params![platform, p.id, canonical])?;
-                return Ok(Outcome::Alias);
-            }
-        }
-        self.conn
-            .prepare_cached(
-                "INSERT INTO posts (platform, id, uri, url, author_id, author_handle, author_name, author_server,
-                    created_at, text, reply_to, reply_to_author, conversation_id, quote_of, repost_of, language,
-                    hashtags, mentions, visibility, content_warning, media_alt, raw, source, source_line, source_format)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
-                    ?21, ?22, ?23, ?24, ?25)",
-            )?
-            .execute(values)?;
-        Ok(Outcome::Inserted)
+        ])?;
+        Ok(())
     }
 
     /// Commit what has been written so far and go on in a new transaction.
@@ -436,6 +456,7 @@ mod tests {
     fn post(id: &str, text: &str) -> Record {
         let mut p = Post::new(Platform::Twitter, id);
         p.text = text.into();
+        p.raw = Some(format!("{{\"text\":\"{text}\"}}"));
         p.hashtags = vec!["cs".into()];
         p.created_at = parse_time("2020-01-01T00:00:00Z");
         Record::Post(Box::new(p))
@@ -448,7 +469,17 @@ mod tests {
         let mut w = c.writer().unwrap();
         assert_eq!(w.add(&post("1", "a")).unwrap(), Some(Outcome::Inserted));
         assert_eq!(w.add(&post("1", "a")).unwrap(), Some(Outcome::Unchanged));
-        assert_eq!(w.add(&post("1", "b")).unwrap(), Some(Outcome::Updated));
+        assert_eq!(
+            w.add(&post("1", "b")).unwrap(),
+            Some(Outcome::Unchanged),
+            "as full: first stays"
+        );
+        assert_eq!(w.add(&post("1", "fuller")).unwrap(), Some(Outcome::Updated));
+        assert_eq!(
+            w.add(&post("1", "")).unwrap(),
+            Some(Outcome::Unchanged),
+            "a blank copy blanks nothing"
+        );
         let mut m = Post::new(Platform::Mastodon, "5");
         m.uri = Some("https://a.example/s/5".into());
         assert_eq!(
@@ -464,6 +495,7 @@ mod tests {
             platform: Platform::Twitter,
             id: "0".into(),
             reason: "deleted".into(),
+            reply_to: None,
         }))
         .unwrap();
         w.commit().unwrap();
@@ -478,7 +510,7 @@ mod tests {
         let p = &set.posts()[set.find(Platform::Twitter, "1").unwrap()];
         assert_eq!(
             (p.text.as_str(), p.hashtags.clone()),
-            ("b", vec!["cs".to_string()])
+            ("fuller", vec!["cs".to_string()])
         );
     }
 

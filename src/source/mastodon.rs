@@ -13,7 +13,7 @@
 //! because a researcher needs the whole URL more than its shortened look.
 
 use super::Context;
-use crate::model::{parse_time, Author, Platform, Post, Record};
+use crate::model::{parse_time, Author, Missing, Platform, Post, Record};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -136,10 +136,43 @@ pub fn parse_record(json: &str, cx: &Context) -> Result<Vec<Record>, String> {
         for item in c.ancestors.iter().chain(&c.descendants) {
             status(item.get(), cx, &mut out)?;
         }
+        if let Some(focal) = focal_status(&out, c.ancestors.len()) {
+            out.push(Record::Missing(focal));
+        }
     } else {
         status(json, cx, &mut out)?;
     }
     Ok(out)
+}
+
+/// A context response lists the ancestors and descendants of one status but not that status
+/// itself. Its descendants' replies to it show its id, and its parent is the last ancestor
+/// (Mastodon lists ancestors from the root down): recorded as a missing post that knows its
+/// parent, so the thread stays one piece with the hole marked.
+fn focal_status(out: &[Record], ancestors: usize) -> Option<Missing> {
+    let posts: Vec<&Post> = out
+        .iter()
+        .filter_map(|r| match r {
+            Record::Post(p) => Some(&**p),
+            Record::Missing(_) => None,
+        })
+        .collect();
+    let known: std::collections::HashSet<&str> = posts.iter().map(|p| p.id.as_str()).collect();
+    let focal = posts
+        .iter()
+        .filter_map(|p| p.reply_to.as_deref())
+        .find(|parent| !known.contains(parent))?;
+    // The ancestors are the first statuses emitted (boosts and quotes add none to a context).
+    let parent = ancestors
+        .checked_sub(1)
+        .and_then(|last| posts.get(last))
+        .map(|p| p.id.clone());
+    Some(Missing {
+        platform: Platform::Mastodon,
+        id: focal.to_string(),
+        reason: "not in corpus: the status this context response was asked for".into(),
+        reply_to: parent,
+    })
 }
 
 /// A context response is an object whose keys are `ancestors`/`descendants`; a status never has them.
@@ -321,9 +354,9 @@ mod tests {
         parse_record(json, &cx())
             .unwrap()
             .into_iter()
-            .map(|r| match r {
-                Record::Post(p) => *p,
-                Record::Missing(m) => panic!("unexpected {m:?}"),
+            .filter_map(|r| match r {
+                Record::Post(p) => Some(*p),
+                Record::Missing(_) => None,
             })
             .collect()
     }
@@ -407,6 +440,33 @@ mod tests {
         assert_eq!(ids, vec!["1", "2", "3"]);
         let arr = r#"[{"id":"1","content":""},{"id":"2","content":""}]"#;
         assert_eq!(posts(arr).len(), 2);
+    }
+
+    #[test]
+    fn a_context_response_names_the_status_it_leaves_out() {
+        let json = r#"{"ancestors":[{"id":"1","content":""},{"id":"2","in_reply_to_id":"1","content":""}],
+                       "descendants":[{"id":"4","in_reply_to_id":"3","content":""},{"id":"5","in_reply_to_id":"4","content":""}]}"#;
+        let records = parse_record(json, &cx()).unwrap();
+        let missing: Vec<&Missing> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Missing(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(
+            (missing[0].id.as_str(), missing[0].reply_to.as_deref()),
+            ("3", Some("2"))
+        );
+        let no_ancestors =
+            r#"{"ancestors":[],"descendants":[{"id":"4","in_reply_to_id":"3","content":""}]}"#;
+        match parse_record(no_ancestors, &cx()).unwrap().last().unwrap() {
+            Record::Missing(m) => assert_eq!((m.id.as_str(), m.reply_to.as_deref()), ("3", None)),
+            other => panic!("{other:?}"),
+        }
+        let whole = r#"{"ancestors":[{"id":"1","content":""}],"descendants":[]}"#;
+        assert_eq!(parse_record(whole, &cx()).unwrap().len(), 1);
     }
 
     #[test]

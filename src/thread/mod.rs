@@ -219,32 +219,20 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
 
     let mut gaps: Vec<Gap> = Vec::new();
     let mut gap_of: HashMap<(Platform, String), NodeIndex> = HashMap::new();
-    let mut gap_conversation: Vec<(NodeIndex, Platform, String)> = Vec::new();
     for &i in &order {
         let Some(child) = node_of[i] else { continue };
         let p = &posts[i];
         if let Some(parent_id) = &p.reply_to {
-            let parent = resolve(p.platform, parent_id).and_then(|j| node_of[j]);
-            let parent = match parent {
+            let parent = match resolve(p.platform, parent_id).and_then(|j| node_of[j]) {
                 Some(n) => n,
-                None => *gap_of
-                    .entry((p.platform, parent_id.clone()))
-                    .or_insert_with(|| {
-                        let reason = set
-                            .missing_reason(p.platform, parent_id)
-                            .unwrap_or("not in corpus")
-                            .to_string();
-                        gaps.push(Gap {
-                            platform: p.platform,
-                            id: parent_id.clone(),
-                            reason,
-                        });
-                        let g = graph.add_node(Node::Gap(gaps.len() - 1));
-                        if let Some(conv) = &p.conversation_id {
-                            gap_conversation.push((g, p.platform, conv.clone()));
-                        }
-                        g
-                    }),
+                None => gap_node(
+                    &mut graph,
+                    &mut gaps,
+                    &mut gap_of,
+                    set,
+                    p.platform,
+                    parent_id,
+                ),
             };
             graph.add_edge(parent, child, EdgeKind::Reply);
         } else if opts.quotes {
@@ -258,9 +246,41 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
             }
         }
     }
-    // Hang gaps under their conversation's root when the source named it.
-    for (g, platform, conv) in gap_conversation {
-        if let Some(root) = resolve(platform, &conv).and_then(|j| node_of[j]) {
+    // Place each gap (gaps made here may make more, so walk a growing list). A gap whose
+    // parent the source named hangs under it, itself perhaps a gap; otherwise, when a reply
+    // under it names its conversation and that conversation's root is present, under the root.
+    let mut k = 0;
+    while k < gaps.len() {
+        let (platform, id) = (gaps[k].platform, gaps[k].id.clone());
+        let g = gap_of[&(platform, id.clone())];
+        k += 1;
+        if let Some(parent_id) = set.missing(platform, &id).and_then(|m| m.reply_to.clone()) {
+            let parent = match resolve(platform, &parent_id).and_then(|j| node_of[j]) {
+                Some(n) => n,
+                None => gap_node(
+                    &mut graph,
+                    &mut gaps,
+                    &mut gap_of,
+                    set,
+                    platform,
+                    &parent_id,
+                ),
+            };
+            graph.add_edge(parent, g, EdgeKind::Reply);
+            continue;
+        }
+        let conversation = graph
+            .neighbors_directed(g, Direction::Outgoing)
+            .filter_map(|c| match graph[c] {
+                Node::Post(i) => posts[i].conversation_id.as_deref(),
+                Node::Gap(_) => None,
+            })
+            .min_by(|a, b| cmp_ids(a, b))
+            .map(str::to_string);
+        if let Some(root) = conversation
+            .and_then(|conv| resolve(platform, &conv))
+            .and_then(|j| node_of[j])
+        {
             graph.add_edge(root, g, EdgeKind::Conversation);
         }
     }
@@ -380,6 +400,28 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         child_range,
         child_list,
     }
+}
+
+/// The gap node for a missing post, made on first use.
+fn gap_node(
+    graph: &mut DiGraph<Node, EdgeKind>,
+    gaps: &mut Vec<Gap>,
+    gap_of: &mut HashMap<(Platform, String), NodeIndex>,
+    set: &PostSet,
+    platform: Platform,
+    id: &str,
+) -> NodeIndex {
+    *gap_of.entry((platform, id.to_string())).or_insert_with(|| {
+        gaps.push(Gap {
+            platform,
+            id: id.to_string(),
+            reason: set
+                .missing_reason(platform, id)
+                .unwrap_or("not in corpus")
+                .to_string(),
+        });
+        graph.add_node(Node::Gap(gaps.len() - 1))
+    })
 }
 
 /// Find every reply cycle and cut it at its earliest post (time, then id).

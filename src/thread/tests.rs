@@ -82,6 +82,7 @@ fn a_missing_parent_becomes_one_shared_gap_with_its_reason() {
         platform: Platform::Twitter,
         id: "0".into(),
         reason: "Not Found Error: deleted".into(),
+        reply_to: None,
     });
     let t = build(&set, &Options::default());
     assert_eq!(t.threads.len(), 2);

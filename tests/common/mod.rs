@@ -1,0 +1,58 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `../shared/data` beside the checkout, or `None` (with a message saying the test is skipped).
+pub fn shared_data(test: &str) -> Option<PathBuf> {
+    shared("data", test)
+}
+
+/// `../shared/<sub>` beside the checkout, or `None` with a skip message.
+pub fn shared(sub: &str, test: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("shared")
+        .join(sub);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipping {test}: ../shared/{sub} not found beside the checkout");
+        None
+    }
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+/// Run the rethread binary in `dir`.
+pub fn rethread(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rethread"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run rethread")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Run and insist on success, returning stdout.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = rethread(dir, args);
+    assert!(
+        o.status.success(),
+        "rethread {args:?} failed:\n{}",
+        stderr(&o)
+    );
+    stdout(&o)
+}
