@@ -67,7 +67,7 @@ pub fn run(args: Args) -> Result<()> {
                         tally.missing,
                         if report.skipped.is_empty() { String::new() } else { format!(", {} skipped", report.skipped.len()) }
                     );
-                    super::report_skipped(&report);
+                    super::report_notes(&report);
                 });
             }
             Err(e) => {

@@ -52,7 +52,7 @@ impl CorpusArgs {
         let (set, reports) = PostSet::from_files(&self.input, &opts, &bar)?;
         bar.finish_and_clear();
         for report in &reports {
-            report_skipped(report);
+            report_notes(report);
         }
         Ok(set)
     }
@@ -74,9 +74,13 @@ pub fn build_threads(set: &PostSet, quotes: bool) -> Threads {
     threads
 }
 
-/// Tell the researcher about records skipped with `--skip-bad`: how many, and where.
-pub fn report_skipped(report: &FileReport) {
+/// Tell the researcher about a file's warnings and the records skipped with `--skip-bad`:
+/// how many, and where.
+pub fn report_notes(report: &FileReport) {
     const SHOWN: usize = 10;
+    for w in &report.warnings {
+        eprintln!("warning: {}: {w}", report.file);
+    }
     if report.skipped.is_empty() {
         return;
     }

@@ -149,6 +149,8 @@ pub struct FileReport {
     pub missing: u64,
     /// Malformed records passed over with `skip_bad`.
     pub skipped: Vec<BadRecord>,
+    /// Things the researcher should know about the file as a whole (e.g. no author known).
+    pub warnings: Vec<String>,
 }
 
 /// Read one file and hand every record to `sink`, in file order.
@@ -182,6 +184,7 @@ pub fn read_file(
             posts: 0,
             missing: 0,
             skipped: Vec::new(),
+            warnings: Vec::new(),
         },
         source: Arc::from(name.as_str()),
         opts,
@@ -209,7 +212,18 @@ pub fn read_file(
             let body = tweets_js::strip_assignment(&text)
                 .with_context(|| format!("{name}: not a Twitter archive file"))?;
             let offset = text.len() - body.len();
-            run.document(&text, offset, format, &tweets_js::Sidecar::find(path))?;
+            let sidecar = tweets_js::Sidecar::find(path);
+            if let Some(problem) = &sidecar.problem {
+                run.report.warnings.push(format!(
+                    "account.js beside it could not be used ({problem}): posts have no author"
+                ));
+            } else if sidecar.username.is_none() {
+                run.report.warnings.push(
+                    "no account.js beside it: the archive's owner is unknown, posts have no author"
+                        .into(),
+                );
+            }
+            run.document(&text, offset, format, &sidecar)?;
         }
         _ => {
             let first = head

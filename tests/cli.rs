@@ -1,0 +1,448 @@
+//! End-to-end tests of the `rethread` binary: what a researcher types, what they get back.
+
+mod common;
+
+use common::*;
+use pulldown_cmark::{Event, Parser, Tag, TagEnd};
+use std::path::{Path, PathBuf};
+
+/// Plain text of each paragraph of a markdown document, as a CommonMark reader sees it.
+fn paragraphs(md: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for e in Parser::new(md) {
+        match e {
+            Event::Start(Tag::Paragraph) => cur = Some(String::new()),
+            Event::End(TagEnd::Paragraph) => out.extend(cur.take()),
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(c) = cur.as_mut() {
+                    c.push_str(&t);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some(c) = cur.as_mut() {
+                    c.push('\n');
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The utterances of the seed 002 transcript, `(handle, text)` in the order the author wrote.
+fn seed_002_utterances() -> Option<Vec<(String, String)>> {
+    let seeds = shared("seeds", "seed 002 comparison")?;
+    let file = std::fs::read_dir(&seeds)
+        .ok()?
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("002_"))?;
+    let text = std::fs::read_to_string(file).ok()?;
+    let start = text.find("Twitter Transcript")?;
+    let end = text.find("So, for me")?;
+    Some(
+        text[start..end]
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(": "))
+            .map(|(h, t)| (h.trim().to_string(), t.trim().to_string()))
+            .collect(),
+    )
+}
+
+/// Export the given fixture and return the `(handle, text)` lines of its one transcript.
+fn transcript_lines(dir: &Path, input: &Path, layout: &str) -> Vec<(String, String)> {
+    let stem = input.file_stem().unwrap().to_string_lossy();
+    let out = dir.join(format!("md-{layout}-{stem}"));
+    ok(
+        dir,
+        &[
+            "export",
+            "markdown",
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--layout",
+            layout,
+        ],
+    );
+    let files: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "index.md")
+        .collect();
+    assert_eq!(files.len(), 1, "one thread: {files:?}");
+    let md = std::fs::read_to_string(&files[0]).unwrap();
+    let mut lines = Vec::new();
+    if layout == "tree" {
+        // List items: their text, in document order.
+        let mut in_item = false;
+        let mut cur = String::new();
+        for e in Parser::new(&md) {
+            match e {
+                Event::Start(Tag::Item) => {
+                    if in_item && !cur.is_empty() {
+                        lines.push(std::mem::take(&mut cur));
+                    }
+                    in_item = true;
+                    cur.clear();
+                }
+                Event::End(TagEnd::Item) => {
+                    if !cur.is_empty() {
+                        lines.push(std::mem::take(&mut cur));
+                    }
+                    in_item = false;
+                }
+                Event::Text(t) if in_item => cur.push_str(&t),
+                _ => {}
+            }
+        }
+    } else {
+        lines = paragraphs(&md);
+    }
+    lines
+        .into_iter()
+        .filter_map(|p| {
+            let (h, t) = p.split_once(": ")?;
+            // Header lines ("Platform: …") are list items of the header, not posts.
+            if [
+                "Platform",
+                "Root",
+                "Posts",
+                "Participants",
+                "Time span",
+                "Depth",
+                "Gaps",
+                "Reposts",
+            ]
+            .contains(&h)
+            {
+                return None;
+            }
+            // Mastodon handles carry their server; the seed wrote bare names.
+            Some((h.split('@').next().unwrap().to_string(), t.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn seed_002_comes_back_whole_and_in_order_from_both_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    for fixture_file in ["seed002/twarc2.jsonl", "seed002/mastodon.jsonl"] {
+        let got = transcript_lines(dir.path(), &fixture(fixture_file), "chronological");
+        assert_eq!(got.len(), 17, "{fixture_file}: {got:#?}");
+        assert_eq!(got[0].0, "Gripnostril");
+        assert_eq!(got[16].0, "audaciousgloop");
+        if let Some(seed) = seed_002_utterances() {
+            assert_eq!(seed.len(), 17, "the seed transcript has 17 utterances");
+            assert_eq!(
+                got, seed,
+                "{fixture_file}: every utterance, as written, in the seed's order"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_tree_layout_nests_the_seed_exchange_by_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let got = transcript_lines(dir.path(), &fixture("seed002/twarc2.jsonl"), "tree");
+    assert_eq!(got.len(), 17);
+    // Depth first: the root, "can you elaborate?", then the branch under Gripnostril's reply.
+    assert!(
+        got[1].1.starts_with("@Gripnostril can you elaborate?"),
+        "{got:#?}"
+    );
+    assert!(
+        got[2].1.starts_with("@audaciousgloop Persoanlly"),
+        "{got:#?}"
+    );
+    assert!(
+        got[3].1.starts_with("@Gripnostril is this a lamentation"),
+        "{got:#?}"
+    );
+}
+
+#[test]
+fn import_upserts_and_reading_from_db_or_files_agrees() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let twarc = fixture("seed002/twarc2.jsonl");
+    let masto = fixture("seed002/mastodon.jsonl");
+    let (t, m) = (twarc.to_str().unwrap(), masto.to_str().unwrap());
+    let first = rethread(d, &["import", t, m]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("34 posts in the corpus"),
+        "{}",
+        stderr(&first)
+    );
+    // The two twarc2 pages overlap by one tweet: 18 tweets read, 17 stored.
+    assert!(
+        stderr(&first).contains("17 new, 0 updated, 1 unchanged"),
+        "{}",
+        stderr(&first)
+    );
+    let again = rethread(d, &["import", t, m]);
+    assert!(
+        stderr(&again).contains("0 new, 0 updated, 18 unchanged"),
+        "{}",
+        stderr(&again)
+    );
+    assert!(stderr(&again).contains("34 posts in the corpus"));
+
+    let from_db = ok(d, &["threads", "--format", "json"]);
+    let from_files = ok(d, &["threads", "--format", "json", "--input", t, m]);
+    assert_eq!(from_db, from_files);
+    let json: serde_json::Value = serde_json::from_str(&from_db).unwrap();
+    let threads = json.as_array().unwrap();
+    assert_eq!(threads.len(), 2);
+    for th in threads {
+        let keys: Vec<&str> = th.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = vec![
+            "id",
+            "root",
+            "posts",
+            "gaps",
+            "depth",
+            "breadth",
+            "participants",
+            "start",
+            "end",
+        ];
+        want.sort();
+        let mut keys = keys.clone();
+        keys.sort();
+        assert_eq!(keys, want);
+        assert_eq!(th["posts"], 17);
+        assert_eq!(th["gaps"], 0);
+        assert_eq!(th["participants"], 3);
+        assert_eq!(th["depth"], 11);
+        assert_eq!(th["breadth"], 3);
+        assert_eq!(th["start"], "2010-03-16T09:00:00.000Z");
+    }
+    let csv = ok(d, &["threads", "--format", "csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("id,root,posts,gaps,depth,breadth,participants,start,end")
+    );
+    assert_eq!(lines.count(), 2);
+    assert_eq!(
+        ok(d, &["threads", "--format", "csv", "--min-posts", "18"])
+            .lines()
+            .count(),
+        1
+    );
+    let table = ok(d, &["threads"]);
+    assert!(table.lines().next().unwrap().starts_with("id"));
+    assert_eq!(table.lines().count(), 3);
+}
+
+fn status_line(id: u32, reply_to: Option<u32>) -> String {
+    serde_json::json!({
+        "id": id.to_string(),
+        "created_at": format!("2024-01-01T00:00:{:02}.000Z", id),
+        "in_reply_to_id": reply_to.map(|r| r.to_string()),
+        "content": format!("<p>post {id}</p>"),
+        "visibility": "public",
+        "uri": format!("https://h.example/users/a/statuses/{id}"),
+        "account": {"id": "1", "username": "a", "acct": "a", "url": "https://h.example/@a"}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_malformed_line_stops_with_file_and_line_and_keeps_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let lines = [
+        status_line(1, None),
+        status_line(2, Some(1)),
+        status_line(3, Some(2)),
+        "{\"id\": \"4\", \"content\": ".to_string(),
+        status_line(5, Some(3)),
+        status_line(6, Some(5)),
+    ];
+    let file = d.join("statuses.jsonl");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let f = file.to_str().unwrap();
+
+    let o = rethread(d, &["import", f]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("{f}:4:")),
+        "names file and line: {err}"
+    );
+    assert!(err.contains("malformed"), "{err}");
+    assert!(err.contains("3 posts read before it are saved"), "{err}");
+    let count = rethread::corpus::Corpus::open_existing(&d.join("rethread.db"))
+        .unwrap()
+        .post_count()
+        .unwrap();
+    assert_eq!(count, 3, "nothing before the bad record is lost");
+
+    let o = rethread(d, &["import", f, "--skip-bad"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("skipped 1 malformed records of 6"), "{err}");
+    assert!(err.contains(&format!("{f}:4:")), "{err}");
+    assert!(err.contains("5 posts in the corpus"), "{err}");
+
+    // Reading commands behave the same with --input.
+    let o = rethread(d, &["threads", "--input", f]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains(&format!("{f}:4:")), "{}", stderr(&o));
+    let o = rethread(
+        d,
+        &["threads", "--input", f, "--skip-bad", "--format", "csv"],
+    );
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("skipped 1 malformed records"));
+    assert_eq!(stdout(&o).lines().count(), 2, "one thread of five posts");
+}
+
+#[test]
+fn a_truncated_csv_row_is_reported_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("twcs.csv");
+    std::fs::write(
+        &file,
+        "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n\
+         1,a,True,Tue Oct 31 22:10:47 +0000 2017,hello,2,\n\
+         2,b,False,Tue Oct 31 22:11:47 +0000 2017,\"hi there,",
+    )
+    .unwrap();
+    let o = rethread(d, &["import", file.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("twcs.csv:3:"), "{err}");
+    assert!(err.contains("1 posts read before it are saved"), "{err}");
+}
+
+#[test]
+fn unknown_missing_and_mismatched_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let odd = d.join("notes.json");
+    std::fs::write(&odd, "{\"hello\": \"world\"}\n").unwrap();
+    let o = rethread(d, &["import", odd.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("notes.json") && stderr(&o).contains("--format"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = rethread(d, &["import", "no-such-file.jsonl"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no-such-file.jsonl"), "{}", stderr(&o));
+
+    let twarc = fixture("seed002/twarc2.jsonl");
+    let o = rethread(
+        d,
+        &["import", twarc.to_str().unwrap(), "--format", "mastodon"],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("twarc2.jsonl:1:"), "{}", stderr(&o));
+
+    let o = rethread(d, &["import", twarc.to_str().unwrap(), "--format", "excel"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("excel"), "{}", stderr(&o));
+
+    let o = rethread(d, &["threads", "--db", "nope.db"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nope.db"), "{}", stderr(&o));
+    assert!(
+        !d.join("nope.db").exists(),
+        "a reading command never creates a corpus"
+    );
+}
+
+#[test]
+fn ids_from_the_data_never_write_outside_the_output_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("evil.jsonl");
+    let status = serde_json::json!({
+        "id": "../../../escaped",
+        "content": "<p># heading? <img src=x onerror=alert(1)></p>",
+        "account": {"id": "1", "username": "a", "acct": "a", "url": "https://h.example/@a"}
+    });
+    std::fs::write(&file, status.to_string()).unwrap();
+    let out = d.join("deep/out");
+    ok(
+        d,
+        &[
+            "export",
+            "markdown",
+            "--input",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let written: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert!(!d.join("escaped.md").exists() && !d.join("deep/escaped.md").exists());
+    let all: Vec<_> = walk(d);
+    assert!(
+        all.iter().all(|p| p.starts_with(&out) || p == &file),
+        "{all:?}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn export_can_pick_threads_and_rejects_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (t, m) = (
+        fixture("seed002/twarc2.jsonl"),
+        fixture("seed002/mastodon.jsonl"),
+    );
+    ok(d, &["import", t.to_str().unwrap(), m.to_str().unwrap()]);
+    let ids: Vec<String> = ok(d, &["threads", "--format", "csv"])
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect();
+    ok(
+        d,
+        &["export", "markdown", "--out", "one", "--thread", &ids[1]],
+    );
+    let files: Vec<_> = std::fs::read_dir(d.join("one"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files.len(), 2, "one transcript and the index");
+    let index = std::fs::read_to_string(d.join("one/index.md")).unwrap();
+    assert!(index.contains(&format!("({}.md)", ids[1])), "{index}");
+    let o = rethread(
+        d,
+        &["export", "markdown", "--out", "x", "--thread", "twitter-0"],
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("twitter-0"));
+}
