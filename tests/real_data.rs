@@ -51,8 +51,16 @@ fn twcs_head5k_rebuilds_its_threads() {
         "longest chain"
     );
     assert_eq!(t.threads.iter().map(|th| th.posts).sum::<usize>(), 5000);
-    let gap_edges: usize = t.gaps.len();
-    assert!(gap_edges >= 1 && gap_edges <= 6, "gap nodes {gap_edges}");
+    // The six replies to absent parents hang from gap nodes, one per missing parent.
+    let under_gaps: usize = t
+        .graph
+        .node_indices()
+        .filter(|&n| matches!(t.node(n), Node::Gap(_)))
+        .map(|n| t.children(n).len())
+        .sum();
+    assert_eq!(under_gaps, 6, "replies under gaps");
+    assert_eq!(t.gaps.len(), 6, "gap nodes");
+    assert_eq!(t.threads.iter().map(|th| th.gaps).sum::<usize>(), 6);
     let edges = t.graph.edge_count();
     assert_eq!(edges, 3694, "one graph edge per reply");
     assert!(t.cycles.is_empty());

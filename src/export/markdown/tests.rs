@@ -104,10 +104,11 @@ fn post_text_cannot_inject_markup() {
         .iter()
         .find(|p| p.starts_with("evil_user: "))
         .expect("post paragraph");
-    let want = HOSTILE.replace("\n    ", "\n").replace("\n\n", "\n\n");
+    // Leading spaces of a line are dropped (they would be taken as indentation).
+    let want = HOSTILE.replace("\n    ", "\n");
     assert_eq!(
         body.trim_start_matches("evil_user: "),
-        want.replace("\n\n", "\n\n")
+        want
     );
 }
 
