@@ -208,14 +208,7 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         }
         node_of[i] = Some(graph.add_node(Node::Post(i)));
     }
-    // A reply to a repost is a reply to what was reposted.
-    let resolve = |platform: Platform, id: &str| -> Option<usize> {
-        let j = set.find(platform, id)?;
-        match &posts[j].repost_of {
-            Some(orig) => set.find(platform, orig),
-            None => Some(j),
-        }
-    };
+    let resolve = |platform: Platform, id: &str| resolve(set, platform, id);
 
     let mut gaps: Vec<Gap> = Vec::new();
     let mut gap_of: HashMap<(Platform, String), NodeIndex> = HashMap::new();
@@ -223,17 +216,15 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         let Some(child) = node_of[i] else { continue };
         let p = &posts[i];
         if let Some(parent_id) = &p.reply_to {
-            let parent = match resolve(p.platform, parent_id).and_then(|j| node_of[j]) {
-                Some(n) => n,
-                None => gap_node(
-                    &mut graph,
-                    &mut gaps,
-                    &mut gap_of,
-                    set,
-                    p.platform,
-                    parent_id,
-                ),
-            };
+            let parent = parent_node(
+                &mut graph,
+                &mut gaps,
+                &mut gap_of,
+                set,
+                &node_of,
+                p.platform,
+                parent_id,
+            );
             graph.add_edge(parent, child, EdgeKind::Reply);
         } else if opts.quotes {
             if let Some(quoted) = p
@@ -255,17 +246,15 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         let g = gap_of[&(platform, id.clone())];
         k += 1;
         if let Some(parent_id) = set.missing(platform, &id).and_then(|m| m.reply_to.clone()) {
-            let parent = match resolve(platform, &parent_id).and_then(|j| node_of[j]) {
-                Some(n) => n,
-                None => gap_node(
-                    &mut graph,
-                    &mut gaps,
-                    &mut gap_of,
-                    set,
-                    platform,
-                    &parent_id,
-                ),
-            };
+            let parent = parent_node(
+                &mut graph,
+                &mut gaps,
+                &mut gap_of,
+                set,
+                &node_of,
+                platform,
+                &parent_id,
+            );
             graph.add_edge(parent, g, EdgeKind::Reply);
             continue;
         }
@@ -399,6 +388,31 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         depth,
         child_range,
         child_list,
+    }
+}
+
+/// The post an id names; a reply to a repost is a reply to what was reposted.
+fn resolve(set: &PostSet, platform: Platform, id: &str) -> Option<usize> {
+    let j = set.find(platform, id)?;
+    match &set.posts()[j].repost_of {
+        Some(orig) => set.find(platform, orig),
+        None => Some(j),
+    }
+}
+
+/// The node a reply to `id` hangs from: the post, or the gap standing for it.
+fn parent_node(
+    graph: &mut DiGraph<Node, EdgeKind>,
+    gaps: &mut Vec<Gap>,
+    gap_of: &mut HashMap<(Platform, String), NodeIndex>,
+    set: &PostSet,
+    node_of: &[Option<NodeIndex>],
+    platform: Platform,
+    id: &str,
+) -> NodeIndex {
+    match resolve(set, platform, id).and_then(|j| node_of[j]) {
+        Some(n) => n,
+        None => gap_node(graph, gaps, gap_of, set, platform, id),
     }
 }
 

@@ -106,10 +106,7 @@ fn post_text_cannot_inject_markup() {
         .expect("post paragraph");
     // Leading spaces of a line are dropped (they would be taken as indentation).
     let want = HOSTILE.replace("\n    ", "\n");
-    assert_eq!(
-        body.trim_start_matches("evil_user: "),
-        want
-    );
+    assert_eq!(body.trim_start_matches("evil_user: "), want);
 }
 
 #[test]
