@@ -446,3 +446,44 @@ fn export_can_pick_threads_and_rejects_unknown_ones() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("twitter-0"));
 }
+
+#[test]
+fn reply_cycles_in_bad_data_are_cut_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 1 replies to 3, 2 to 1, 3 to 2: no root anywhere. 4 replies into the cycle.
+    let lines = [
+        status_line(1, Some(3)),
+        status_line(2, Some(1)),
+        status_line(3, Some(2)),
+        status_line(4, Some(2)),
+    ];
+    let file = d.join("cycle.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let f = file.to_str().unwrap();
+    let o = rethread(
+        d,
+        &[
+            "threads",
+            "--input",
+            f,
+            "--format",
+            "csv",
+            "--input-format",
+            "mastodon",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("reply cycle among 3 posts (1 → 2 → 3); cut the reply link from 1 to 3"),
+        "{err}"
+    );
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "one thread holds all four posts");
+    assert!(rows[0].starts_with("mastodon-1,1,4,0,2,"), "{}", rows[0]);
+    // The same cut on every run.
+    let again = rethread(d, &["threads", "--input", f, "--format", "csv"]);
+    assert_eq!(stdout(&again), stdout(&o));
+}

@@ -60,7 +60,9 @@ impl CorpusArgs {
 
 /// Build threads, warning about reply cycles found (and cut) in the data.
 pub fn build_threads(set: &PostSet, quotes: bool) -> Threads {
+    let spinner = spinner(&format!("building threads from {} posts", set.len()));
     let threads = thread::build(set, &thread::Options { quotes });
+    spinner.finish_and_clear();
     for c in &threads.cycles {
         eprintln!(
             "warning: {} reply cycle among {} posts ({}); cut the reply link from {} to {}",
