@@ -337,6 +337,16 @@ fn unknown_missing_and_mismatched_inputs_are_clear_errors() {
         stderr(&o)
     );
 
+    let empty = d.join("empty.jsonl");
+    std::fs::write(&empty, "\n").unwrap();
+    let o = rethread(d, &["import", empty.to_str().unwrap()]);
+    assert!(o.status.success(), "an empty collection is not an error");
+    assert!(
+        stderr(&o).contains("empty.jsonl: the file is empty"),
+        "{}",
+        stderr(&o)
+    );
+
     let o = rethread(d, &["import", "no-such-file.jsonl"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no-such-file.jsonl"), "{}", stderr(&o));

@@ -172,6 +172,18 @@ pub fn read_file(
     let mut reader = BufReader::with_capacity(1 << 20, file);
 
     let head = peek(&mut reader, &name)?;
+    if head.iter().all(u8::is_ascii_whitespace) && (head.len() as u64) >= len {
+        // An empty collection (a search that found nothing) is not an error; say so, though.
+        return Ok(FileReport {
+            file: name,
+            format: opts.format.unwrap_or(Format::Twarc2),
+            records: 0,
+            posts: 0,
+            missing: 0,
+            skipped: Vec::new(),
+            warnings: vec!["the file is empty".into()],
+        });
+    }
     let format = match opts.format {
         Some(f) => f,
         None => detect(&head, &name)?,
