@@ -92,6 +92,10 @@ timed() {
   local tool=$1 fmt=$2 posts=$3 stdout=$4 warm=$5; shift 6
   local log=$RUN/${tool}_${fmt}_${posts}.log
   if [ -n "$warm" ]; then cat "$warm" > /dev/null; fi
+  # Flush the journal first: on this ext4 (mounted with `discard`), creating files right
+  # after `rm -rf` of a big output dir costs ~10x more system time until the next commit
+  # (measured: 4037 transcripts in 3.9 s without this sync, 0.4 s with it).
+  sync
   RC=0
   /usr/bin/time -v timeout "$LIMIT" "$@" > "$stdout" 2> "$log" || RC=$?
   WALL=$(grep "Elapsed (wall clock)" "$log" | awk '{print $NF}' |

@@ -19,6 +19,7 @@ use crate::model::{format_time, Post};
 use crate::thread::{EdgeKind, Node, Thread, Threads};
 use anyhow::{Context, Result};
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -59,42 +60,55 @@ pub fn write(
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
     progress.set_length(selected.len() as u64);
-    let mut summary = Summary::default();
-    let mut used: HashSet<String> = HashSet::new();
-    let mut index_rows = String::new();
-    let mut buf = String::new();
-    for &ti in selected {
-        let thread = &threads.threads[ti];
-        // Stems are unique per id; the counter only guards against a hash collision.
-        let mut stem = file_stem(&thread.id);
-        let mut n = 1;
-        while !used.insert(stem.clone()) {
-            n += 1;
-            stem = format!("{}-{n}", file_stem(&thread.id));
-        }
-        let name = format!("{stem}.md");
-        buf.clear();
-        transcript(&mut buf, set, threads, thread, layout);
-        let path = dir.join(&name);
-        std::fs::write(&path, buf.as_bytes())
-            .with_context(|| format!("{}: cannot write", path.display()))?;
-        let _ = writeln!(
-            index_rows,
-            "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |",
-            escape_inline(&thread.id),
-            thread.platform,
-            thread.posts,
-            thread.participants,
-            thread.gaps,
-            thread.depth,
-            thread.start.as_ref().map(format_time).unwrap_or_default(),
-            thread.end.as_ref().map(format_time).unwrap_or_default(),
-        );
-        summary.files += 1;
-        summary.threads += 1;
-        summary.posts += thread.posts;
-        progress.inc(1);
-    }
+    // File names first, in thread order, so that they do not depend on scheduling. Stems are
+    // unique per id; the counter only guards against a hash collision.
+    let mut used: HashSet<String> = HashSet::with_capacity(selected.len());
+    let names: Vec<String> = selected
+        .iter()
+        .map(|&ti| {
+            let base = file_stem(&threads.threads[ti].id);
+            let mut stem = base.clone();
+            let mut n = 1;
+            while !used.insert(stem.clone()) {
+                n += 1;
+                stem = format!("{base}-{n}");
+            }
+            format!("{stem}.md")
+        })
+        .collect();
+    // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly kernel
+    // time), so transcripts are rendered and written on all cores. Index rows come back in
+    // thread order.
+    let rows: Vec<String> = selected
+        .par_iter()
+        .zip(names.par_iter())
+        .map_init(String::new, |buf, (&ti, name)| -> Result<String> {
+            let thread = &threads.threads[ti];
+            buf.clear();
+            transcript(buf, set, threads, thread, layout);
+            let path = dir.join(name);
+            std::fs::write(&path, buf.as_bytes())
+                .with_context(|| format!("{}: cannot write", path.display()))?;
+            progress.inc(1);
+            Ok(format!(
+                "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |\n",
+                escape_inline(&thread.id),
+                thread.platform,
+                thread.posts,
+                thread.participants,
+                thread.gaps,
+                thread.depth,
+                thread.start.as_ref().map(format_time).unwrap_or_default(),
+                thread.end.as_ref().map(format_time).unwrap_or_default(),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let mut summary = Summary {
+        files: selected.len(),
+        threads: selected.len(),
+        posts: selected.iter().map(|&i| threads.threads[i].posts).sum(),
+        index: PathBuf::new(),
+    };
     let gaps: usize = selected.iter().map(|&i| threads.threads[i].gaps).sum();
     let mut index = String::new();
     let _ = writeln!(index, "# Transcripts\n");
@@ -111,7 +125,9 @@ pub fn write(
         "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |"
     );
     let _ = writeln!(index, "|---|---|---:|---:|---:|---:|---|---|");
-    index.push_str(&index_rows);
+    for row in rows {
+        index.push_str(&row);
+    }
     let index_path = dir.join("index.md");
     let mut f = std::fs::File::create(&index_path)
         .with_context(|| format!("{}: cannot write", index_path.display()))?;
