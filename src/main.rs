@@ -7,6 +7,7 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
+
 use std::process::ExitCode;
 
 /// Rebuild public reply threads from Mastodon and Twitter/X data: every conversation as a graph,

@@ -44,7 +44,7 @@ impl fmt::Display for Platform {
 }
 
 /// Who wrote a post. `handle` is what people write after `@` (Mastodon: `user@server`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Author {
     pub id: Option<String>,
     pub handle: Option<String>,
@@ -83,7 +83,9 @@ pub struct Post {
     pub uri: Option<String>,
     /// A link a person can open.
     pub url: Option<String>,
-    pub author: Author,
+    /// Shared between the posts of one account (see `corpus::PostSet`): a million posts by a
+    /// hundred thousand people need a hundred thousand authors, not a million.
+    pub author: Arc<Author>,
     pub created_at: Option<DateTime<Utc>>,
     /// Plain text as a person reads it (Mastodon HTML converted, Twitter entities unescaped).
     pub text: String,
@@ -114,7 +116,7 @@ impl Post {
             id: id.into(),
             uri: None,
             url: None,
-            author: Author::default(),
+            author: Arc::default(),
             created_at: None,
             text: String::new(),
             reply_to: None,
@@ -135,6 +137,11 @@ impl Post {
 }
 
 impl Post {
+    /// The author, to change (a private copy if it is shared).
+    pub fn author_mut(&mut self) -> &mut Author {
+        Arc::make_mut(&mut self.author)
+    }
+
     /// Merge a second copy of this post (same platform and id) into it; returns whether
     /// anything changed.
     ///
@@ -165,10 +172,16 @@ impl Post {
         let n = newer;
         opt(&mut self.uri, n.uri);
         opt(&mut self.url, n.url);
-        opt(&mut self.author.id, n.author.id);
-        opt(&mut self.author.handle, n.author.handle);
-        opt(&mut self.author.display_name, n.author.display_name);
-        opt(&mut self.author.server, n.author.server);
+        // The author may be shared with other posts: change a copy, and only if needed.
+        let mut author = (*self.author).clone();
+        let theirs = Arc::unwrap_or_clone(n.author);
+        opt(&mut author.id, theirs.id);
+        opt(&mut author.handle, theirs.handle);
+        opt(&mut author.display_name, theirs.display_name);
+        opt(&mut author.server, theirs.server);
+        if author != *self.author {
+            self.author = Arc::new(author);
+        }
         opt(&mut self.reply_to, n.reply_to);
         opt(&mut self.reply_to_author, n.reply_to_author);
         opt(&mut self.conversation_id, n.conversation_id);
@@ -331,9 +344,9 @@ mod tests {
 
         // A handle changed between two fetches: the fuller copy's handle wins, in any order.
         let mut early = full.clone();
-        early.author.handle = Some("old_name".into());
+        early.author_mut().handle = Some("old_name".into());
         let mut late = full.clone();
-        late.author.handle = Some("new_name".into());
+        late.author_mut().handle = Some("new_name".into());
         late.raw =
             Some(r#"{"id":"1","text":"hello","entities":{},"context_annotations":[]}"#.into());
         let (mut x, mut y) = (early.clone(), late.clone());

@@ -17,11 +17,13 @@ mod sqlite;
 
 pub use sqlite::{Corpus, ImportWriter};
 
+use crate::model::Author;
 use crate::model::{Missing, Platform, Post, Record};
 use crate::source::{self, FileReport, ReadOptions};
 use anyhow::Result;
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What storing one post did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +66,8 @@ pub struct PostSet {
     /// Other local ids of a post (Mastodon): `(platform, alias id)` → index into `posts`.
     aliases: HashMap<(Platform, String), usize>,
     missing: HashMap<(Platform, String), Missing>,
+    /// One shared copy of each distinct author.
+    authors: HashSet<Arc<Author>>,
 }
 
 impl PostSet {
@@ -105,7 +109,14 @@ impl PostSet {
     }
 
     /// Add a post, applying the identity rule; a second copy is merged ([`Post::merge`]).
-    pub fn add(&mut self, post: Post) -> Outcome {
+    pub fn add(&mut self, mut post: Post) -> Outcome {
+        post.author = match self.authors.get(&*post.author) {
+            Some(shared) => shared.clone(),
+            None => {
+                self.authors.insert(post.author.clone());
+                post.author
+            }
+        };
         let key = (post.platform, post.id.clone());
         if let Some(&i) = self.by_key.get(&key) {
             return if self.posts[i].merge(post) {

@@ -201,12 +201,12 @@ fn post_from_row(row: &rusqlite::Row, sources: &mut Vec<Arc<str>>) -> Result<Pos
     let mut p = Post::new(platform, row.get::<_, String>(1)?);
     p.uri = row.get(2)?;
     p.url = row.get(3)?;
-    p.author = Author {
+    p.author = Arc::new(Author {
         id: row.get(4)?,
         handle: row.get(5)?,
         display_name: row.get(6)?,
         server: row.get(7)?,
-    };
+    });
     p.created_at = row
         .get::<_, Option<String>>(8)?
         .as_deref()

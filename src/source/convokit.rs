@@ -70,8 +70,11 @@ pub fn parse_record(json: &str, cx: &Context) -> Result<Vec<Record>, String> {
 
     let mut post = Post::new(platform(&u.meta), id);
     // A ConvoKit speaker is a bare name that serves as both id and handle; there is nothing else.
-    post.author.id = speaker.clone();
-    post.author.handle = speaker;
+    post.author = std::sync::Arc::new(crate::model::Author {
+        id: speaker.clone(),
+        handle: speaker,
+        ..Default::default()
+    });
     // ConvoKit stores text as the corpus builder left it; it is not HTML, so it is kept verbatim.
     post.text = text;
     post.reply_to = reply_to;
@@ -256,7 +259,7 @@ mod tests {
             assert_eq!(p.created_at, None, "{ts}");
         }
         let p = parse(r#"{"id": "1", "text": "x"}"#);
-        assert_eq!((p.created_at, p.author.id), (None, None));
+        assert_eq!((p.created_at, p.author.id.clone()), (None, None));
     }
 
     #[test]

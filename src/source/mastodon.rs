@@ -210,7 +210,7 @@ fn status(json: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String>
                 Some(parse_time(t).ok_or_else(|| format!("status {id}: bad created_at {t:?}"))?);
         }
         if let Some(a) = &s.account {
-            post.author = author(a);
+            post.author = std::sync::Arc::new(author(a));
         }
         post.text = html_to_text(s.content.as_deref().unwrap_or(""));
         if let Some(poll) = &s.poll {

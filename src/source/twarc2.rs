@@ -497,7 +497,7 @@ fn to_post(
 
     let mut post = Post::new(Platform::Twitter, id);
     post.url = Some(tweet_url(handle, id));
-    post.author = Author {
+    post.author = std::sync::Arc::new(Author {
         id: author_id
             .or_else(|| user.and_then(|u| u.id.as_ref()).map(Str::as_str))
             .map(str::to_owned),
@@ -506,7 +506,7 @@ fn to_post(
             .and_then(|u| u.name.as_ref())
             .map(|n| n.as_str().to_owned()),
         server: None,
-    };
+    });
     post.created_at = tweet
         .created_at
         .as_ref()

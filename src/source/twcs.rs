@@ -126,8 +126,11 @@ fn convert(
     let id = parse_id(field(0)).ok_or_else(|| format!("bad tweet_id {:?}", field(0)))?;
     let mut post = Post::new(Platform::Twitter, id.clone());
     let author = field(1).trim();
-    post.author.id = Some(author.to_string());
-    post.author.handle = Some(author.to_string());
+    post.author = Arc::new(crate::model::Author {
+        id: Some(author.to_string()),
+        handle: Some(author.to_string()),
+        ..Default::default()
+    });
     let created = field(3);
     post.created_at =
         Some(parse_time(created).ok_or_else(|| format!("bad created_at {created:?}"))?);

@@ -111,12 +111,12 @@ pub fn parse_record(json: &str, cx: &Context, sidecar: &Sidecar) -> Result<Vec<R
 
     let mut post = Post::new(Platform::Twitter, id);
     post.url = Some(tweet_url(sidecar.username.as_deref(), id));
-    post.author = Author {
+    post.author = std::sync::Arc::new(Author {
         id: sidecar.account_id.clone(),
         handle: sidecar.username.clone(),
         display_name: sidecar.display_name.clone(),
         server: None,
-    };
+    });
     post.created_at = (tweet.created_at.as_ref()).and_then(|t| parse_time(t.as_str()));
     let text = tweet.full_text.as_ref().or(tweet.text.as_ref());
     post.text = text.map(|t| unescape(t.as_str())).unwrap_or_default();
@@ -416,7 +416,7 @@ mod tests {
     #[test]
     fn without_sidecar_the_author_is_unknown() {
         let p = post_with(REPLY, &Sidecar::default(), false);
-        assert_eq!(p.author, Author::default());
+        assert_eq!(*p.author, Author::default());
         assert_eq!(
             p.url.as_deref(),
             Some("https://twitter.com/i/web/status/1000")

@@ -24,8 +24,9 @@ use chrono::{DateTime, Utc};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 /// How to build threads.
 #[derive(Debug, Clone, Copy, Default)]
@@ -186,7 +187,7 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
     let posts = set.posts();
     let mut graph: DiGraph<Node, EdgeKind> = DiGraph::with_capacity(posts.len(), posts.len());
     let mut node_of: Vec<Option<NodeIndex>> = vec![None; posts.len()];
-    let mut reposts: HashMap<usize, u64> = HashMap::new();
+    let mut reposts: HashMap<usize, u64> = HashMap::default();
     let mut reposts_of_absent = 0;
 
     // Posts become nodes, in a fixed order so that node indices (and all tie-breaks) are stable.
@@ -211,7 +212,7 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
     let resolve = |platform: Platform, id: &str| resolve(set, platform, id);
 
     let mut gaps: Vec<Gap> = Vec::new();
-    let mut gap_of: HashMap<(Platform, String), NodeIndex> = HashMap::new();
+    let mut gap_of: HashMap<(Platform, String), NodeIndex> = HashMap::default();
     for &i in &order {
         let Some(child) = node_of[i] else { continue };
         let p = &posts[i];
@@ -332,7 +333,7 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         }
         let mut thread_posts = 0;
         let mut thread_gaps = 0;
-        let mut authors: HashSet<&str> = HashSet::new();
+        let mut authors: HashSet<&str> = HashSet::default();
         let (mut start, mut end): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
         for &v in &nodes {
             match graph[v] {
@@ -479,7 +480,7 @@ fn break_cycles(
             continue;
         }
         // Walk up until a node repeats: that node is on the cycle.
-        let mut on_walk = HashSet::new();
+        let mut on_walk = HashSet::default();
         let mut v = start;
         while on_walk.insert(v) {
             match parent_of(graph, v) {

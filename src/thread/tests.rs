@@ -3,8 +3,8 @@ use crate::model::{parse_time, Missing, Post};
 
 fn post(id: &str, author: &str, minute: u32, reply_to: Option<&str>) -> Post {
     let mut p = Post::new(Platform::Twitter, id);
-    p.author.id = Some(author.into());
-    p.author.handle = Some(author.into());
+    p.author_mut().id = Some(author.into());
+    p.author_mut().handle = Some(author.into());
     p.created_at = parse_time(&format!("2020-01-01T00:{minute:02}:00Z"));
     p.reply_to = reply_to.map(str::to_string);
     p.text = format!("post {id}");
@@ -207,7 +207,7 @@ fn a_chain_a_million_replies_deep_needs_no_recursion() {
     for i in 0..N {
         let mut p = Post::new(Platform::Mastodon, i.to_string());
         p.reply_to = (i > 0).then(|| (i - 1).to_string());
-        p.author.id = Some((i % 2).to_string());
+        p.author_mut().id = Some((i % 2).to_string());
         set.add(p);
     }
     let t = build(&set, &Options::default());

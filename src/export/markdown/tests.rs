@@ -5,8 +5,8 @@ use pulldown_cmark::{Event, Parser, Tag, TagEnd};
 
 fn post(id: &str, author: &str, minute: u32, reply_to: Option<&str>, text: &str) -> Post {
     let mut p = Post::new(Platform::Mastodon, id);
-    p.author.handle = Some(author.into());
-    p.author.id = Some(author.into());
+    p.author_mut().handle = Some(author.into());
+    p.author_mut().id = Some(author.into());
     p.created_at = parse_time(&format!("2020-01-01T00:{minute:02}:00Z"));
     p.reply_to = reply_to.map(str::to_string);
     p.text = text.into();
