@@ -436,65 +436,60 @@ impl Run<'_> {
         }
     }
 
-    /// JSON Lines: parse batches of lines on all cores, then hand records on in file order.
+    /// JSON Lines, in three overlapping stages: one thread reads batches of lines, one parses
+    /// each batch on all cores, and this thread hands the records on in file order. Reading,
+    /// parsing and storing a large file then take about as long as the slowest of them, not
+    /// their sum. Bounded channels keep at most a few batches in memory; when the sink fails,
+    /// dropping the receiving end stops the other stages.
     fn jsonl(
         &mut self,
-        mut reader: impl BufRead,
+        reader: impl BufRead + Send,
         format: Format,
         progress: &indicatif::ProgressBar,
     ) -> Result<()> {
-        const BATCH_BYTES: usize = 16 << 20;
-        let mut line_no = 0u64;
-        let mut done = false;
-        while !done {
-            // Each line is kept as text, or as the reason it is not text, so that a bad line
-            // surfaces at its own place in file order.
-            let mut batch: Vec<(u64, Result<String, String>)> = Vec::new();
-            let mut bytes = 0usize;
-            while bytes < BATCH_BYTES {
-                let mut buf = Vec::new();
-                let n = reader
-                    .read_until(b'\n', &mut buf)
-                    .with_context(|| format!("{}: cannot read", self.report.file))?;
-                if n == 0 {
-                    done = true;
-                    break;
+        type Lines = Vec<(u64, Result<String, String>)>;
+        type Parsed = Vec<(u64, Result<Vec<Record>, String>)>;
+        let (source, keep_raw, file) = (
+            self.source.clone(),
+            self.opts.keep_raw,
+            self.report.file.clone(),
+        );
+        std::thread::scope(|scope| -> Result<()> {
+            let (line_tx, line_rx) = std::sync::mpsc::sync_channel::<std::io::Result<Lines>>(2);
+            let (parsed_tx, parsed_rx) =
+                std::sync::mpsc::sync_channel::<std::io::Result<Parsed>>(2);
+            scope.spawn(move || read_batches(reader, progress, &line_tx));
+            scope.spawn(move || {
+                for batch in line_rx {
+                    let parsed = batch.map(|lines| {
+                        lines
+                            .into_par_iter()
+                            .map(|(line, text)| {
+                                let cx = Context {
+                                    source: source.clone(),
+                                    line,
+                                    format,
+                                    keep_raw,
+                                };
+                                let result =
+                                    text.and_then(|text| parse_json(format, text.trim_end(), &cx));
+                                (line, result)
+                            })
+                            .collect::<Parsed>()
+                    });
+                    if parsed_tx.send(parsed).is_err() {
+                        return;
+                    }
                 }
-                line_no += 1;
-                bytes += n;
-                progress.inc(n as u64);
-                let text = String::from_utf8(buf).map_err(|e| {
-                    let at = e.utf8_error().valid_up_to();
-                    format!("not UTF-8 text (invalid byte at column {})", at + 1)
-                });
-                if text.as_ref().is_ok_and(|t| t.trim().is_empty()) {
-                    continue;
+            });
+            for batch in parsed_rx {
+                let batch = batch.with_context(|| format!("{file}: cannot read"))?;
+                for (line, result) in batch {
+                    self.take(line, result)?;
                 }
-                batch.push((line_no, text));
             }
-            let (source, keep_raw) = (&self.source, self.opts.keep_raw);
-            let parsed: Vec<(u64, Result<Vec<Record>, String>)> = batch
-                .par_iter()
-                .map(|(line, text)| {
-                    let cx = Context {
-                        source: source.clone(),
-                        line: *line,
-                        format,
-                        keep_raw,
-                    };
-                    let result = text
-                        .as_ref()
-                        .map_err(Clone::clone)
-                        .and_then(|text| parse_json(format, text.trim_end(), &cx));
-                    (*line, result)
-                })
-                .collect();
-            drop(batch);
-            for (line, result) in parsed {
-                self.take(line, result)?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// A whole JSON document: an array (one record per element) or one object. `offset` is where
@@ -543,6 +538,51 @@ impl Run<'_> {
             self.take(cx.line, result)?;
         }
         Ok(())
+    }
+}
+
+/// Read lines in batches of about 16 MiB and send them on. Each line is kept as text, or as
+/// the reason it is not text, so that a bad line surfaces at its own place in file order.
+#[allow(clippy::type_complexity)]
+fn read_batches(
+    mut reader: impl BufRead,
+    progress: &indicatif::ProgressBar,
+    tx: &std::sync::mpsc::SyncSender<std::io::Result<Vec<(u64, Result<String, String>)>>>,
+) {
+    const BATCH_BYTES: usize = 16 << 20;
+    let mut line_no = 0u64;
+    loop {
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        let mut done = false;
+        while bytes < BATCH_BYTES {
+            let mut buf = Vec::new();
+            let n = match reader.read_until(b'\n', &mut buf) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+            };
+            if n == 0 {
+                done = true;
+                break;
+            }
+            line_no += 1;
+            bytes += n;
+            progress.inc(n as u64);
+            let text = String::from_utf8(buf).map_err(|e| {
+                let at = e.utf8_error().valid_up_to();
+                format!("not UTF-8 text (invalid byte at column {})", at + 1)
+            });
+            if text.as_ref().is_ok_and(|t| t.trim().is_empty()) {
+                continue;
+            }
+            batch.push((line_no, text));
+        }
+        if tx.send(Ok(batch)).is_err() || done {
+            return;
+        }
     }
 }
 
