@@ -497,3 +497,68 @@ fn reply_cycles_in_bad_data_are_cut_and_reported() {
     let again = rethread(d, &["threads", "--input", f, "--format", "csv"]);
     assert_eq!(stdout(&again), stdout(&o));
 }
+
+#[test]
+fn convokit_utterances_and_a_twitter_archive_are_detected_and_threaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let utterances = d.join("utterances.jsonl");
+    std::fs::write(
+        &utterances,
+        [
+            r#"{"id": "u1", "speaker": "ann", "conversation_id": "u1", "reply_to": null, "timestamp": 1262304000, "text": "Who designs these systems?", "meta": {}, "vectors": []}"#,
+            r#"{"id": "u2", "speaker": "bob", "conversation_id": "u1", "reply-to": "u1", "timestamp": 1262304060, "text": "Nobody who uses them.", "meta": {}, "vectors": []}"#,
+            r#"{"id": "u3", "speaker": "ann", "conversation_id": "u1", "reply_to": "u2", "timestamp": 1262304120, "text": "Exactly.", "meta": {}, "vectors": []}"#,
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let csv = ok(
+        d,
+        &[
+            "threads",
+            "--input",
+            utterances.to_str().unwrap(),
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("twitter-u1,u1,3,0,2,1,2,2010-01-01T00:00:00.000Z,2010-01-01T00:02:00.000Z")
+    );
+
+    let archive = d.join("data");
+    std::fs::create_dir(&archive).unwrap();
+    std::fs::write(
+        archive.join("account.js"),
+        r#"window.YTD.account.part0 = [ { "account": { "accountId": "42", "username": "owner", "accountDisplayName": "Owner" } } ]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        archive.join("tweets.js"),
+        r#"window.YTD.tweets.part0 = [
+  { "tweet": { "id_str": "10", "full_text": "Service as a cost &amp; nothing more?", "created_at": "Tue Mar 16 09:00:00 +0000 2010", "lang": "en", "entities": {"hashtags": [], "user_mentions": []} } },
+  { "tweet": { "id_str": "11", "full_text": "@owner no, an investment", "created_at": "Tue Mar 16 09:05:00 +0000 2010", "in_reply_to_status_id_str": "10", "in_reply_to_user_id_str": "42", "lang": "en", "entities": {"hashtags": [], "user_mentions": [{"screen_name": "owner"}]} } },
+  { "tweet": { "id_str": "12", "full_text": "@someone agreed", "created_at": "Tue Mar 16 09:06:00 +0000 2010", "in_reply_to_status_id_str": "9", "lang": "en" } }
+]"#,
+    )
+    .unwrap();
+    let tweets = archive.join("tweets.js");
+    ok(d, &["import", tweets.to_str().unwrap()]);
+    let csv = ok(d, &["threads", "--format", "csv"]);
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].starts_with("twitter-10,10,2,0,1,1,1,"), "{csv}");
+    assert!(
+        rows[1].starts_with("twitter-9,9,1,1,1,1,1,"),
+        "a reply to a tweet not in the archive hangs from a gap: {csv}"
+    );
+    ok(d, &["export", "markdown", "--out", "md"]);
+    let md = std::fs::read_to_string(d.join("md/twitter-10.md")).unwrap();
+    assert!(
+        md.contains("**owner**: Service as a cost \\& nothing more?"),
+        "{md}"
+    );
+    assert!(md.contains("<https://twitter.com/owner/status/10>"), "{md}");
+}
