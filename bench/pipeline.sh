@@ -10,12 +10,25 @@
 #   CARGO_TARGET_DIR=DIR    honoured by the release build; the binary is taken from there
 #   LIMIT=3000              seconds per timed command before `timeout` kills it
 #   COMPARE=1               also `diff -rq` the --input and --db transcript directories
+#   MD_ROOT=DIR             where the transcript directories go (default $WORK/out/pipeline-md);
+#                           e.g. a tmpfs mount, to take the file system out of the numbers
+#   DEFER_RM=1              move used transcript dirs to MD_ROOT/.trash and delete them only at
+#                           the end (see "file system" below); 0 deletes them between runs
 #
 # Needs: cargo, python3 (3.11 was used for the corpora; the generator is stdlib only),
 # GNU time at /usr/bin/time. If it is missing, the script installs it with
 # `apt-get update && apt-get install -y time` (Debian package "time"; needs root).
 # Disk: ~8 GB of corpora at 1M posts (twarc2 1.7 GB + mastodon 2.0 GB, plus 100k), a
 # corpus database of a few GB and ~300k transcript files at a time under $WORK/out.
+#
+# File system: on the reference VM (ext4 without a journal, kernel 6.18), creating files right
+# after deleting many files costs up to ~25x more kernel time for up to ~5 minutes (perf: ext4
+# find_inode_bit -> recently_deleted -> find_get_block_common: ext4 without a journal skips
+# inodes freed in the last 5 s, or 300 s while their inode-table block is dirty). Deleting a 1M
+# output dir just before the next timed run made that run 2-3x slower. So used dirs are moved
+# aside and deleted after the last timed run, each run starts after `sync`, and the script waits
+# until 310 s have passed since its last bulk delete ($WORK/out/.bulk_rm) before timing anything.
+# Do not `rm -rf` big directories on this disk yourself in the 5 minutes before a run.
 #
 # Results: rows appended to $WORK/results/pipeline.tsv
 #   (tool, format, posts, wall_s, max_rss_mb, exit, date); time -v logs, stdout captures and
@@ -32,11 +45,15 @@ COMPARE=${COMPARE:-1}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100000 1000000)
 FORMATS=(twarc2 mastodon)
-
-case "$(realpath -m "$WORK")/" in
-  "$REPO"/*|"$(realpath -m "$SHARED_BENCH")"/*)
-    echo "WORK=$WORK lies inside the repo or shared/; choose another" >&2; exit 2 ;;
-esac
+OUT=$WORK/out/pipeline                  # database and CSV scratch
+MD=${MD_ROOT:-$WORK/out/pipeline-md}    # transcript directories
+DEFER_RM=${DEFER_RM:-1}
+for dir in "$WORK" "$MD"; do
+  case "$(realpath -m "$dir")/" in
+    "$REPO"/*|"$SHARED_BENCH"/*)
+      echo "$dir lies inside the repo or shared/; choose another WORK / MD_ROOT" >&2; exit 2 ;;
+  esac
+done
 
 mkdir -p "$WORK/corpus" "$WORK/results" "$WORK/out"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -47,7 +64,6 @@ HEADER=$'tool\tformat\tposts\twall_s\tmax_rss_mb\texit\tdate'
 [ -f "$TSV" ] || echo "$HEADER" > "$TSV"
 echo "$HEADER" > "$RUN/rows.tsv"                       # this run's rows, for the report
 printf 'format\tposts\twhat\tvalue\n' > "$RUN/counts.tsv"  # output checks
-OUT=$WORK/out/pipeline
 FAILED=0
 
 # ---- tools ------------------------------------------------------------------------------
@@ -62,6 +78,7 @@ TARGET_DIR=$(cd "$REPO" && realpath -m "${CARGO_TARGET_DIR:-target}")
 RETHREAD=$TARGET_DIR/release/rethread
 [ -x "$RETHREAD" ] || { echo "no binary at $RETHREAD" >&2; exit 1; }
 "$RETHREAD" --version
+sha256sum "$RETHREAD" > "$RUN/binary.sha256"   # the source may change between runs
 
 PY=$WORK/venv/bin/python
 if ! { [ -x "$PY" ] && "$PY" -c 'import networkx' 2>/dev/null; }; then
@@ -83,7 +100,30 @@ for n in "${SIZES[@]}"; do
   done
 done
 
-# ---- timing -----------------------------------------------------------------------------
+# ---- timing ---
+BULK_RM=$WORK/out/.bulk_rm
+if [ -e "$MD" ]; then
+  echo "== removing leftovers in $MD" >&2
+  rm -rf "$MD"; touch "$BULK_RM"
+fi
+mkdir -p "$MD"
+if [ "$(stat -f -c %T "$MD")" != tmpfs ] && [ -e "$BULK_RM" ]; then
+  age=$(( $(date +%s) - $(stat -c %Y "$BULK_RM") ))
+  if [ "$age" -ge 0 ] && [ "$age" -lt 310 ]; then
+    echo "== waiting $(( 310 - age )) s: files were bulk-deleted ${age} s ago (see the header)"
+    sleep $(( 310 - age ))
+  fi
+fi
+# discard DIR: get rid of a used output directory without deleting it now (see the header).
+discard() {
+  [ -e "$1" ] || return 0
+  if [ "$DEFER_RM" = 1 ]; then
+    mkdir -p "$MD/.trash"; mv "$1" "$MD/.trash/$(basename "$1").$RANDOM$RANDOM"
+  else
+    rm -rf "$1"
+  fi
+}
+
 # timed TOOL FORMAT POSTS STDOUT WARM -- CMD...
 # Runs CMD under /usr/bin/time -v (stdout to STDOUT, stderr + time's report to a log),
 # after reading WARM once (warm page cache, as run_baselines.sh does), and appends a row.
@@ -92,9 +132,8 @@ timed() {
   local tool=$1 fmt=$2 posts=$3 stdout=$4 warm=$5; shift 6
   local log=$RUN/${tool}_${fmt}_${posts}.log
   if [ -n "$warm" ]; then cat "$warm" > /dev/null; fi
-  # Flush the journal first: on this ext4 (mounted with `discard`), creating files right
-  # after `rm -rf` of a big output dir costs ~10x more system time until the next commit
-  # (measured: 4037 transcripts in 3.9 s without this sync, 0.4 s with it).
+  # Write dirty inode-table blocks back first (see "File system" in the header): a clean
+  # block shortens ext4's "recently deleted" window from 300 s to 5 s.
   sync
   RC=0
   /usr/bin/time -v timeout "$LIMIT" "$@" > "$stdout" 2> "$log" || RC=$?
@@ -129,14 +168,16 @@ for n in "${SIZES[@]}"; do
     echo "== $f $n posts ($(stat -c %s "$file") bytes)"
     rm -rf "$OUT"; mkdir -p "$OUT"
     db=$OUT/rethread.db
+    d=$MD/${f}_$n
+    discard "$d"; mkdir -p "$d"
 
     # 1. Headline: the whole offline pipeline from files, no database.
     timed export_md_input "$f" "$n" /dev/null "$file" -- \
-      "$RETHREAD" export markdown --input "$file" --out "$OUT/md_input"
+      "$RETHREAD" export markdown --input "$file" --out "$d/md_input"
     rethread_failed
     grep -h '^wrote ' "$RUN/export_md_input_${f}_$n.log" | sed 's/^/  /' || true
-    count "$f" "$n" md_files_input "$(mdfiles "$OUT/md_input")"
-    count "$f" "$n" transcripts_input "$(transcripts "$OUT/md_input")"
+    count "$f" "$n" md_files_input "$(mdfiles "$d/md_input")"
+    count "$f" "$n" transcripts_input "$(transcripts "$d/md_input")"
 
     # Phase split: reading + threading + CSV, without markdown. export - threads ~ writing.
     timed threads_input "$f" "$n" "$OUT/threads_input.csv" "$file" -- \
@@ -158,32 +199,35 @@ for n in "${SIZES[@]}"; do
     count "$f" "$n" threads_csv_db_equals_input "$same"
     rm -f "$OUT/threads_input.csv" "$OUT/threads_db.csv"
     timed export_md_db "$f" "$n" /dev/null "" -- \
-      "$RETHREAD" export markdown --db "$db" --out "$OUT/md_db"
+      "$RETHREAD" export markdown --db "$db" --out "$d/md_db"
     rethread_failed; rc_export=$RC
     wall_sum=$(add "$wall_sum" "$WALL"); rss_max=$(max "$rss_max" "$RSS")
     sum_rc=$(( rc_import != 0 ? rc_import : rc_threads != 0 ? rc_threads : rc_export ))
     row db_sum "$f" "$n" "$wall_sum" "$rss_max" "$sum_rc"
     printf '  %-22s %-8s %8s  wall %7s s  rss %6s MB  exit %s  (import+threads+export; rss = max)\n' \
       db_sum "$f" "$n" "$wall_sum" "$rss_max" "$sum_rc"
-    count "$f" "$n" transcripts_db "$(transcripts "$OUT/md_db")"
-    if [ "$COMPARE" = 1 ] && [ -d "$OUT/md_input" ] && [ -d "$OUT/md_db" ]; then
-      if diff -rq "$OUT/md_input" "$OUT/md_db" > "$RUN/diff_${f}_$n.txt" 2>&1; then same=yes
+    count "$f" "$n" transcripts_db "$(transcripts "$d/md_db")"
+    if [ "$COMPARE" = 1 ] && [ -d "$d/md_input" ] && [ -d "$d/md_db" ]; then
+      if diff -rq "$d/md_input" "$d/md_db" > "$RUN/diff_${f}_$n.txt" 2>&1; then same=yes
       else same="NO ($(wc -l < "$RUN/diff_${f}_$n.txt") differences, see $RUN/diff_${f}_$n.txt)"; fi
       count "$f" "$n" md_db_equals_input "$same"
     fi
-    rm -rf "$OUT"; mkdir -p "$OUT"
+    discard "$d/md_input"; discard "$d/md_db"; rm -rf "$OUT"; mkdir -p "$OUT"
 
     # 3. The hand-written Python baseline, same machine, same run (twarc2 only).
     if [ "$f" = twarc2 ]; then
       timed baseline_threads "$f" "$n" /dev/null "$file" -- \
-        "$PY" "$SHARED_BENCH/baseline_threads.py" "$file" "$OUT/baseline"
+        "$PY" "$SHARED_BENCH/baseline_threads.py" "$file" "$d/baseline"
       grep -h '^tweets read' "$RUN/baseline_threads_${f}_$n.log" | sed 's/^/  /' || true
-      count "$f" "$n" transcripts_baseline "$(mdfiles "$OUT/baseline")"
-      rm -rf "$OUT"
+      count "$f" "$n" transcripts_baseline "$(mdfiles "$d/baseline")"
+      discard "$d/baseline"
     fi
+    discard "$d"
   done
 done
 rm -rf "$OUT"
+echo "== deleting the used transcript directories"
+rm -rf "$MD"; touch "$BULK_RM"
 
 # ---- report -----------------------------------------------------------------------------
 python3 - "$RUN/rows.tsv" "$RUN/counts.tsv" <<'EOF' | tee "$RUN/report.txt"
