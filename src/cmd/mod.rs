@@ -76,6 +76,14 @@ pub fn build_threads(set: &PostSet, quotes: bool) -> Threads {
     threads
 }
 
+/// The command is done with its posts and threads and the process is about to end: leave
+/// their memory to the operating system, which takes it back at once, instead of freeing a
+/// million small allocations one by one (about a second at 1M posts).
+pub fn leak_at_exit(set: PostSet, threads: Threads) {
+    std::mem::forget(set);
+    std::mem::forget(threads);
+}
+
 /// Tell the researcher about a file's warnings and the records skipped with `--skip-bad`:
 /// how many, and where.
 pub fn report_notes(report: &FileReport) {

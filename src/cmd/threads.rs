@@ -64,6 +64,7 @@ pub fn run(args: Args) -> Result<()> {
         set.len() as u64 - threads.reposts.values().sum::<u64>() - threads.reposts_of_absent,
         threads.gaps.len()
     );
+    super::leak_at_exit(set, threads);
     Ok(())
 }
 

@@ -65,5 +65,6 @@ pub fn run(args: Args) -> Result<()> {
         args.out.display(),
         summary.index.display()
     );
+    crate::cmd::leak_at_exit(set, threads);
     Ok(())
 }
