@@ -45,10 +45,11 @@ CREATE TABLE IF NOT EXISTS posts (
     visibility      TEXT,
     content_warning TEXT,
     media_alt       TEXT NOT NULL DEFAULT '[]',
-    raw             TEXT,
     source          TEXT,
     source_line     INTEGER,
-    source_format   TEXT
+    source_format   TEXT,
+    -- Last, so that reading the other columns never walks the overflow pages of a long record.
+    raw             TEXT
 );
 -- Rows are large (raw JSON), so posts is an ordinary rowid table with a unique index for the
 -- key: a WITHOUT ROWID table stores whole rows in its key b-tree and more than doubled the file.
@@ -155,9 +156,10 @@ impl Corpus {
     /// Load every post (without raw JSON) with aliases and missing-post reasons.
     pub fn load(&self) -> Result<PostSet> {
         let mut set = PostSet::new();
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {POST_COLUMNS} FROM posts ORDER BY platform, id"
-        ))?;
+        // Table order, not key order: a sequential scan, and the thread stage sorts anyway.
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {POST_COLUMNS} FROM posts"))?;
         let mut sources: Vec<Arc<str>> = Vec::new();
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
