@@ -449,6 +449,17 @@ fn export_can_pick_threads_and_rejects_unknown_ones() {
     assert_eq!(files.len(), 2, "one transcript and the index");
     let index = std::fs::read_to_string(d.join("one/index.md")).unwrap();
     assert!(index.contains(&format!("({}.md)", ids[1])), "{index}");
+    // Exporting the other thread into the same directory: the first one's file is stale now.
+    let o = rethread(
+        d,
+        &["export", "markdown", "--out", "one", "--thread", &ids[0]],
+    );
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("warning: 1 other .md files in one are not from this export"),
+        "{}",
+        stderr(&o)
+    );
     let o = rethread(
         d,
         &["export", "markdown", "--out", "x", "--thread", "twitter-0"],

@@ -45,6 +45,9 @@ pub struct Summary {
     pub threads: usize,
     pub posts: usize,
     pub index: PathBuf,
+    /// Markdown files already in the directory that this export did not write (an earlier
+    /// export's transcripts): left alone, but the researcher should know they are there.
+    pub stale: usize,
 }
 
 /// Write one markdown file per thread in `selected` (indices into `threads.threads`) into
@@ -103,11 +106,22 @@ pub fn write(
             ))
         })
         .collect::<Result<_>>()?;
+    let written: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let stale = std::fs::read_dir(dir)
+        .with_context(|| format!("{}: cannot list", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".md") && name != "index.md" && !written.contains(name.as_ref())
+        })
+        .count();
     let mut summary = Summary {
         files: selected.len(),
         threads: selected.len(),
         posts: selected.iter().map(|&i| threads.threads[i].posts).sum(),
         index: PathBuf::new(),
+        stale,
     };
     let gaps: usize = selected.iter().map(|&i| threads.threads[i].gaps).sum();
     let mut index = String::new();

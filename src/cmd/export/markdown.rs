@@ -65,6 +65,13 @@ pub fn run(args: Args) -> Result<()> {
         args.out.display(),
         summary.index.display()
     );
+    if summary.stale > 0 {
+        eprintln!(
+            "warning: {} other .md files in {} are not from this export (an earlier run?); index.md lists only this one's",
+            summary.stale,
+            args.out.display()
+        );
+    }
     crate::cmd::leak_at_exit(set, threads);
     Ok(())
 }
