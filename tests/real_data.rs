@@ -30,13 +30,17 @@ fn twcs_head5k_rebuilds_its_threads() {
     let file = data.join("twcs/monalisapatra26_twcs_head5k.csv");
     let set = read(&[&file]);
     assert_eq!(set.len(), 5000, "tweets");
-    let replies = set.posts().iter().filter(|p| p.reply_to.is_some()).count();
+    let replies = set
+        .posts()
+        .iter()
+        .filter(|p| p.reply_to().is_some())
+        .count();
     assert_eq!(replies, 3694, "reply edges");
     let absent = set
         .posts()
         .iter()
         .filter(|p| {
-            p.reply_to
+            p.reply_to()
                 .as_deref()
                 .is_some_and(|r| set.find(Platform::Twitter, r).is_none())
         })
@@ -67,14 +71,18 @@ fn twcs_head5k_rebuilds_its_threads() {
 
     // Tweet 3399 has two bare CRs inside an unquoted field: it must stay one tweet, whole.
     let p = &set.posts()[set.find(Platform::Twitter, "3399").expect("tweet 3399")];
-    assert!(p.text.starts_with("@AskPayPal"), "{:?}", p.text);
+    assert!(p.text().starts_with("@AskPayPal"), "{:?}", p.text());
     assert!(
-        p.text.contains("I just love the start of email"),
+        p.text().contains("I just love the start of email"),
         "{:?}",
-        p.text
+        p.text()
     );
-    assert!(p.text.ends_with("https://t.co/8u1Pf5rJoN"), "{:?}", p.text);
-    assert_eq!(p.author.handle.as_deref(), Some("116510"));
+    assert!(
+        p.text().ends_with("https://t.co/8u1Pf5rJoN"),
+        "{:?}",
+        p.text()
+    );
+    assert_eq!(p.author().handle.as_deref(), Some("116510"));
 }
 
 #[test]
@@ -84,7 +92,7 @@ fn twcs_kaggle_sample_reads() {
     };
     let set = read(&[&data.join("twcs/naman-tiwari_sample.csv")]);
     assert_eq!(set.len(), 93);
-    assert!(set.posts().iter().all(|p| p.created_at.is_some()));
+    assert!(set.posts().iter().all(|p| p.created_at().is_some()));
 }
 
 #[test]
@@ -116,7 +124,7 @@ fn rtoot_context_recordings_give_complete_threads() {
         if set
             .posts()
             .iter()
-            .any(|p| p.reply_to.as_deref() == Some(focal.as_str()))
+            .any(|p| p.reply_to().as_deref() == Some(focal.as_str()))
         {
             assert_eq!(gaps, vec![focal.as_str()], "{}", file.display());
         } else {
@@ -128,11 +136,11 @@ fn rtoot_context_recordings_give_complete_threads() {
     let files: Vec<&Path> = contexts.iter().map(|(f, _)| f.as_path()).collect();
     let set = read(&files);
     for p in set.posts() {
-        if let Some(parent) = &p.reply_to {
+        if let Some(parent) = &p.reply_to() {
             assert!(
                 set.find(Platform::Mastodon, parent).is_some(),
                 "parent {parent} of {} missing",
-                p.id
+                p.id()
             );
         }
     }
@@ -174,16 +182,20 @@ fn rtoot_tag_timeline_pages_import_whole() {
         })
         .sum();
     assert_eq!(top, 160);
-    let replies = set.posts().iter().filter(|p| p.reply_to.is_some()).count();
+    let replies = set
+        .posts()
+        .iter()
+        .filter(|p| p.reply_to().is_some())
+        .count();
     assert!(replies >= 36, "replies {replies}");
     assert!(set
         .posts()
         .iter()
-        .all(|p| p.platform == Platform::Mastodon && p.created_at.is_some()));
+        .all(|p| p.platform() == Platform::Mastodon && p.created_at().is_some()));
     assert!(set
         .posts()
         .iter()
-        .any(|p| !p.text.is_empty() && !p.text.contains("<p>")));
+        .any(|p| !p.text().is_empty() && !p.text().contains("<p>")));
 }
 
 #[test]

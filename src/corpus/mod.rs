@@ -13,8 +13,10 @@
 //!
 //! Reading commands load a [`PostSet`] from either store, then hand it to the thread stage.
 
+mod packed;
 mod sqlite;
 
+pub use packed::PackedPost;
 pub use sqlite::{Corpus, ImportWriter};
 
 use crate::model::Author;
@@ -57,17 +59,36 @@ impl Tally {
 }
 
 /// Posts in memory, deduplicated by the corpus identity rule, with what the sources said about
-/// posts they could not deliver.
+/// posts they could not deliver. Posts are kept packed ([`PackedPost`]): a reading command holds
+/// every post of a corpus at once, and a million posts must fit in well under a gigabyte.
 #[derive(Debug, Default)]
 pub struct PostSet {
-    posts: Vec<Post>,
-    by_key: HashMap<(Platform, String), usize>,
-    by_uri: HashMap<String, usize>,
+    posts: Vec<PackedPost>,
+    /// `(platform, id)` → index, keyed by a 64-bit hash of the pair so that the id is not stored
+    /// twice; the post found is checked, and the rare pair whose hash is taken goes to `collided`.
+    by_key: HashMap<u64, u32>,
+    by_uri: HashMap<u64, u32>,
+    collided: HashMap<(Platform, String), u32>,
+    collided_uri: HashMap<String, u32>,
     /// Other local ids of a post (Mastodon): `(platform, alias id)` → index into `posts`.
-    aliases: HashMap<(Platform, String), usize>,
+    aliases: HashMap<(Platform, String), u32>,
     missing: HashMap<(Platform, String), Missing>,
     /// One shared copy of each distinct author.
     authors: HashSet<Arc<Author>>,
+    /// The files (or URLs) posts came from; provenance points into this table.
+    sources: Vec<Arc<str>>,
+}
+
+fn key_hash(platform: Platform, id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    platform.hash(&mut h);
+    id.hash(&mut h);
+    h.finish()
+}
+
+fn uri_hash(uri: &str) -> u64 {
+    key_hash(Platform::Mastodon, uri).rotate_left(17)
 }
 
 impl PostSet {
@@ -109,7 +130,9 @@ impl PostSet {
     }
 
     /// Add a post, applying the identity rule; a second copy is merged ([`Post::merge`]).
+    /// The raw JSON is not kept.
     pub fn add(&mut self, mut post: Post) -> Outcome {
+        post.raw = None;
         post.author = match self.authors.get(&*post.author) {
             Some(shared) => shared.clone(),
             None => {
@@ -117,29 +140,83 @@ impl PostSet {
                 post.author
             }
         };
-        let key = (post.platform, post.id.clone());
-        if let Some(&i) = self.by_key.get(&key) {
-            return if self.posts[i].merge(post) {
-                Outcome::Updated
-            } else {
-                Outcome::Unchanged
-            };
+        if let Some(i) = self.find_key(post.platform, &post.id) {
+            let mut stored = self.posts[i].to_post(&self.sources);
+            if !stored.merge(post) {
+                return Outcome::Unchanged;
+            }
+            let source = self.source_index(&stored);
+            self.posts[i] = PackedPost::pack(stored, source);
+            return Outcome::Updated;
         }
-        if self.aliases.contains_key(&key) {
+        if self.aliases.contains_key(&(post.platform, post.id.clone())) {
             return Outcome::Alias;
         }
+        let index = self.posts.len() as u32;
         if post.platform == Platform::Mastodon {
             if let Some(uri) = &post.uri {
-                if let Some(&i) = self.by_uri.get(uri) {
-                    self.aliases.insert(key, i);
+                if let Some(i) = self.find_uri(uri) {
+                    self.aliases
+                        .insert((post.platform, post.id.clone()), i as u32);
                     return Outcome::Alias;
                 }
-                self.by_uri.insert(uri.clone(), self.posts.len());
+                match self.by_uri.entry(uri_hash(uri)) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(index);
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        self.collided_uri.insert(uri.clone(), index);
+                    }
+                }
             }
         }
-        self.by_key.insert(key, self.posts.len());
-        self.posts.push(post);
+        match self.by_key.entry(key_hash(post.platform, &post.id)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(index);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided
+                    .insert((post.platform, post.id.clone()), index);
+            }
+        }
+        let source = self.source_index(&post);
+        self.posts.push(PackedPost::pack(post, source));
         Outcome::Inserted
+    }
+
+    /// The index of the post's source in the source table, adding it if new. Posts arrive file
+    /// by file, so the last entry is nearly always the one.
+    fn source_index(&mut self, post: &Post) -> Option<u32> {
+        let source = &post.provenance.as_ref()?.source;
+        if let Some(k) = self.sources.iter().rposition(|s| s == source) {
+            return Some(k as u32);
+        }
+        self.sources.push(source.clone());
+        Some(self.sources.len() as u32 - 1)
+    }
+
+    fn find_key(&self, platform: Platform, id: &str) -> Option<usize> {
+        if let Some(&i) = self.by_key.get(&key_hash(platform, id)) {
+            let p = &self.posts[i as usize];
+            if p.platform() == platform && p.id() == id {
+                return Some(i as usize);
+            }
+        }
+        if self.collided.is_empty() {
+            return None;
+        }
+        self.collided
+            .get(&(platform, id.to_string()))
+            .map(|&i| i as usize)
+    }
+
+    fn find_uri(&self, uri: &str) -> Option<usize> {
+        if let Some(&i) = self.by_uri.get(&uri_hash(uri)) {
+            if self.posts[i as usize].uri() == Some(uri) {
+                return Some(i as usize);
+            }
+        }
+        self.collided_uri.get(uri).map(|&i| i as usize)
     }
 
     pub fn add_missing(&mut self, m: Missing) {
@@ -157,13 +234,18 @@ impl PostSet {
     }
 
     pub fn add_alias(&mut self, platform: Platform, alias: String, canonical: &str) {
-        if let Some(&i) = self.by_key.get(&(platform, canonical.to_string())) {
-            self.aliases.insert((platform, alias), i);
+        if let Some(i) = self.find_key(platform, canonical) {
+            self.aliases.insert((platform, alias), i as u32);
         }
     }
 
-    pub fn posts(&self) -> &[Post] {
+    pub fn posts(&self) -> &[PackedPost] {
         &self.posts
+    }
+
+    /// The full post at `i` (without raw JSON).
+    pub fn post(&self, i: usize) -> Post {
+        self.posts[i].to_post(&self.sources)
     }
 
     pub fn len(&self) -> usize {
@@ -176,15 +258,21 @@ impl PostSet {
 
     /// The index of the post with this id (or alias), if present.
     pub fn find(&self, platform: Platform, id: &str) -> Option<usize> {
-        let key = (platform, id.to_string());
-        self.by_key
-            .get(&key)
-            .or_else(|| self.aliases.get(&key))
-            .copied()
+        self.find_key(platform, id).or_else(|| {
+            if self.aliases.is_empty() {
+                return None;
+            }
+            self.aliases
+                .get(&(platform, id.to_string()))
+                .map(|&i| i as usize)
+        })
     }
 
     /// What the source said about a post it did not deliver, if anything.
     pub fn missing(&self, platform: Platform, id: &str) -> Option<&Missing> {
+        if self.missing.is_empty() {
+            return None;
+        }
         self.missing.get(&(platform, id.to_string()))
     }
 
@@ -237,7 +325,7 @@ mod tests {
             set.find(Platform::Mastodon, "1")
         );
         assert_eq!(
-            set.posts()[0].text,
+            set.posts()[0].text(),
             "a",
             "equally full copies: the first stays"
         );

@@ -514,7 +514,7 @@ mod tests {
             set.find(Platform::Mastodon, "5")
         );
         assert_eq!(set.missing_reason(Platform::Twitter, "0"), Some("deleted"));
-        let p = &set.posts()[set.find(Platform::Twitter, "1").unwrap()];
+        let p = set.post(set.find(Platform::Twitter, "1").unwrap());
         assert_eq!(
             (p.text.as_str(), p.hashtags.clone()),
             ("fuller", vec!["cs".to_string()])

@@ -14,8 +14,8 @@
 //! replies stay at the last level and say which depth they are at and whom they answer.
 
 use super::file_stem;
-use crate::corpus::PostSet;
-use crate::model::{format_time, Post};
+use crate::corpus::{PackedPost, PostSet};
+use crate::model::format_time;
 use crate::thread::{EdgeKind, Node, Thread, Threads};
 use anyhow::{Context, Result};
 use petgraph::graph::NodeIndex;
@@ -80,32 +80,20 @@ pub fn write(
         })
         .collect();
     // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly kernel
-    // time), so transcripts are rendered and written on all cores. Index rows come back in
-    // thread order.
-    let rows: Vec<String> = selected
+    // time), so transcripts are rendered and written on all cores. The index is written after,
+    // in thread order.
+    selected
         .par_iter()
         .zip(names.par_iter())
-        .map_init(String::new, |buf, (&ti, name)| -> Result<String> {
-            let thread = &threads.threads[ti];
+        .try_for_each_init(String::new, |buf, (&ti, name)| -> Result<()> {
             buf.clear();
-            transcript(buf, set, threads, thread, layout);
+            transcript(buf, set, threads, &threads.threads[ti], layout);
             let path = dir.join(name);
             std::fs::write(&path, buf.as_bytes())
                 .with_context(|| format!("{}: cannot write", path.display()))?;
             progress.inc(1);
-            Ok(format!(
-                "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |\n",
-                escape_inline(&thread.id),
-                thread.platform,
-                thread.posts,
-                thread.participants,
-                thread.gaps,
-                thread.depth,
-                thread.start.as_ref().map(format_time).unwrap_or_default(),
-                thread.end.as_ref().map(format_time).unwrap_or_default(),
-            ))
-        })
-        .collect::<Result<_>>()?;
+            Ok(())
+        })?;
     let written: HashSet<&str> = names.iter().map(String::as_str).collect();
     let stale = std::fs::read_dir(dir)
         .with_context(|| format!("{}: cannot list", dir.display()))?
@@ -139,8 +127,20 @@ pub fn write(
         "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |"
     );
     let _ = writeln!(index, "|---|---|---:|---:|---:|---:|---|---|");
-    for row in rows {
-        index.push_str(&row);
+    for (&ti, name) in selected.iter().zip(&names) {
+        let thread = &threads.threads[ti];
+        let _ = writeln!(
+            index,
+            "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |",
+            escape_inline(&thread.id),
+            thread.platform,
+            thread.posts,
+            thread.participants,
+            thread.gaps,
+            thread.depth,
+            thread.start.as_ref().map(format_time).unwrap_or_default(),
+            thread.end.as_ref().map(format_time).unwrap_or_default(),
+        );
     }
     let index_path = dir.join("index.md");
     let mut f = std::fs::File::create(&index_path)
@@ -173,16 +173,11 @@ fn header(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
     let root = match threads.node(thread.root) {
         Node::Post(i) => {
             let p = &set.posts()[i];
-            let link = p
-                .url
-                .as_deref()
-                .or(p.uri.as_deref())
-                .map(link)
-                .unwrap_or_default();
+            let link = p.url().as_deref().or(p.uri()).map(link).unwrap_or_default();
             format!(
                 "{} by {} {}",
-                escape_inline(&p.id),
-                escape_inline(p.author.label()),
+                escape_inline(p.id()),
+                escape_inline(p.author().label()),
                 link
             )
         }
@@ -264,7 +259,7 @@ fn tree(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
             let to = threads
                 .parent(n)
                 .map(|(p, _)| match threads.node(p) {
-                    Node::Post(j) => escape_inline(posts[j].author.label()),
+                    Node::Post(j) => escape_inline(posts[j].author().label()),
                     Node::Gap(g) => format!("missing post {}", escape_inline(&threads.gaps[g].id)),
                 })
                 .unwrap_or_default();
@@ -306,13 +301,13 @@ fn gap_line(out: &mut String, threads: &Threads, node: NodeIndex) {
 /// `**handle**: text`, with the content warning first and media descriptions after.
 /// Continuation lines are indented by `indent` (inside a list item) and joined with hard line
 /// breaks, so a multi-line post stays one paragraph.
-fn post_paragraph(out: &mut String, p: &Post, indent: &str) {
-    let _ = write!(out, "**{}**: ", escape_inline(p.author.label()));
-    if let Some(cw) = &p.content_warning {
+fn post_paragraph(out: &mut String, p: &PackedPost, indent: &str) {
+    let _ = write!(out, "**{}**: ", escape_inline(p.author().label()));
+    if let Some(cw) = p.content_warning() {
         let _ = write!(out, "*CW: {}* — ", escape_inline(cw));
     }
-    let mut text = escape_block(&p.text, indent);
-    for alt in &p.media_alt {
+    let mut text = escape_block(p.text(), indent);
+    for alt in p.media_alt() {
         if !text.is_empty() {
             text.push(' ');
         }

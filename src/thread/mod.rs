@@ -18,8 +18,8 @@
 //! Nothing here recurses: a chain a million replies deep is walked with explicit queues and
 //! stacks. Every order is defined (time, then id), so the same input gives the same output.
 
-use crate::corpus::PostSet;
-use crate::model::{cmp_ids, Platform, Post};
+use crate::corpus::{PackedPost, PostSet};
+use crate::model::{cmp_ids, Platform};
 use chrono::{DateTime, Utc};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -172,14 +172,14 @@ impl Threads {
 }
 
 /// Time order, posts without a time last, then by id.
-pub fn cmp_posts(a: &Post, b: &Post) -> Ordering {
-    match (&a.created_at, &b.created_at) {
-        (Some(x), Some(y)) => x.cmp(y),
+pub fn cmp_posts(a: &PackedPost, b: &PackedPost) -> Ordering {
+    match (a.created_at(), b.created_at()) {
+        (Some(x), Some(y)) => x.cmp(&y),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     }
-    .then_with(|| cmp_ids(&a.id, &b.id))
+    .then_with(|| cmp_ids(a.id(), b.id()))
 }
 
 /// Build the reply graph of `set` and cut it into threads.
@@ -194,14 +194,14 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
     let mut order: Vec<usize> = (0..posts.len()).collect();
     order.sort_by(|&a, &b| {
         posts[a]
-            .platform
-            .cmp(&posts[b].platform)
+            .platform()
+            .cmp(&posts[b].platform())
             .then_with(|| cmp_posts(&posts[a], &posts[b]))
     });
     for &i in &order {
         let p = &posts[i];
-        if let Some(orig) = &p.repost_of {
-            match set.find(p.platform, orig) {
+        if let Some(orig) = &p.repost_of() {
+            match set.find(p.platform(), orig) {
                 Some(j) => *reposts.entry(j).or_default() += 1,
                 None => reposts_of_absent += 1,
             }
@@ -216,22 +216,22 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
     for &i in &order {
         let Some(child) = node_of[i] else { continue };
         let p = &posts[i];
-        if let Some(parent_id) = &p.reply_to {
+        if let Some(parent_id) = &p.reply_to() {
             let parent = parent_node(
                 &mut graph,
                 &mut gaps,
                 &mut gap_of,
                 set,
                 &node_of,
-                p.platform,
+                p.platform(),
                 parent_id,
             );
             graph.add_edge(parent, child, EdgeKind::Reply);
         } else if opts.quotes {
             if let Some(quoted) = p
-                .quote_of
+                .quote_of()
                 .as_ref()
-                .and_then(|q| resolve(p.platform, q))
+                .and_then(|q| resolve(p.platform(), q))
                 .and_then(|j| node_of[j])
             {
                 graph.add_edge(quoted, child, EdgeKind::Quote);
@@ -262,7 +262,7 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         let conversation = graph
             .neighbors_directed(g, Direction::Outgoing)
             .filter_map(|c| match graph[c] {
-                Node::Post(i) => posts[i].conversation_id.as_deref(),
+                Node::Post(i) => posts[i].conversation_id(),
                 Node::Gap(_) => None,
             })
             .min_by(|a, b| cmp_ids(a, b))
@@ -277,9 +277,9 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
 
     let cycles = break_cycles(&mut graph, &node_of, posts, &order, &gaps);
 
-    let sort_key = |n: NodeIndex| -> (Option<&Post>, &str) {
+    let sort_key = |n: NodeIndex| -> (Option<&PackedPost>, &str) {
         match graph[n] {
-            Node::Post(i) => (Some(&posts[i]), posts[i].id.as_str()),
+            Node::Post(i) => (Some(&posts[i]), posts[i].id()),
             Node::Gap(g) => (None, gaps[g].id.as_str()),
         }
     };
@@ -340,8 +340,13 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
                 Node::Post(i) => {
                     thread_posts += 1;
                     let p = &posts[i];
-                    authors.insert(p.author.id.as_deref().unwrap_or_else(|| p.author.label()));
-                    if let Some(t) = p.created_at {
+                    authors.insert(
+                        p.author()
+                            .id
+                            .as_deref()
+                            .unwrap_or_else(|| p.author().label()),
+                    );
+                    if let Some(t) = p.created_at() {
                         start = Some(start.map_or(t, |s| s.min(t)));
                         end = Some(end.map_or(t, |e| e.max(t)));
                     }
@@ -350,7 +355,7 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
             }
         }
         let (platform, root_id) = match graph[root] {
-            Node::Post(i) => (posts[i].platform, posts[i].id.clone()),
+            Node::Post(i) => (posts[i].platform(), posts[i].id().to_string()),
             Node::Gap(g) => (gaps[g].platform, gaps[g].id.clone()),
         };
         threads.push(Thread {
@@ -395,7 +400,7 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
 /// The post an id names; a reply to a repost is a reply to what was reposted.
 fn resolve(set: &PostSet, platform: Platform, id: &str) -> Option<usize> {
     let j = set.find(platform, id)?;
-    match &set.posts()[j].repost_of {
+    match &set.posts()[j].repost_of() {
         Some(orig) => set.find(platform, orig),
         None => Some(j),
     }
@@ -447,7 +452,7 @@ fn gap_node(
 fn break_cycles(
     graph: &mut DiGraph<Node, EdgeKind>,
     node_of: &[Option<NodeIndex>],
-    posts: &[Post],
+    posts: &[PackedPost],
     order: &[usize],
     gaps: &[Gap],
 ) -> Vec<Cycle> {
@@ -471,7 +476,7 @@ fn break_cycles(
     }
     let mut cycles = Vec::new();
     let id_of = |v: NodeIndex, g: &DiGraph<Node, EdgeKind>| match g[v] {
-        Node::Post(i) => posts[i].id.clone(),
+        Node::Post(i) => posts[i].id().to_string(),
         Node::Gap(k) => gaps[k].id.clone(),
     };
     for &i in order {
@@ -504,7 +509,7 @@ fn break_cycles(
             .unwrap_or(&v);
         if let Some((edge, parent)) = parent_of(graph, cut) {
             let platform = match graph[cut] {
-                Node::Post(k) => posts[k].platform,
+                Node::Post(k) => posts[k].platform(),
                 Node::Gap(k) => gaps[k].platform,
             };
             // List the cycle from the cut post downwards: cut, its child on the cycle, ...

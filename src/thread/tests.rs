@@ -23,7 +23,7 @@ fn ids(t: &Threads, set: &PostSet, nodes: &[NodeIndex]) -> Vec<String> {
     nodes
         .iter()
         .map(|&n| match t.node(n) {
-            Node::Post(i) => set.posts()[i].id.clone(),
+            Node::Post(i) => set.posts()[i].id().to_string(),
             Node::Gap(g) => format!("gap:{}", t.gaps[g].id),
         })
         .collect()
