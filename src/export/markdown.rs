@@ -173,7 +173,7 @@ fn header(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
     let root = match threads.node(thread.root) {
         Node::Post(i) => {
             let p = &set.posts()[i];
-            let link = p.url().as_deref().or(p.uri()).map(link).unwrap_or_default();
+            let link = p.url().or(p.uri()).map(link).unwrap_or_default();
             format!(
                 "{} by {} {}",
                 escape_inline(p.id()),
