@@ -41,7 +41,6 @@ fn twcs_head5k_rebuilds_its_threads() {
         .iter()
         .filter(|p| {
             p.reply_to()
-                .as_deref()
                 .is_some_and(|r| set.find(Platform::Twitter, r).is_none())
         })
         .count();
@@ -124,7 +123,7 @@ fn rtoot_context_recordings_give_complete_threads() {
         if set
             .posts()
             .iter()
-            .any(|p| p.reply_to().as_deref() == Some(focal.as_str()))
+            .any(|p| p.reply_to() == Some(focal.as_str()))
         {
             assert_eq!(gaps, vec![focal.as_str()], "{}", file.display());
         } else {
