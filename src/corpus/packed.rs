@@ -213,6 +213,12 @@ impl PackedPost {
     pub fn author_arc(&self) -> &Arc<Author> {
         &self.author
     }
+    /// The creation time in milliseconds since the epoch: cheaper than [`Self::created_at`]
+    /// where posts are only compared (sorting a million posts compares them twenty million
+    /// times).
+    pub fn created_ms(&self) -> Option<i64> {
+        (self.created_ms != i64::MIN).then_some(self.created_ms)
+    }
     pub fn created_at(&self) -> Option<DateTime<Utc>> {
         (self.created_ms != i64::MIN)
             .then(|| DateTime::from_timestamp_millis(self.created_ms))

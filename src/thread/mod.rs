@@ -173,7 +173,7 @@ impl Threads {
 
 /// Time order, posts without a time last, then by id.
 pub fn cmp_posts(a: &PackedPost, b: &PackedPost) -> Ordering {
-    match (a.created_at(), b.created_at()) {
+    match (a.created_ms(), b.created_ms()) {
         (Some(x), Some(y)) => x.cmp(&y),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
