@@ -77,9 +77,12 @@ pub struct PostSet {
     authors: HashSet<Arc<Author>>,
     /// The files (or URLs) posts came from; provenance points into this table.
     sources: Vec<Arc<str>>,
+    /// Tests only: every key hashes alike, so that the collision path is the one taken.
+    #[cfg(test)]
+    all_collide: bool,
 }
 
-fn key_hash(platform: Platform, id: &str) -> u64 {
+fn hash_pair(platform: Platform, id: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = rustc_hash::FxHasher::default();
     platform.hash(&mut h);
@@ -87,8 +90,22 @@ fn key_hash(platform: Platform, id: &str) -> u64 {
     h.finish()
 }
 
-fn uri_hash(uri: &str) -> u64 {
-    key_hash(Platform::Mastodon, uri).rotate_left(17)
+impl PostSet {
+    fn key_hash(&self, platform: Platform, id: &str) -> u64 {
+        #[cfg(test)]
+        if self.all_collide {
+            return 0;
+        }
+        hash_pair(platform, id)
+    }
+
+    fn uri_hash(&self, uri: &str) -> u64 {
+        #[cfg(test)]
+        if self.all_collide {
+            return 0;
+        }
+        hash_pair(Platform::Mastodon, uri).rotate_left(17)
+    }
 }
 
 impl PostSet {
@@ -160,7 +177,7 @@ impl PostSet {
                         .insert((post.platform, post.id.clone()), i as u32);
                     return Outcome::Alias;
                 }
-                match self.by_uri.entry(uri_hash(uri)) {
+                match self.by_uri.entry(self.uri_hash(uri)) {
                     std::collections::hash_map::Entry::Vacant(v) => {
                         v.insert(index);
                     }
@@ -170,7 +187,7 @@ impl PostSet {
                 }
             }
         }
-        match self.by_key.entry(key_hash(post.platform, &post.id)) {
+        match self.by_key.entry(self.key_hash(post.platform, &post.id)) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(index);
             }
@@ -196,7 +213,7 @@ impl PostSet {
     }
 
     fn find_key(&self, platform: Platform, id: &str) -> Option<usize> {
-        if let Some(&i) = self.by_key.get(&key_hash(platform, id)) {
+        if let Some(&i) = self.by_key.get(&self.key_hash(platform, id)) {
             let p = &self.posts[i as usize];
             if p.platform() == platform && p.id() == id {
                 return Some(i as usize);
@@ -211,7 +228,7 @@ impl PostSet {
     }
 
     fn find_uri(&self, uri: &str) -> Option<usize> {
-        if let Some(&i) = self.by_uri.get(&uri_hash(uri)) {
+        if let Some(&i) = self.by_uri.get(&self.uri_hash(uri)) {
             if self.posts[i as usize].uri() == Some(uri) {
                 return Some(i as usize);
             }
@@ -329,5 +346,50 @@ mod tests {
             "a",
             "equally full copies: the first stays"
         );
+    }
+
+    #[test]
+    fn the_identity_rule_holds_when_every_hash_collides() {
+        let mut set = PostSet {
+            all_collide: true,
+            ..PostSet::default()
+        };
+        for id in ["1", "2", "3"] {
+            assert_eq!(
+                set.add(post(Platform::Twitter, id, None, id)),
+                Outcome::Inserted
+            );
+        }
+        assert_eq!(
+            set.add(post(Platform::Mastodon, "1", Some("u1"), "m1")),
+            Outcome::Inserted
+        );
+        assert_eq!(
+            set.add(post(Platform::Mastodon, "2", Some("u2"), "m2")),
+            Outcome::Inserted
+        );
+        assert_eq!(
+            set.add(post(Platform::Mastodon, "9", Some("u2"), "m2")),
+            Outcome::Alias
+        );
+        assert_eq!(
+            set.add(post(Platform::Twitter, "2", None, "2")),
+            Outcome::Unchanged
+        );
+        assert_eq!(set.len(), 5);
+        for (platform, id, text) in [
+            (Platform::Twitter, "1", "1"),
+            (Platform::Twitter, "2", "2"),
+            (Platform::Twitter, "3", "3"),
+            (Platform::Mastodon, "1", "m1"),
+            (Platform::Mastodon, "2", "m2"),
+            (Platform::Mastodon, "9", "m2"),
+        ] {
+            let i = set
+                .find(platform, id)
+                .unwrap_or_else(|| panic!("{platform} {id}"));
+            assert_eq!(set.posts()[i].text(), text);
+        }
+        assert_eq!(set.find(Platform::Twitter, "4"), None);
     }
 }
