@@ -326,8 +326,9 @@ pub fn html_to_text(html: &str) -> String {
         .link_footnotes(false)
         .no_link_wrapping()
         .allow_width_overflow();
-    // A width no post reaches, so html2text never wraps lines the author did not break.
-    match config.string_from_read(html.as_bytes(), 1 << 16) {
+    // Wider than any line of the text can be (the text is never longer than its HTML), so
+    // html2text never wraps or splits what the author wrote.
+    match config.string_from_read(html.as_bytes(), html.len().max(80)) {
         Ok(text) => text.trim_end().to_string(),
         // html2text only fails on pathological nesting; fall back to the raw markup rather than
         // lose the post.

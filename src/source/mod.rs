@@ -169,9 +169,8 @@ pub fn read_file(
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     progress.set_length(len);
     progress.set_position(0);
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-
-    let head = peek(&mut reader, &name)?;
+    let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
+    let (head, reader) = peek(reader, len, &name)?;
     if head.iter().all(u8::is_ascii_whitespace) && (head.len() as u64) >= len {
         // An empty collection (a search that found nothing) is not an error; say so, though.
         return Ok(FileReport {
@@ -260,18 +259,35 @@ fn looks_like_jsonl(first: &str) -> bool {
     first.starts_with('{') && serde_json::from_str::<&RawValue>(first).is_ok()
 }
 
-/// Look at the start of the file without consuming it (up to 1 MiB, or the first line if longer).
-fn peek(reader: &mut BufReader<std::fs::File>, name: &str) -> Result<Vec<u8>> {
+/// Look at the start of the file without losing it: the buffered first MiB, or the whole first
+/// line when it is longer (a twarc2 page of 500 tweets with its expansions is one line of a few
+/// MiB), handed back in front of the rest of the reader. The caller reads on from the start.
+fn peek(
+    mut reader: Box<dyn BufRead + Send>,
+    len: u64,
+    name: &str,
+) -> Result<(Vec<u8>, Box<dyn BufRead + Send>)> {
     let buf = reader
         .fill_buf()
         .with_context(|| format!("{name}: cannot read"))?;
-    let mut head = buf.to_vec();
     // Skip a UTF-8 byte-order mark, which some Windows tools write.
-    if head.starts_with(b"\xEF\xBB\xBF") {
+    if buf.starts_with(b"\xEF\xBB\xBF") {
         reader.consume(3);
-        head.drain(..3);
     }
-    Ok(head)
+    let head = reader
+        .fill_buf()
+        .with_context(|| format!("{name}: cannot read"))?
+        .to_vec();
+    if head.contains(&b'\n') || head.len() as u64 >= len {
+        return Ok((head, reader));
+    }
+    let mut first = Vec::new();
+    reader
+        .read_until(b'\n', &mut first)
+        .with_context(|| format!("{name}: cannot read"))?;
+    let chained: Box<dyn BufRead + Send> =
+        Box::new(std::io::Cursor::new(first.clone()).chain(reader));
+    Ok((first, chained))
 }
 
 fn read_rest(mut reader: impl Read, name: &str) -> Result<String> {
@@ -623,6 +639,31 @@ mod tests {
             err.contains("notes.txt") && err.contains("cannot tell"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_first_line_longer_than_the_buffer_is_still_detected_and_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big.jsonl");
+        let long_text = "x".repeat(3 << 20);
+        let first = serde_json::json!({"id": "1", "content": format!("<p>{long_text}</p>"), "account": {"id": "1"}});
+        let second = serde_json::json!({"id": "2", "in_reply_to_id": "1", "content": "<p>hi</p>", "account": {"id": "2"}});
+        std::fs::write(&file, format!("\u{feff}{first}\n{second}\n")).unwrap();
+        let mut ids = Vec::new();
+        let report = read_file(
+            &file,
+            &ReadOptions::default(),
+            &indicatif::ProgressBar::hidden(),
+            &mut |r| {
+                if let Record::Post(p) = r {
+                    ids.push((p.id.clone(), p.text.len()));
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(report.format, Format::Mastodon);
+        assert_eq!(ids, vec![("1".to_string(), 3 << 20), ("2".to_string(), 2)]);
     }
 
     #[test]
