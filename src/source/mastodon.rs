@@ -484,6 +484,18 @@ mod tests {
     }
 
     #[test]
+    fn deeply_nested_html_does_not_exhaust_the_stack() {
+        let depth = 100_000;
+        let html = format!(
+            "<p>{}deep{}</p>",
+            "<span>".repeat(depth),
+            "</span>".repeat(depth)
+        );
+        let json = serde_json::json!({"id": "1", "content": html}).to_string();
+        assert_eq!(posts(&json)[0].text, "deep");
+    }
+
+    #[test]
     fn poll_options_are_kept_in_the_text() {
         let json = r#"{"id":"1","content":"<p>Which?</p>","poll":{"options":[{"title":"yes"},{"title":"no"}]}}"#;
         assert_eq!(
