@@ -12,6 +12,7 @@
 //! `in_response_to_tweet_id` is the reply link; `response_tweet_id` (the children) is
 //! redundant with it and kept only in the raw row.
 
+use super::twarc2::unescape;
 use crate::model::{parse_time, Platform, Post, Provenance, Record};
 use std::io::Read;
 use std::sync::Arc;
@@ -173,16 +174,6 @@ fn parse_id(s: &str) -> Option<String> {
 
 fn normalize_newlines(s: &str) -> String {
     s.replace("\r\n", "\n").replace('\r', "\n")
-}
-
-/// Twitter's v1.1 text escapes `&`, `<` and `>`; undo exactly those (`&amp;` last).
-pub(crate) fn unescape(s: &str) -> String {
-    if !s.contains('&') {
-        return s.to_string();
-    }
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 /// `#tags` and `@mentions` written in plain text, for sources that give no entities.
