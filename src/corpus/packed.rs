@@ -210,9 +210,6 @@ impl PackedPost {
     pub fn author(&self) -> &Author {
         &self.author
     }
-    pub fn author_arc(&self) -> &Arc<Author> {
-        &self.author
-    }
     /// The creation time in milliseconds since the epoch: cheaper than [`Self::created_at`]
     /// where posts are only compared (sorting a million posts compares them twenty million
     /// times).

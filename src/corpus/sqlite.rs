@@ -16,7 +16,7 @@ use crate::model::{format_time, parse_time, Author, Missing, Platform, Post, Pro
 use crate::source::FileReport;
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 const SCHEMA_VERSION: i64 = 1;
@@ -85,7 +85,6 @@ CREATE TABLE IF NOT EXISTS imports (
 /// An open corpus file.
 pub struct Corpus {
     conn: Connection,
-    path: PathBuf,
 }
 
 impl Corpus {
@@ -127,14 +126,7 @@ impl Corpus {
         conn.execute_batch(SCHEMA)
             .with_context(|| format!("{name}: cannot create the corpus tables"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(Corpus {
-            conn,
-            path: path.to_path_buf(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Corpus { conn })
     }
 
     /// Start writing. Call [`ImportWriter::commit`] to keep what was written.
