@@ -394,12 +394,18 @@ pub fn classify(v: &Value) -> Option<Format> {
 }
 
 /// Parse one JSON record with the importer of `format`.
-fn parse_json(format: Format, json: &str, cx: &Context) -> Result<Vec<Record>, String> {
+/// `sidecar` is what a Twitter archive's `account.js` says (empty for other formats).
+fn parse_json(
+    format: Format,
+    json: &str,
+    cx: &Context,
+    sidecar: &tweets_js::Sidecar,
+) -> Result<Vec<Record>, String> {
     match format {
         Format::Mastodon => mastodon::parse_record(json, cx),
         Format::Twarc2 => twarc2::parse_record(json, cx),
         Format::Convokit => convokit::parse_record(json, cx),
-        Format::TweetsJs => tweets_js::parse_record(json, cx, &tweets_js::Sidecar::default()),
+        Format::TweetsJs => tweets_js::parse_record(json, cx, sidecar),
         Format::Twcs => Err("TWCS is a CSV format, not JSON".into()),
     }
 }
@@ -476,6 +482,8 @@ impl Run<'_> {
                 std::sync::mpsc::sync_channel::<std::io::Result<Parsed>>(2);
             scope.spawn(move || read_batches(reader, progress, &line_tx));
             scope.spawn(move || {
+                // JSON Lines never come with an archive's account.js.
+                let sidecar = tweets_js::Sidecar::default();
                 for batch in line_rx {
                     let parsed = batch.map(|lines| {
                         lines
@@ -487,8 +495,9 @@ impl Run<'_> {
                                     format,
                                     keep_raw,
                                 };
-                                let result =
-                                    text.and_then(|text| parse_json(format, text.trim_end(), &cx));
+                                let result = text.and_then(|text| {
+                                    parse_json(format, text.trim_end(), &cx, &sidecar)
+                                });
                                 (line, result)
                             })
                             .collect::<Parsed>()
@@ -518,18 +527,27 @@ impl Run<'_> {
         sidecar: &tweets_js::Sidecar,
     ) -> Result<()> {
         let body = &text[offset..];
-        let line_of = |ptr: *const u8| -> u64 {
+        // Line numbers are counted on from the previous place asked about, never from the top:
+        // elements come in file order, so a large array is scanned once, not once per element.
+        let mut counted = (0usize, 1u64);
+        let mut line_of = |ptr: *const u8| -> u64 {
             let at = (ptr as usize)
                 .saturating_sub(text.as_ptr() as usize)
                 .min(text.len());
-            1 + text.as_bytes()[..at]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u64
+            let (from, line) = counted;
+            let from = from.min(at);
+            let line = line
+                + text.as_bytes()[from..at]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64;
+            counted = (at, line);
+            line
         };
         if body.trim_start().starts_with('[') {
+            let body_line = line_of(body.as_ptr());
             let items: Vec<&RawValue> = serde_json::from_str(body).map_err(|e| {
-                let line = e.line() as u64 + line_of(body.as_ptr()) - 1;
+                let line = e.line() as u64 + body_line - 1;
                 BadRecordError(BadRecord {
                     file: self.report.file.clone(),
                     line,
@@ -539,16 +557,13 @@ impl Run<'_> {
             for item in items {
                 let line = line_of(item.get().as_ptr());
                 let cx = self.context(line);
-                let result = match format {
-                    Format::TweetsJs => tweets_js::parse_record(item.get(), &cx, sidecar),
-                    _ => parse_json(format, item.get(), &cx),
-                };
+                let result = parse_json(format, item.get(), &cx, sidecar);
                 self.take(line, result)?;
             }
         } else {
             let cx = self.context(line_of(body.as_ptr()));
             let result = match serde_json::from_str::<&RawValue>(body) {
-                Ok(raw) => parse_json(format, raw.get(), &cx),
+                Ok(raw) => parse_json(format, raw.get(), &cx, sidecar),
                 Err(e) => Err(format!("malformed JSON: {e}")),
             };
             self.take(cx.line, result)?;
@@ -664,6 +679,31 @@ mod tests {
         .unwrap();
         assert_eq!(report.format, Format::Mastodon);
         assert_eq!(ids, vec![("1".to_string(), 3 << 20), ("2".to_string(), 2)]);
+    }
+
+    #[test]
+    fn array_elements_report_their_own_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("statuses.json");
+        // Elements on lines 2, 3-5, 6 and 7; the ones on lines 3 and 7 have no id.
+        let text = "[\n  {\"id\": \"1\", \"content\": \"\", \"account\": {}},\n  {\n    \"content\": \"\", \"account\": {}\n  },\n  {\"id\": \"3\", \"content\": \"\", \"account\": {}},\n  {\"content\": \"\", \"account\": {}}\n]\n";
+        std::fs::write(&file, text).unwrap();
+        let opts = ReadOptions {
+            format: Some(Format::Mastodon),
+            skip_bad: true,
+            keep_raw: false,
+        };
+        let mut lines = Vec::new();
+        let report = read_file(&file, &opts, &indicatif::ProgressBar::hidden(), &mut |r| {
+            if let Record::Post(p) = r {
+                lines.push((p.id.clone(), p.provenance.map(|p| p.line)));
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(lines, vec![("1".to_string(), Some(2)), ("3".to_string(), Some(6))]);
+        let bad: Vec<u64> = report.skipped.iter().map(|b| b.line).collect();
+        assert_eq!(bad, vec![3, 7]);
     }
 
     #[test]
