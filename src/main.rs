@@ -18,7 +18,8 @@ use std::process::ExitCode;
 /// Rebuild public reply threads from Mastodon and Twitter/X data: every conversation as a graph,
 /// with missing posts marked, and readable transcripts.
 ///
-/// Typical use: `rethread import FILE...` into a corpus, then `rethread threads` to list the
+/// Typical use: `rethread collect mastodon --instance URL --tag TAG` or `rethread import FILE...`
+/// into a corpus, then `rethread threads` to list the
 /// conversations and `rethread export markdown --out DIR` to write transcripts. Every reading
 /// command also takes `--input FILE...` to work straight from files.
 #[derive(Parser)]
@@ -30,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(subcommand)]
+    Collect(cmd::collect::Command),
     Import(cmd::import::Args),
     Threads(cmd::threads::Args),
     #[command(subcommand)]
@@ -39,6 +42,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Collect(command) => cmd::collect::run(command),
         Command::Import(args) => cmd::import::run(args),
         Command::Threads(args) => cmd::threads::run(args),
         Command::Export(command) => cmd::export::run(command),

@@ -158,6 +158,23 @@ impl Post {
             (Some(a), Some(b)) => b.len() > a.len(),
             _ => false,
         };
+        self.merge_fields(newer, fuller)
+    }
+
+    /// Fill the fields this post lacks from another server's copy of it (same `uri`, another
+    /// local id), and nothing else: the stored copy keeps its id, raw JSON and provenance.
+    ///
+    /// Each Mastodon server knows part of a thread. The copy on a reply's own server often knows
+    /// the parent when the server we collected from did not (its `in_reply_to_id` is null there):
+    /// that link must reach the stored post, or the thread breaks in two.
+    pub fn fill_from(&mut self, other: Post) -> bool {
+        let mut other = other;
+        other.raw = None;
+        other.provenance = None;
+        self.merge_fields(other, false)
+    }
+
+    fn merge_fields(&mut self, newer: Post, fuller: bool) -> bool {
         let mut changed = false;
         let mut opt = |ours: &mut Option<String>, theirs: Option<String>| {
             if let Some(t) = theirs.filter(|t| !t.is_empty()) {

@@ -1,6 +1,7 @@
 //! Subcommands, one file each, and the few things they all need: where posts come from
 //! (`--db` or `--input`), progress bars, and warnings about the data.
 
+pub mod collect;
 pub mod export;
 pub mod import;
 pub mod threads;

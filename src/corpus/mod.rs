@@ -13,9 +13,11 @@
 //!
 //! Reading commands load a [`PostSet`] from either store, then hand it to the thread stage.
 
+mod collect;
 mod packed;
 mod sqlite;
 
+pub use collect::{Cursor, FrontierState, Job};
 pub use packed::PackedPost;
 pub use sqlite::{Corpus, ImportWriter};
 
@@ -166,7 +168,8 @@ impl PostSet {
             self.posts[i] = PackedPost::pack(stored, source);
             return Outcome::Updated;
         }
-        if self.aliases.contains_key(&(post.platform, post.id.clone())) {
+        if let Some(&i) = self.aliases.get(&(post.platform, post.id.clone())) {
+            self.fill(i as usize, post);
             return Outcome::Alias;
         }
         let index = self.posts.len() as u32;
@@ -175,6 +178,7 @@ impl PostSet {
                 if let Some(i) = self.find_uri(uri) {
                     self.aliases
                         .insert((post.platform, post.id.clone()), i as u32);
+                    self.fill(i, post);
                     return Outcome::Alias;
                 }
                 match self.by_uri.entry(self.uri_hash(uri)) {
@@ -199,6 +203,15 @@ impl PostSet {
         let source = self.source_index(&post);
         self.posts.push(PackedPost::pack(post, source));
         Outcome::Inserted
+    }
+
+    /// Fill what the post at `i` lacks from another server's copy of it (see `Post::fill_from`).
+    fn fill(&mut self, i: usize, copy: Post) {
+        let mut stored = self.posts[i].to_post(&self.sources);
+        if stored.fill_from(copy) {
+            let source = self.source_index(&stored);
+            self.posts[i] = PackedPost::pack(stored, source);
+        }
     }
 
     /// The index of the post's source in the source table, adding it if new. Posts arrive file

@@ -68,6 +68,38 @@ CREATE TABLE IF NOT EXISTS missing (
     reply_to TEXT,
     PRIMARY KEY (platform, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fetches (
+    platform      TEXT NOT NULL,
+    id            TEXT NOT NULL,
+    server        TEXT NOT NULL,
+    endpoint      TEXT NOT NULL,
+    authenticated INTEGER NOT NULL,
+    fetched_at    TEXT NOT NULL,
+    PRIMARY KEY (platform, id, server)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS collect_jobs (
+    job         TEXT PRIMARY KEY,
+    args        TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    counters    TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS collect_cursors (
+    job      TEXT NOT NULL,
+    stream   TEXT NOT NULL,
+    next_url TEXT,
+    matched  INTEGER NOT NULL DEFAULT 0,
+    done     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job, stream)
+);
+CREATE TABLE IF NOT EXISTS collect_frontier (
+    job      TEXT NOT NULL,
+    server   TEXT NOT NULL,
+    local_id TEXT NOT NULL,
+    state    TEXT NOT NULL,
+    reason   TEXT,
+    UNIQUE (job, server, local_id)
+);
 CREATE TABLE IF NOT EXISTS imports (
     file        TEXT NOT NULL,
     format      TEXT NOT NULL,
@@ -84,7 +116,7 @@ CREATE TABLE IF NOT EXISTS imports (
 
 /// An open corpus file.
 pub struct Corpus {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 impl Corpus {
@@ -253,7 +285,7 @@ fn to_json_list(v: &[String]) -> String {
 
 /// Upserts records inside a transaction.
 pub struct ImportWriter<'c> {
-    conn: &'c Connection,
+    pub(super) conn: &'c Connection,
     pending: u64,
     tally: Tally,
 }
@@ -284,16 +316,14 @@ impl ImportWriter<'_> {
         Ok(outcome)
     }
 
-    fn upsert(&mut self, p: &Post) -> Result<Outcome> {
-        let platform = p.platform.as_str();
-        // A post already stored is merged with the new copy by the one rule in `Post::merge`,
-        // and written back only if that changed something.
-        let stored = self
+    /// The stored post with this key, raw JSON included.
+    fn stored(&self, platform: &str, id: &str) -> Result<Option<Post>> {
+        Ok(self
             .conn
             .prepare_cached(&format!(
                 "SELECT {POST_COLUMNS}, raw FROM posts WHERE platform = ?1 AND id = ?2"
             ))?
-            .query_row(params![platform, p.id], |row| {
+            .query_row(params![platform, id], |row| {
                 let mut sources = Vec::new();
                 let post = post_from_row(row, &mut sources).map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(
@@ -308,37 +338,74 @@ impl ImportWriter<'_> {
                 }))
             })
             .optional()?
-            .transpose()?;
-        if let Some(mut merged) = stored {
+            .transpose()?)
+    }
+
+    fn upsert(&mut self, p: &Post) -> Result<Outcome> {
+        let platform = p.platform.as_str();
+        // A post already stored is merged with the new copy by the one rule in `Post::merge`,
+        // and written back only if that changed something.
+        if let Some(mut merged) = self.stored(platform, &p.id)? {
             if !merged.merge(p.clone()) {
                 return Ok(Outcome::Unchanged);
             }
             self.write(&merged, "UPDATE")?;
             return Ok(Outcome::Updated);
         }
-        let alias = self
+        let mut canonical: Option<String> = self
             .conn
             .prepare_cached("SELECT canonical FROM aliases WHERE platform = ?1 AND id = ?2")?
-            .query_row(params![platform, p.id], |_| Ok(()))
+            .query_row(params![platform, p.id], |r| r.get(0))
             .optional()?;
-        if alias.is_some() {
-            return Ok(Outcome::Alias);
-        }
-        if let (Platform::Mastodon, Some(uri)) = (p.platform, &p.uri) {
-            let canonical: Option<String> = self
-                .conn
-                .prepare_cached("SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1")?
-                .query_row(params![uri], |r| r.get(0))
-                .optional()?;
-            if let Some(canonical) = canonical {
-                self.conn
-                    .prepare_cached("INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES (?1, ?2, ?3)")?
-                    .execute(params![platform, p.id, canonical])?;
-                return Ok(Outcome::Alias);
+        if canonical.is_none() {
+            if let (Platform::Mastodon, Some(uri)) = (p.platform, &p.uri) {
+                canonical = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1",
+                    )?
+                    .query_row(params![uri], |r| r.get(0))
+                    .optional()?;
+                if let Some(c) = &canonical {
+                    self.conn
+                        .prepare_cached("INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES (?1, ?2, ?3)")?
+                        .execute(params![platform, p.id, c])?;
+                }
             }
+        }
+        if let Some(canonical) = canonical {
+            // Another server's copy of a stored post: it may know what ours lacks (a parent).
+            if let Some(mut stored) = self.stored(platform, &canonical)? {
+                if stored.fill_from(p.clone()) {
+                    self.write(&stored, "UPDATE")?;
+                }
+            }
+            return Ok(Outcome::Alias);
         }
         self.write(p, "INSERT")?;
         Ok(Outcome::Inserted)
+    }
+
+    /// Record `alias` as another id of the stored Mastodon post with this `uri`, when there is
+    /// one and `alias` is not a post of its own. The collector knows a post's id on its origin
+    /// server from the `uri` alone, before it ever fetches that copy.
+    pub fn alias_by_uri(&mut self, alias: &str, uri: &str) -> Result<bool> {
+        let canonical: Option<String> = self
+            .conn
+            .prepare_cached("SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1")?
+            .query_row(params![uri], |r| r.get(0))
+            .optional()?;
+        let Some(canonical) = canonical else {
+            return Ok(false);
+        };
+        if canonical == alias || self.stored("mastodon", alias)?.is_some() {
+            return Ok(false);
+        }
+        let n = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES ('mastodon', ?1, ?2)")?
+            .execute(params![alias, canonical])?;
+        Ok(n > 0)
     }
 
     /// Write every column of a post, as a new row (`INSERT`) or over the stored one (`UPDATE`).

@@ -13,7 +13,7 @@
 //! because a researcher needs the whole URL more than its shortened look.
 
 use super::Context;
-use crate::model::{parse_time, Author, Missing, Platform, Post, Record};
+use crate::model::{parse_time, Author, Missing, Platform, Post, Provenance, Record};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -257,6 +257,58 @@ fn status(json: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String>
     Ok(())
 }
 
+/// A status as a server's API returned it → posts whose ids name that server.
+///
+/// Mastodon ids are local: status 1234 on one server and 1234 on another are different posts,
+/// and a reply's `in_reply_to_id` is the parent's id *on the server we asked*. The collector
+/// therefore writes every id as `local_id@server` (posts, parents, quotes, boosts, accounts).
+/// The same post fetched from two servers gets two ids; the corpus joins them by `uri`.
+pub fn api_status(json: &str, server: &str, provenance: Provenance) -> Result<Vec<Post>, String> {
+    let cx = Context {
+        source: provenance.source.clone(),
+        line: 0,
+        format: super::Format::Mastodon,
+        keep_raw: true,
+    };
+    let mut out = Vec::new();
+    status(json, &cx, &mut out)?;
+    let qualify = |id: &mut Option<String>| {
+        if let Some(v) = id {
+            *v = qualified(v, server);
+        }
+    };
+    Ok(out
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Post(p) => Some(*p),
+            Record::Missing(_) => None,
+        })
+        .map(|mut p| {
+            p.id = qualified(&p.id, server);
+            qualify(&mut p.reply_to);
+            qualify(&mut p.reply_to_author);
+            qualify(&mut p.quote_of);
+            qualify(&mut p.repost_of);
+            if p.author.id.is_some() {
+                qualify(&mut p.author_mut().id);
+            }
+            p.provenance = Some(provenance.clone());
+            p
+        })
+        .collect())
+}
+
+/// `id` on `server` as rethread stores it.
+pub fn qualified(id: &str, server: &str) -> String {
+    format!("{id}@{server}")
+}
+
+/// `local_id@server` → (`local_id`, `server`).
+pub fn unqualify(id: &str) -> Option<(&str, &str)> {
+    id.rsplit_once('@')
+        .filter(|(local, server)| !local.is_empty() && !server.is_empty())
+}
+
 fn embedded_id(inner: &RawValue) -> Result<String, String> {
     #[derive(Deserialize)]
     struct Id<'a> {
@@ -313,7 +365,13 @@ fn mention_handle(m: &Mention) -> Option<String> {
 
 /// The host of a URL, for telling which server an account or post lives on.
 pub fn host(u: &str) -> Option<String> {
-    url::Url::parse(u).ok()?.host_str().map(str::to_string)
+    let u = url::Url::parse(u).ok()?;
+    let host = u.host_str()?;
+    // `port()` is None for the scheme's default port: two servers on one address differ by it.
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
 }
 
 /// Mastodon HTML → plain text: paragraphs separated by a blank line, `<br>` as a line break,

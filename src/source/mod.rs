@@ -16,6 +16,7 @@
 
 pub mod convokit;
 pub mod mastodon;
+pub mod mastodon_api;
 pub mod twarc2;
 pub mod twcs;
 pub mod tweets_js;
@@ -701,7 +702,10 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(lines, vec![("1".to_string(), Some(2)), ("3".to_string(), Some(6))]);
+        assert_eq!(
+            lines,
+            vec![("1".to_string(), Some(2)), ("3".to_string(), Some(6))]
+        );
         let bad: Vec<u64> = report.skipped.iter().map(|b| b.line).collect();
         assert_eq!(bad, vec![3, 7]);
     }

@@ -1,0 +1,327 @@
+//! `rethread collect mastodon`: a hashtag or a search on a Mastodon server, and every thread
+//! its posts belong to, into the corpus.
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rethread::corpus::Corpus;
+use rethread::source::mastodon_api::{self, http::NetConfig, Bars, Options, Summary};
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Collect posts with a hashtag (or matching a search) from a Mastodon server, and the whole
+/// thread of each, into the corpus.
+///
+///   rethread collect mastodon --instance https://mastodon.social --tag customerservice
+///   rethread export markdown --out transcripts
+///
+/// The tag timeline is paged 40 posts at a time, newest first, until --since, --max-posts or
+/// its end. Then each thread is fetched once through its context, on the server asked and on
+/// the server each post comes from, so that replies only their own server knows are found too.
+/// Parents that cannot be had are recorded with the reason (deleted, not public, server refused,
+/// timed out) and shown as gaps in the transcripts.
+///
+/// Only public and unlisted posts are stored. Posts of accounts that opt out (`noindex`, or
+/// #nobot / #noindex in their profile) are left out unless --include-opted-out; the summary says
+/// how many were left out and why.
+///
+/// An access token is optional: set MASTODON_TOKEN (it is sent to --instance only, and never
+/// printed or stored). Mastodon shows search results only to logged-in users.
+///
+/// Interrupted (Ctrl-C, a crash, kill -9)? Run the same command again: it goes on where it
+/// stopped. Running a finished collection again collects what is new.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The server to ask, e.g. https://mastodon.social.
+    #[arg(long, value_name = "URL")]
+    pub instance: String,
+
+    /// A hashtag to collect (with or without #); repeat for several.
+    #[arg(long, value_name = "TAG", num_args = 1.., required_unless_present = "search")]
+    pub tag: Vec<String>,
+
+    /// A full-text search instead of (or besides) tags.
+    #[arg(long, value_name = "QUERY")]
+    pub search: Option<String>,
+
+    /// Also posts with any of these tags (Mastodon's `any[]`).
+    #[arg(long, value_name = "TAG", num_args = 1.., requires = "tag")]
+    pub any: Vec<String>,
+
+    /// Only posts that also have all of these tags (`all[]`).
+    #[arg(long, value_name = "TAG", num_args = 1.., requires = "tag")]
+    pub all: Vec<String>,
+
+    /// Leave out posts with any of these tags (`none[]`).
+    #[arg(long, value_name = "TAG", num_args = 1.., requires = "tag")]
+    pub none: Vec<String>,
+
+    /// Only posts created on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Only posts created on or before this date (the whole day, UTC) or before this time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+
+    /// Stop after this many matching posts (threads are still completed).
+    #[arg(long, value_name = "N")]
+    pub max_posts: Option<u64>,
+
+    /// Only the matching posts: do not fetch their threads.
+    #[arg(long)]
+    pub no_context: bool,
+
+    /// Keep posts of accounts that opted out of indexing (for studies with their consent).
+    #[arg(long)]
+    pub include_opted_out: bool,
+
+    /// The corpus to write (created if absent).
+    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
+    pub db: PathBuf,
+
+    /// Seconds before a request is given up (and retried).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Retries after a timeout, a network error, a 5xx or a malformed answer.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
+
+    /// Least milliseconds between two requests to one server (rate-limit headers can make the
+    /// wait longer, never shorter).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub pace: u64,
+
+    /// First backoff after a failed request, in milliseconds (doubled per retry, jittered).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub backoff: u64,
+
+    /// Requests in flight to one server at a time.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub concurrency: usize,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let instance = parse_instance(&args.instance)?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_date(s, false))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_date(s, true))
+        .transpose()?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            bail!("--since is not before --until: nothing could match");
+        }
+    }
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let token = std::env::var("MASTODON_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let opts = Options {
+        instance,
+        tags: args.tag,
+        search: args.search,
+        any: args.any,
+        all: args.all,
+        none: args.none,
+        since,
+        until,
+        max_posts: args.max_posts,
+        no_context: args.no_context,
+        include_opted_out: args.include_opted_out,
+        token,
+        net: NetConfig {
+            timeout: Duration::from_secs_f64(args.timeout),
+            retries: args.retries,
+            backoff: Duration::from_millis(args.backoff),
+            pace: Duration::from_millis(args.pace),
+            per_host: args.concurrency.max(1),
+            ..NetConfig::default()
+        },
+    };
+    let mut corpus = Corpus::open(&args.db)?;
+    let bars = bars();
+    let summary = mastodon_api::collect(&opts, &mut corpus, &bars)?;
+    for b in [&bars.posts, &bars.threads, &bars.requests] {
+        b.finish_and_clear();
+    }
+    report(&summary, &args.db);
+    if summary.interrupted {
+        bail!("interrupted; everything collected so far is stored: run the same command again to go on");
+    }
+    if !summary.errors.is_empty() {
+        bail!(
+            "the collection stopped early ({} error{}); run the same command again to go on",
+            summary.errors.len(),
+            if summary.errors.len() == 1 { "" } else { "s" }
+        );
+    }
+    Ok(())
+}
+
+/// `https://mastodon.social`, `mastodon.social` or `https://mastodon.social/` → the base URL.
+fn parse_instance(s: &str) -> Result<Url> {
+    let with_scheme = if s.contains("://") {
+        s.to_string()
+    } else {
+        format!("https://{s}")
+    };
+    let mut u = Url::parse(&with_scheme).with_context(|| format!("--instance {s:?}: not a URL"))?;
+    if !matches!(u.scheme(), "https" | "http") || u.host_str().is_none() {
+        bail!("--instance {s:?}: give the server's address, e.g. https://mastodon.social");
+    }
+    u.set_path("/");
+    u.set_query(None);
+    u.set_fragment(None);
+    Ok(u)
+}
+
+/// A date is a whole UTC day: `--since D` starts at its midnight, `--until D` ends at the next.
+fn parse_date(s: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("{s:?}: not a date (YYYY-MM-DD) or time (RFC 3339)"))
+}
+
+fn bars() -> Bars {
+    let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+    let style =
+        |t: &str| ProgressStyle::with_template(t).unwrap_or_else(|_| ProgressStyle::default_bar());
+    let posts = multi.add(ProgressBar::new_spinner());
+    posts.set_style(style("{spinner} posts stored    {pos}"));
+    let threads = multi.add(ProgressBar::new(0));
+    threads.set_style(style("  threads asked   {wide_bar} {pos}/{len}"));
+    let requests = multi.add(ProgressBar::new_spinner());
+    requests.set_style(style("  requests        {pos} ({per_sec}) {msg}"));
+    for b in [&posts, &requests] {
+        b.enable_steady_tick(Duration::from_millis(250));
+    }
+    Bars {
+        posts,
+        threads,
+        requests,
+    }
+}
+
+fn report(s: &Summary, db: &std::path::Path) {
+    let c = &s.counters;
+    for note in &s.notes {
+        eprintln!("note: {note}");
+    }
+    let left_out: u64 = c.left_out.values().sum();
+    eprintln!(
+        "{} {} (job {}{}){}",
+        if s.interrupted {
+            "interrupted:"
+        } else {
+            "collected into"
+        },
+        db.display(),
+        s.job,
+        if s.resumed { ", resumed" } else { "" },
+        s.server
+            .as_deref()
+            .map(|v| format!(", server {v}"))
+            .unwrap_or_default()
+    );
+    eprintln!(
+        "  posts: {} matched, {} stored (with thread context), {} left out",
+        c.matched, c.stored, left_out
+    );
+    for (why, n) in &c.left_out {
+        eprintln!("    left out {n}: {why}");
+    }
+    eprintln!(
+        "  threads: {} ({} complete, {} with gaps), {} posts in them",
+        s.threads,
+        s.threads_complete,
+        s.threads - s.threads_complete,
+        s.posts_in_threads
+    );
+    for (why, n) in &c.gaps {
+        eprintln!("    missing parents {n}: {why}");
+    }
+    if c.contexts_failed > 0 {
+        eprintln!(
+            "    contexts that could not be fetched: {} (see collect_frontier in the corpus)",
+            c.contexts_failed
+        );
+    }
+    let per_thread = if s.threads > 0 {
+        format!(
+            "{:.2}",
+            (c.context_requests + c.status_requests) as f64 / s.threads as f64
+        )
+    } else {
+        "-".into()
+    };
+    eprintln!(
+        "  requests: {} (timeline {}, search {}, context {} of which origin {} and re-asked {}, status {}); {} per thread; {} retried, {} rate-limited",
+        c.http_requests,
+        c.timeline_requests,
+        c.search_requests,
+        c.context_requests,
+        c.origin_requests,
+        c.recheck_requests,
+        c.status_requests,
+        per_thread,
+        c.retries,
+        c.rate_limited
+    );
+    for e in &s.errors {
+        eprintln!("error: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_forms() {
+        for s in [
+            "https://m.example",
+            "https://m.example/",
+            "m.example",
+            "https://m.example/about",
+        ] {
+            assert_eq!(parse_instance(s).unwrap().as_str(), "https://m.example/");
+        }
+        assert_eq!(
+            parse_instance("http://127.0.0.1:8080").unwrap().as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert!(parse_instance("ftp://m.example").is_err());
+    }
+
+    #[test]
+    fn dates_are_whole_days() {
+        assert_eq!(
+            parse_date("2024-01-31", false).unwrap().to_rfc3339(),
+            "2024-01-31T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_date("2024-01-31", true).unwrap().to_rfc3339(),
+            "2024-02-01T00:00:00+00:00"
+        );
+        assert!(parse_date("31/01/2024", false).is_err());
+    }
+}

@@ -1,0 +1,589 @@
+//! HTTP for the collector: one client, and per server (host) a pace, a rate-limit budget, a
+//! bound on requests in flight, retries with backoff, and a breaker that gives up on a server
+//! that keeps failing, so that one bad server cannot stall the others.
+//!
+//! Why not megalodon's calls for this: megalodon (used for detecting the server, see `mod.rs`)
+//! sends requests without a timeout, does not parse the `Link` header, returns 429 as an error
+//! without waiting, and hands back typed statuses that drop fields (`indexable`, unknown
+//! extensions) the corpus keeps verbatim. Both go through reqwest 0.12, one client stack.
+//!
+//! Mastodon's limits (default 300 requests per 5 minutes per client, more with a token) are
+//! announced on every response as `X-RateLimit-Limit/Remaining/Reset`. We spread the remaining
+//! budget over the time left until the reset instead of spending it and then sleeping: the
+//! server sees an even trickle, and a long collection does not stall for minutes at a time.
+
+use chrono::{DateTime, Utc};
+use indicatif::ProgressBar;
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use url::Url;
+
+/// How the collector treats the network.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Bound on one request, body included (a hung server must not hang the run).
+    pub timeout: Duration,
+    /// Further attempts after a timeout, a network error, a 5xx or a malformed body.
+    pub retries: u32,
+    /// First backoff; doubled per attempt, with jitter, up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+    /// Least time between two requests to one server.
+    pub pace: Duration,
+    /// Requests in flight to one server at a time.
+    pub per_host: usize,
+    /// Requests that exhaust their retries, in a row, before a server is given up for this run.
+    pub host_failures: u32,
+    pub user_agent: String,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            timeout: Duration::from_secs(30),
+            retries: 5,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(60),
+            pace: Duration::from_millis(200),
+            per_host: 2,
+            host_failures: 3,
+            user_agent: format!("rethread/{} (research tool)", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// A successful response.
+#[derive(Debug)]
+pub struct Fetched {
+    pub url: Url,
+    pub body: String,
+    pub headers: HeaderMap,
+    /// The request carried the researcher's token.
+    pub authenticated: bool,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// Why a request gave no usable answer. Every variant names the URL.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: HTTP {status}: {body}")]
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("{url}: no answer within {secs} s, {attempts} attempts")]
+    Timeout {
+        url: String,
+        secs: u64,
+        attempts: u32,
+    },
+    #[error("{url}: {message} ({attempts} attempts)")]
+    Network {
+        url: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{url}: malformed response body ({message}), {attempts} attempts")]
+    Malformed {
+        url: String,
+        message: String,
+        attempts: u32,
+    },
+    #[error("{url}: not asked: {host} failed repeatedly and was given up for this run")]
+    HostDown { url: String, host: String },
+}
+
+impl FetchError {
+    /// The reason to show on a gap in a transcript.
+    pub fn gap_reason(&self, host: &str) -> String {
+        match self {
+            FetchError::Status { status: 404, .. } | FetchError::Status { status: 410, .. } => {
+                format!("deleted or not visible to us (HTTP 404 from {host})")
+            }
+            FetchError::Status {
+                status: s @ (401 | 403),
+                ..
+            } => format!("server refused (HTTP {s} from {host})"),
+            FetchError::Status { status, .. } => {
+                format!("server error (HTTP {status} from {host})")
+            }
+            FetchError::Timeout { .. } => format!("timed out ({host})"),
+            FetchError::Network { message, .. } => format!("network error ({host}: {message})"),
+            FetchError::Malformed { .. } => format!("malformed response from {host}"),
+            FetchError::HostDown { .. } => format!("server unreachable ({host} gave up)"),
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Running totals, shared by every request.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// HTTP requests sent (each retry counts).
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub rate_limited: AtomicU64,
+    /// Milliseconds spent waiting for rate limits and backoff.
+    pub waited_ms: AtomicU64,
+}
+
+struct Gate {
+    /// Earliest start of the next request.
+    next: Instant,
+    /// Known budget: requests left and when it refills.
+    remaining: Option<u64>,
+    reset: Option<Instant>,
+}
+
+struct Host {
+    permits: Semaphore,
+    gate: tokio::sync::Mutex<Gate>,
+    failures: AtomicU32,
+    down: AtomicBool,
+}
+
+/// The collector's HTTP client.
+pub struct Http {
+    client: reqwest::Client,
+    cfg: NetConfig,
+    /// The token and the one server it belongs to: it is never sent anywhere else.
+    token: Option<(String, String)>,
+    hosts: Mutex<HashMap<String, Arc<Host>>>,
+    pub stats: Stats,
+    bar: ProgressBar,
+    seed: AtomicU64,
+}
+
+/// `host[:port]` of a URL: the unit of rate limits, and the server part of stored ids.
+pub fn authority(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl Http {
+    /// `token` is `(server authority, token)`. `bar` counts requests and shows waits.
+    pub fn new(
+        cfg: NetConfig,
+        token: Option<(String, String)>,
+        bar: ProgressBar,
+    ) -> anyhow::Result<Http> {
+        let client = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            // A server's redirect could lead the token elsewhere: we follow none (the API does
+            // not redirect) and report a 3xx as what it is.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let seed = Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64 | 1;
+        Ok(Http {
+            client,
+            cfg,
+            token,
+            hosts: Mutex::new(HashMap::new()),
+            stats: Stats::default(),
+            bar,
+            seed: AtomicU64::new(seed),
+        })
+    }
+
+    pub fn authenticated_for(&self, host: &str) -> bool {
+        self.token.as_ref().is_some_and(|(h, _)| h == host)
+    }
+
+    fn host(&self, name: &str) -> Arc<Host> {
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                Arc::new(Host {
+                    permits: Semaphore::new(self.cfg.per_host.max(1)),
+                    gate: tokio::sync::Mutex::new(Gate {
+                        next: Instant::now(),
+                        remaining: None,
+                        reset: None,
+                    }),
+                    failures: AtomicU32::new(0),
+                    down: AtomicBool::new(false),
+                })
+            })
+            .clone()
+    }
+
+    /// GET `url` and return its body once `valid` accepts it (a body that fails `valid` is
+    /// treated like a transient fault and asked again).
+    pub async fn get(
+        &self,
+        url: &Url,
+        valid: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<Fetched, FetchError> {
+        let host_name = authority(url);
+        let host = self.host(&host_name);
+        let url_s = url.to_string();
+        if host.down.load(Ordering::Relaxed) {
+            return Err(FetchError::HostDown {
+                url: url_s,
+                host: host_name,
+            });
+        }
+        let _permit = host
+            .permits
+            .acquire()
+            .await
+            .expect("semaphore never closed");
+        let authenticated = self.authenticated_for(&host_name);
+        let mut attempt: u32 = 0;
+        let mut limited: u32 = 0;
+        let mut last: FetchError;
+        loop {
+            self.wait_turn(&host, &host_name).await;
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            self.bar.inc(1);
+            let mut req = self.client.get(url.clone());
+            if let (true, Some((_, token))) = (authenticated, &self.token) {
+                req = req.bearer_auth(token);
+            }
+            let sent = req.send().await;
+            let mut retry_after: Option<Duration> = None;
+            last = match sent {
+                Err(e) if e.is_timeout() => FetchError::Timeout {
+                    url: url_s.clone(),
+                    secs: self.cfg.timeout.as_secs(),
+                    attempts: attempt + 1,
+                },
+                Err(e) => FetchError::Network {
+                    url: url_s.clone(),
+                    message: error_chain(&e),
+                    attempts: attempt + 1,
+                },
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    self.note_budget(&host, &headers).await;
+                    let body = resp.text().await;
+                    match (status, body) {
+                        (_, Err(e)) if e.is_timeout() => FetchError::Timeout {
+                            url: url_s.clone(),
+                            secs: self.cfg.timeout.as_secs(),
+                            attempts: attempt + 1,
+                        },
+                        (_, Err(e)) => FetchError::Network {
+                            url: url_s.clone(),
+                            message: error_chain(&e),
+                            attempts: attempt + 1,
+                        },
+                        (StatusCode::OK, Ok(body)) => match valid(&body) {
+                            Ok(()) => {
+                                host.failures.store(0, Ordering::Relaxed);
+                                return Ok(Fetched {
+                                    url: url.clone(),
+                                    body,
+                                    headers,
+                                    authenticated,
+                                    fetched_at: Utc::now(),
+                                });
+                            }
+                            Err(message) => FetchError::Malformed {
+                                url: url_s.clone(),
+                                message,
+                                attempts: attempt + 1,
+                            },
+                        },
+                        (StatusCode::TOO_MANY_REQUESTS, Ok(body)) => {
+                            // Not a failure of the server: wait as told and ask again, within
+                            // a generous bound of its own.
+                            self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                            limited += 1;
+                            let wait = retry_after_of(&headers, Utc::now())
+                                .unwrap_or_else(|| self.backoff(limited));
+                            if limited <= 20 {
+                                self.block(&host, &host_name, wait, "429 Too Many Requests")
+                                    .await;
+                                continue;
+                            }
+                            FetchError::Status {
+                                url: url_s.clone(),
+                                status: 429,
+                                body: snippet(&body),
+                            }
+                        }
+                        (s, Ok(body)) if s.is_server_error() => {
+                            retry_after = retry_after_of(&headers, Utc::now());
+                            FetchError::Status {
+                                url: url_s.clone(),
+                                status: s.as_u16(),
+                                body: snippet(&body),
+                            }
+                        }
+                        // 4xx other than 429 (and 3xx): asking again will not change the answer.
+                        (s, Ok(body)) => {
+                            host.failures.store(0, Ordering::Relaxed);
+                            return Err(FetchError::Status {
+                                url: url_s,
+                                status: s.as_u16(),
+                                body: snippet(&body),
+                            });
+                        }
+                    }
+                }
+            };
+            if attempt >= self.cfg.retries {
+                break;
+            }
+            attempt += 1;
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            let wait = retry_after.unwrap_or_else(|| self.backoff(attempt));
+            let why = match &last {
+                FetchError::Timeout { .. } => "timeout".to_string(),
+                FetchError::Status { status, .. } => format!("HTTP {status}"),
+                FetchError::Malformed { .. } => "malformed body".to_string(),
+                _ => "network error".to_string(),
+            };
+            self.block(&host, &host_name, wait, &format!("{why}, retry {attempt}"))
+                .await;
+        }
+        if host.failures.fetch_add(1, Ordering::Relaxed) + 1 >= self.cfg.host_failures {
+            host.down.store(true, Ordering::Relaxed);
+            self.bar.println(format!(
+                "warning: giving up on {host_name} for this run: {last}"
+            ));
+        }
+        Err(last)
+    }
+
+    /// Exponential backoff with "equal jitter": half fixed, half random, so that clients
+    /// that failed together do not all come back together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self
+            .cfg
+            .backoff
+            .saturating_mul(1u32 << attempt.min(16).saturating_sub(1))
+            .min(self.cfg.max_backoff);
+        let half = base / 2;
+        half + half.mul_f64(self.random())
+    }
+
+    /// xorshift: enough randomness for jitter without another dependency.
+    fn random(&self) -> f64 {
+        let mut x = self.seed.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed.store(x, Ordering::Relaxed);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Hold every request to `host` for `wait`, and say so on the progress bar.
+    async fn block(&self, host: &Host, name: &str, wait: Duration, why: &str) {
+        {
+            let mut g = host.gate.lock().await;
+            let until = Instant::now() + wait;
+            if until > g.next {
+                g.next = until;
+            }
+        }
+        if wait >= Duration::from_millis(500) {
+            self.bar
+                .set_message(format!("waiting {:.0?} for {name} ({why})", wait));
+        }
+        self.stats
+            .waited_ms
+            .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Wait until this server may be asked again: the pace, and the rate-limit budget spread
+    /// over the time to its reset.
+    async fn wait_turn(&self, host: &Host, name: &str) {
+        let start = {
+            let mut g = host.gate.lock().await;
+            let now = Instant::now();
+            let mut start = g.next.max(now);
+            let mut gap = self.cfg.pace;
+            if let (Some(remaining), Some(reset)) = (g.remaining, g.reset) {
+                if reset > now {
+                    if remaining <= 1 {
+                        start = start.max(reset);
+                        g.remaining = None;
+                    } else {
+                        gap = gap.max((reset - now) / remaining as u32);
+                    }
+                }
+                if let Some(r) = g.remaining.as_mut() {
+                    *r = r.saturating_sub(1);
+                }
+            }
+            g.next = start + gap;
+            start
+        };
+        let wait = start.saturating_duration_since(Instant::now());
+        if wait >= Duration::from_secs(2) {
+            self.bar
+                .set_message(format!("waiting {:.0?} for {name} (rate limit)", wait));
+        }
+        if !wait.is_zero() {
+            tokio::time::sleep_until(start).await;
+            if wait >= Duration::from_secs(2) {
+                self.bar.set_message(String::new());
+            }
+        }
+    }
+
+    /// Read the budget a server announces.
+    async fn note_budget(&self, host: &Host, headers: &HeaderMap) {
+        let remaining = header(headers, "x-ratelimit-remaining").and_then(|v| v.parse().ok());
+        let reset = header(headers, "x-ratelimit-reset").and_then(|v| parse_reset(v, Utc::now()));
+        if let (Some(remaining), Some(reset)) = (remaining, reset) {
+            let mut g = host.gate.lock().await;
+            g.remaining = Some(remaining);
+            g.reset = Some(Instant::now() + reset);
+        }
+    }
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// `X-RateLimit-Reset` → time from `now` until the reset. Mastodon sends ISO 8601
+/// (`2026-11-24T23:35:00.123Z`); other servers send epoch seconds; a small number is taken
+/// as seconds from now.
+pub fn parse_reset(v: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let at = if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        t.with_timezone(&Utc)
+    } else if let Ok(n) = v.parse::<f64>() {
+        if !n.is_finite() || n < 0.0 {
+            return None;
+        }
+        if n < 1e9 {
+            return Some(Duration::from_secs_f64(n.min(86_400.0)));
+        }
+        DateTime::from_timestamp(n as i64, 0)?
+    } else {
+        return None;
+    };
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// `Retry-After`: seconds, or an HTTP date. Falls back to the rate-limit reset.
+pub fn retry_after_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+    if let Some(v) = header(headers, "retry-after") {
+        if let Ok(secs) = v.parse::<f64>() {
+            if secs.is_finite() && secs >= 0.0 {
+                return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+            }
+        }
+        if let Ok(t) = DateTime::parse_from_rfc2822(v) {
+            return Some(
+                (t.with_timezone(&Utc) - now)
+                    .to_std()
+                    .unwrap_or(Duration::ZERO),
+            );
+        }
+    }
+    header(headers, "x-ratelimit-reset").and_then(|v| parse_reset(v, now))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// The start of an error body, on one line, for messages.
+fn snippet(body: &str) -> String {
+    let one: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &one[..i]),
+        None => one,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn reset_in_iso_8601_and_epoch_seconds() {
+        assert_eq!(
+            parse_reset("2026-11-24T12:05:00.000Z", now()),
+            Some(Duration::from_secs(300))
+        );
+        let epoch = (now().timestamp() + 90).to_string();
+        assert_eq!(parse_reset(&epoch, now()), Some(Duration::from_secs(90)));
+        assert_eq!(parse_reset("30", now()), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_reset("2026-11-24T11:00:00Z", now()),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_reset("soon", now()), None);
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_http_date() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        assert_eq!(retry_after_of(&h, now()), Some(Duration::from_secs(7)));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Tue, 24 Nov 2026 12:00:20 GMT"),
+        );
+        assert_eq!(retry_after_of(&h, now()), Some(Duration::from_secs(20)));
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("2026-11-24T12:01:00Z"),
+        );
+        assert_eq!(retry_after_of(&h, now()), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        let http = Http::new(NetConfig::default(), None, ProgressBar::hidden()).unwrap();
+        for attempt in 1..8 {
+            let base = Duration::from_millis(500) * (1 << (attempt - 1));
+            let base = base.min(Duration::from_secs(60));
+            let b = http.backoff(attempt);
+            assert!(b >= base / 2 && b <= base, "attempt {attempt}: {b:?}");
+        }
+        assert!(http.backoff(30) <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn authority_keeps_the_port() {
+        let u = Url::parse("http://127.0.0.1:8123/api/v1/x").unwrap();
+        assert_eq!(authority(&u), "127.0.0.1:8123");
+        let u = Url::parse("https://mastodon.social/api").unwrap();
+        assert_eq!(authority(&u), "mastodon.social");
+    }
+}

@@ -1,0 +1,945 @@
+//! Collect from a Mastodon server: a hashtag timeline or a search, then every thread those posts
+//! belong to, complete as the servers allow, into the corpus.
+//!
+//! One entry point, [`collect`]. It works in three phases, each resumable from the corpus
+//! (`corpus::collect` keeps the cursors and the frontier):
+//!
+//! 1. **Match.** Page the tag timelines (`Link` header, 40 a page) or the search, newest
+//!    first, until the date bound, `--max-posts` or the end. Each page is stored, with the
+//!    cursor to the next one, in one transaction.
+//! 2. **Threads.** For each matched post not yet placed in a fetched thread, ask its context
+//!    (one request per thread, not per post). Posts the context brings in are stored even
+//!    without the hashtag. A post whose `uri` names another server is asked on that origin too,
+//!    because each server knows only part of a thread; copies are joined by `uri`. An answer
+//!    at a cap (40 ancestors / 60 descendants / depth 20 for logged-out clients) is asked again
+//!    from its deepest cut posts.
+//! 3. **Gaps.** A stored reply whose parent is still absent gets that parent asked for by id;
+//!    what cannot be had is recorded with the reason (deleted/404, not public, server refused,
+//!    timed out), and becomes a marked gap in the threads and transcripts.
+//!
+//! Only public and unlisted posts are stored, and by default not those of accounts that opt out
+//! (`noindex`, or `#nobot`/`#noindex` in the profile); what was left out is counted by reason and
+//! kept as a gap note without any of its content.
+//!
+//! Stored ids are `local_id@server` (see `source::mastodon::api_status`).
+
+pub mod http;
+pub mod plan;
+
+use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PostSet};
+use crate::model::{parse_time, Platform, Provenance, Record};
+use crate::source::mastodon::{api_status, qualified, unqualify};
+use anyhow::{anyhow, bail, Context as _, Result};
+use chrono::{DateTime, Utc};
+use http::{authority, FetchError, Fetched, Http, NetConfig};
+use indicatif::ProgressBar;
+use plan::StatusMeta;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+use url::Url;
+
+/// What to collect, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The server to ask, e.g. `https://mastodon.social`.
+    pub instance: Url,
+    pub tags: Vec<String>,
+    pub search: Option<String>,
+    pub any: Vec<String>,
+    pub all: Vec<String>,
+    pub none: Vec<String>,
+    /// Keep posts created at or after `since` and before `until`.
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub max_posts: Option<u64>,
+    pub no_context: bool,
+    pub include_opted_out: bool,
+    /// Sent to `instance` only, never stored.
+    pub token: Option<String>,
+    pub net: NetConfig,
+}
+
+/// The progress bars the collector updates.
+#[derive(Clone)]
+pub struct Bars {
+    pub posts: ProgressBar,
+    pub threads: ProgressBar,
+    pub requests: ProgressBar,
+}
+
+impl Bars {
+    pub fn hidden() -> Bars {
+        Bars {
+            posts: ProgressBar::hidden(),
+            threads: ProgressBar::hidden(),
+            requests: ProgressBar::hidden(),
+        }
+    }
+}
+
+/// Running totals of a job, kept in the corpus so that a resumed run reports the whole job.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Counters {
+    /// Posts that matched the tag or search (stored or left out).
+    pub matched: u64,
+    /// Posts stored (new or updated copies, every server counted).
+    pub stored: u64,
+    pub timeline_requests: u64,
+    pub search_requests: u64,
+    pub context_requests: u64,
+    /// Of the context requests, those sent to a post's origin server.
+    pub origin_requests: u64,
+    /// Of the context requests, those asked again because an answer hit a cap.
+    pub recheck_requests: u64,
+    pub status_requests: u64,
+    pub contexts_failed: u64,
+    /// Posts not stored, by reason.
+    pub left_out: BTreeMap<String, u64>,
+    /// Parents that could not be had, by reason.
+    pub gaps: BTreeMap<String, u64>,
+    /// HTTP requests sent, retries included.
+    pub http_requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub job: String,
+    pub resumed: bool,
+    pub counters: Counters,
+    /// Threads that hold a post of this job.
+    pub threads: u64,
+    pub threads_complete: u64,
+    pub posts_in_threads: u64,
+    /// Server software, from its nodeinfo and instance description (via megalodon).
+    pub server: Option<String>,
+    /// Things the researcher should know (e.g. an empty anonymous search).
+    pub notes: Vec<String>,
+    /// Errors that stopped part of the job; running again resumes it.
+    pub errors: Vec<String>,
+    pub interrupted: bool,
+}
+
+/// Collect into `corpus`. Blocks; runs its own small async runtime.
+pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summary> {
+    if opts.tags.is_empty() && opts.search.is_none() {
+        bail!("nothing to collect: give --tag TAG or --search QUERY");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut run = Run::new(opts, corpus, bars)?;
+        run.go().await?;
+        Ok(run.summary)
+    })
+}
+
+/// The digest that names a job: everything that decides *what* is collected (not how fast,
+/// nor with which token).
+pub fn job_key(opts: &Options) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let mut tags: Vec<String> = opts.tags.iter().map(|t| t.to_lowercase()).collect();
+    tags.sort();
+    tags.dedup();
+    let args = serde_json::json!({
+        "instance": opts.instance.as_str(),
+        "tags": tags,
+        "search": opts.search,
+        "any": opts.any, "all": opts.all, "none": opts.none,
+        "since": opts.since.map(|t| crate::model::format_time(&t)),
+        "until": opts.until.map(|t| crate::model::format_time(&t)),
+        "max_posts": opts.max_posts,
+        "no_context": opts.no_context,
+        "include_opted_out": opts.include_opted_out,
+    })
+    .to_string();
+    let digest = Sha256::digest(args.as_bytes());
+    let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    (key, args)
+}
+
+struct Run<'a> {
+    opts: &'a Options,
+    corpus: &'a mut Corpus,
+    bars: Bars,
+    http: Arc<Http>,
+    host: String,
+    job: String,
+    summary: Summary,
+    interrupted: bool,
+}
+
+/// A context answer and the post it was asked for.
+struct ContextTask {
+    server: String,
+    local_id: String,
+    result: Result<Fetched, FetchError>,
+}
+
+#[derive(Deserialize)]
+struct ContextBody<'a> {
+    #[serde(borrow)]
+    ancestors: Vec<&'a RawValue>,
+    #[serde(borrow)]
+    descendants: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct SearchBody<'a> {
+    #[serde(borrow, default)]
+    statuses: Vec<&'a RawValue>,
+}
+
+fn valid_array(body: &str) -> Result<(), String> {
+    serde_json::from_str::<Vec<&RawValue>>(body)
+        .map(|_| ())
+        .map_err(|e| format!("expected a JSON array of statuses: {e}"))
+}
+
+fn valid_context(body: &str) -> Result<(), String> {
+    serde_json::from_str::<ContextBody>(body)
+        .map(|_| ())
+        .map_err(|e| format!("expected a context {{ancestors, descendants}}: {e}"))
+}
+
+fn valid_search(body: &str) -> Result<(), String> {
+    serde_json::from_str::<SearchBody>(body)
+        .map(|_| ())
+        .map_err(|e| format!("expected a search result {{statuses}}: {e}"))
+}
+
+fn valid_status(body: &str) -> Result<(), String> {
+    serde_json::from_str::<StatusMeta>(body)
+        .map(|_| ())
+        .map_err(|e| format!("expected a status: {e}"))
+}
+
+/// The API path on a server, with one id segment (percent-encoded by `url`; callers only pass
+/// ids that passed `plan::safe_id`).
+fn api_url(base: &Url, segments: &[&str]) -> Url {
+    let mut u = base.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    {
+        let mut path = u.path_segments_mut().expect("http(s) base URL");
+        path.clear();
+        path.extend(segments);
+    }
+    u
+}
+
+fn base_of(server: &str, like: &Url) -> Result<Url> {
+    Url::parse(&format!("{}://{server}/", like.scheme()))
+        .with_context(|| format!("bad server name {server:?}"))
+}
+
+impl<'a> Run<'a> {
+    fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
+        let host = authority(&opts.instance);
+        if host.is_empty() {
+            bail!("--instance {}: not a server URL", opts.instance);
+        }
+        let token = opts.token.clone().map(|t| (host.clone(), t));
+        let http = Arc::new(Http::new(opts.net.clone(), token, bars.requests.clone())?);
+        let (key, args) = job_key(opts);
+        let job = corpus.collect_job(&key, &args)?;
+        let counters: Counters = serde_json::from_str(&job.counters).unwrap_or_default();
+        Ok(Run {
+            opts,
+            corpus,
+            bars: bars.clone(),
+            http,
+            host,
+            job: key.clone(),
+            summary: Summary {
+                job: key,
+                resumed: job.resumed,
+                counters,
+                ..Default::default()
+            },
+            interrupted: false,
+        })
+    }
+
+    async fn go(&mut self) -> Result<()> {
+        self.summary.server = self.detect().await;
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let work = async {
+            self.match_posts().await?;
+            if !self.opts.no_context && !self.interrupted {
+                self.threads().await?;
+                self.gaps().await?;
+            }
+            anyhow::Ok(())
+        };
+        // Ctrl-C ends the run between transactions: everything committed stays, and the same
+        // command resumes. (A kill -9 lands between or inside a transaction: the same holds.)
+        let outcome = tokio::select! {
+            r = work => Some(r),
+            _ = &mut ctrl_c => None,
+        };
+        match outcome {
+            None => {
+                self.summary.interrupted = true;
+                self.finish(false)?;
+            }
+            Some(Ok(())) => {
+                let done = self.summary.errors.is_empty() && !self.interrupted;
+                self.finish(done)?;
+            }
+            Some(Err(e)) => {
+                self.summary.errors.push(format!("{e:#}"));
+                self.finish(false)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ask the server what it is, through megalodon (nodeinfo, then the instance description).
+    /// Only for the record and a warning: the collection itself uses the Mastodon API paths
+    /// that Mastodon-compatible servers share.
+    async fn detect(&mut self) -> Option<String> {
+        let base = self
+            .opts
+            .instance
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
+        let t = self.opts.net.timeout;
+        let sns = match tokio::time::timeout(t, megalodon::detector(&base)).await {
+            Ok(Ok(sns)) => sns,
+            Ok(Err(e)) => {
+                self.summary
+                    .notes
+                    .push(format!("could not tell what software {base} runs ({e}); collecting through the Mastodon API"));
+                return None;
+            }
+            Err(_) => {
+                self.summary.notes.push(format!(
+                    "{base}/.well-known/nodeinfo did not answer within {t:?}; collecting through the Mastodon API"
+                ));
+                return None;
+            }
+        };
+        let name = format!("{sns:?}").to_lowercase();
+        if !matches!(sns, megalodon::SNS::Mastodon) {
+            self.summary.notes.push(format!(
+                "{base} runs {name}, not Mastodon: collecting through its Mastodon-compatible API"
+            ));
+        }
+        let client =
+            megalodon::generator(sns, base, None, Some(self.opts.net.user_agent.clone())).ok()?;
+        match tokio::time::timeout(t, client.get_instance()).await {
+            Ok(Ok(instance)) => Some(format!("{name} {}", instance.json.version)),
+            _ => Some(name),
+        }
+    }
+
+    fn finish(&mut self, done: bool) -> Result<()> {
+        let s = &self.http.stats;
+        let c = &mut self.summary.counters;
+        c.http_requests += s.requests.swap(0, Ordering::Relaxed);
+        c.retries += s.retries.swap(0, Ordering::Relaxed);
+        c.rate_limited += s.rate_limited.swap(0, Ordering::Relaxed);
+        let counters = serde_json::to_string(&self.summary.counters)?;
+        let mut w = self.corpus.writer()?;
+        w.save_counters(&self.job, &counters)?;
+        if done {
+            w.finish_job(&self.job)?;
+        }
+        w.commit()?;
+        self.thread_summary()?;
+        Ok(())
+    }
+
+    /// Thread totals over the threads that hold a post of this job.
+    fn thread_summary(&mut self) -> Result<()> {
+        let mine = self.corpus.frontier_posts(&self.job)?;
+        if mine.is_empty() {
+            return Ok(());
+        }
+        let set: PostSet = self.corpus.load()?;
+        let threads = crate::thread::build(&set, &crate::thread::Options { quotes: false });
+        let wanted: HashSet<usize> = mine
+            .iter()
+            .filter_map(|id| set.find(Platform::Mastodon, id))
+            .collect();
+        for t in &threads.threads {
+            let has_mine = t.nodes.iter().any(|&n| match threads.node(n) {
+                crate::thread::Node::Post(i) => wanted.contains(&i),
+                crate::thread::Node::Gap(_) => false,
+            });
+            if has_mine {
+                self.summary.threads += 1;
+                self.summary.posts_in_threads += t.posts as u64;
+                if t.gaps == 0 {
+                    self.summary.threads_complete += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    // ---- phase 1 -------------------------------------------------------------------------
+
+    async fn match_posts(&mut self) -> Result<()> {
+        let mut streams: Vec<(String, Url)> = Vec::new();
+        let mut seen_tags = HashSet::new();
+        for tag in &self.opts.tags {
+            let Some(tag) = plan::clean_tag(tag) else {
+                bail!("--tag {tag:?}: empty tag");
+            };
+            if !seen_tags.insert(tag.to_lowercase()) {
+                continue;
+            }
+            let mut u = api_url(
+                &self.opts.instance,
+                &["api", "v1", "timelines", "tag", &tag],
+            );
+            plan::with_filters(&mut u, &self.opts.any, &self.opts.all, &self.opts.none);
+            streams.push((format!("tag:{}", tag.to_lowercase()), u));
+        }
+        if let Some(q) = &self.opts.search {
+            let mut u = api_url(&self.opts.instance, &["api", "v2", "search"]);
+            u.query_pairs_mut()
+                .append_pair("q", q)
+                .append_pair("type", "statuses")
+                .append_pair("resolve", "false")
+                .append_pair("limit", "40");
+            streams.push((format!("search:{q}"), u));
+        }
+        for (stream, first) in streams {
+            if self.interrupted {
+                break;
+            }
+            if let Err(e) = self.page_stream(&stream, first).await {
+                self.summary.errors.push(format!(
+                    "{stream}: {e:#}\n  everything before this page is stored; run the same command again to go on"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn matched_total(&self) -> Result<u64> {
+        self.corpus.cursor_total(&self.job)
+    }
+
+    async fn page_stream(&mut self, stream: &str, first: Url) -> Result<()> {
+        let is_search = stream.starts_with("search:");
+        let mut cur = self.corpus.cursor(&self.job, stream)?;
+        let mut seen_in_search: HashSet<String> = HashSet::new();
+        while !cur.done {
+            if let Some(max) = self.opts.max_posts {
+                if self.matched_total()? >= max {
+                    break;
+                }
+            }
+            let url = match &cur.next_url {
+                Some(u) => Url::parse(u).with_context(|| format!("stored cursor {u:?}"))?,
+                None => first.clone(),
+            };
+            let fetched = if is_search {
+                self.summary.counters.search_requests += 1;
+                self.http.get(&url, valid_search).await
+            } else {
+                self.summary.counters.timeline_requests += 1;
+                self.http.get(&url, valid_array).await
+            };
+            let fetched = fetched.map_err(|e| anyhow!(e))?;
+            let items: Vec<&RawValue> = if is_search {
+                serde_json::from_str::<SearchBody>(&fetched.body)?.statuses
+            } else {
+                serde_json::from_str(&fetched.body)?
+            };
+            let mut next = if is_search {
+                // Search pages by offset. A server that ignores `offset` sends the same page
+                // again: a page with nothing new ends the search.
+                let fresh = items.iter().any(|raw| {
+                    serde_json::from_str::<StatusMeta>(raw.get())
+                        .is_ok_and(|m| !seen_in_search.contains(&m.id))
+                });
+                if items.is_empty() || !fresh {
+                    None
+                } else {
+                    let offset: u64 = url
+                        .query_pairs()
+                        .find(|(k, _)| k == "offset")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut n = url.clone();
+                    let pairs: Vec<(String, String)> = url
+                        .query_pairs()
+                        .filter(|(k, _)| k != "offset")
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    n.query_pairs_mut()
+                        .clear()
+                        .extend_pairs(pairs)
+                        .append_pair("offset", &(offset + items.len() as u64).to_string());
+                    Some(n)
+                }
+            } else {
+                self.next_page(&fetched)?
+            };
+            if is_search && items.is_empty() && cur.next_url.is_none() && !fetched.authenticated {
+                self.summary.notes.push(format!(
+                    "{} returned no statuses for the search {:?} to an anonymous client. Mastodon shows \
+                     full-text search results only to logged-in users; set MASTODON_TOKEN to an access \
+                     token of an account on {} and run again.",
+                    self.host,
+                    self.opts.search.as_deref().unwrap_or(""),
+                    self.host
+                ));
+            }
+            let endpoint = if is_search { "search" } else { "timeline" };
+            let mut matched_here = 0u64;
+            let mut reached_end = false;
+            let opts = self.opts;
+            let max = opts.max_posts;
+            let before = self.matched_total()?;
+            let (job, host) = (self.job.clone(), self.host.clone());
+            let mut tx = Tx::new(self)?;
+            for raw in &items {
+                let meta: StatusMeta = serde_json::from_str(raw.get())
+                    .with_context(|| format!("{url}: a status without an id"))?;
+                if is_search {
+                    seen_in_search.insert(meta.id.clone());
+                }
+                let created = meta.created_at.as_deref().and_then(parse_time);
+                if let (Some(until), Some(c)) = (opts.until, created) {
+                    if c >= until {
+                        continue;
+                    }
+                }
+                if let (Some(since), Some(c)) = (opts.since, created) {
+                    if c < since {
+                        // Timelines are newest first: everything after this is older still.
+                        if !is_search {
+                            reached_end = true;
+                            break;
+                        }
+                        continue;
+                    }
+                }
+                if max.is_some_and(|m| before + matched_here >= m) {
+                    reached_end = true;
+                    break;
+                }
+                matched_here += 1;
+                let stored = tx.store(raw.get(), &meta, &host, endpoint, &fetched)?;
+                if stored {
+                    // A post that replies to nothing, has no replies, and lives here (its own
+                    // server has every reply it was sent) is a whole thread: no context to ask.
+                    let alone = meta.in_reply_to_id.is_none()
+                        && meta.replies_count == Some(0)
+                        && meta
+                            .uri
+                            .as_deref()
+                            .and_then(plan::origin_of)
+                            .is_some_and(|(_, origin, _)| origin == host);
+                    let state = if opts.no_context || alone {
+                        FrontierState::Placed
+                    } else {
+                        FrontierState::Pending
+                    };
+                    tx.w.frontier(&job, &host, &meta.id, state, false, None)?;
+                }
+            }
+            if reached_end {
+                next = None;
+            }
+            cur = Cursor {
+                next_url: next.as_ref().map(Url::to_string),
+                matched: cur.matched + matched_here,
+                done: next.is_none(),
+            };
+            tx.w.set_cursor(&job, stream, &cur)?;
+            let report = tx.commit()?;
+            self.absorb(report);
+            self.bars.posts.set_position(self.summary.counters.stored);
+        }
+        Ok(())
+    }
+
+    /// The next timeline page, with our filters put back; only ever on the same server (a
+    /// `Link` elsewhere would carry our token to a stranger).
+    fn next_page(&self, f: &Fetched) -> Result<Option<Url>> {
+        let Some(link) = f
+            .headers
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .and_then(plan::link_next)
+        else {
+            return Ok(None);
+        };
+        let mut next = f
+            .url
+            .join(&link)
+            .with_context(|| format!("{}: bad Link target {link:?}", f.url))?;
+        if authority(&next) != authority(&f.url) || next.scheme() != f.url.scheme() {
+            bail!(
+                "{}: the next page is on another server ({next}); not followed",
+                f.url
+            );
+        }
+        plan::with_filters(&mut next, &self.opts.any, &self.opts.all, &self.opts.none);
+        Ok(Some(next))
+    }
+
+    fn absorb(&mut self, r: TxReport) {
+        let c = &mut self.summary.counters;
+        c.stored += r.stored;
+        c.matched += r.matched;
+        for (k, n) in r.left_out {
+            *c.left_out.entry(k).or_default() += n;
+        }
+        for (k, n) in r.gaps {
+            *c.gaps.entry(k).or_default() += n;
+        }
+    }
+
+    // ---- phase 2 -------------------------------------------------------------------------
+
+    async fn threads(&mut self) -> Result<()> {
+        let limit = self.opts.net.per_host.max(1) * 4;
+        let mut tasks: JoinSet<ContextTask> = JoinSet::new();
+        let mut in_flight: HashSet<(String, String)> = HashSet::new();
+        loop {
+            let want = limit.saturating_sub(tasks.len());
+            if want > 0 {
+                let pending = self.corpus.pending_frontier(&self.job, want, |s, i| {
+                    in_flight.contains(&(s.to_string(), i.to_string()))
+                })?;
+                for (server, local_id) in pending {
+                    in_flight.insert((server.clone(), local_id.clone()));
+                    let base = base_of(&server, &self.opts.instance)?;
+                    let url = api_url(&base, &["api", "v1", "statuses", &local_id, "context"]);
+                    let http = self.http.clone();
+                    tasks.spawn(async move {
+                        let result = http.get(&url, valid_context).await;
+                        ContextTask {
+                            server,
+                            local_id,
+                            result,
+                        }
+                    });
+                }
+            }
+            self.update_thread_bar()?;
+            let Some(done) = tasks.join_next().await else {
+                break;
+            };
+            let task = done.map_err(|e| anyhow!("context task failed: {e}"))?;
+            in_flight.remove(&(task.server.clone(), task.local_id.clone()));
+            self.context_answer(task)?;
+        }
+        self.update_thread_bar()?;
+        Ok(())
+    }
+
+    fn update_thread_bar(&mut self) -> Result<()> {
+        let (pending, _placed, asked, failed) = self.corpus.frontier_counts(&self.job)?;
+        self.bars.threads.set_length(pending + asked + failed);
+        self.bars.threads.set_position(asked + failed);
+        Ok(())
+    }
+
+    fn context_answer(&mut self, task: ContextTask) -> Result<()> {
+        let ContextTask {
+            server,
+            local_id,
+            result,
+        } = task;
+        self.summary.counters.context_requests += 1;
+        if server != self.host {
+            self.summary.counters.origin_requests += 1;
+        }
+        let fetched = match result {
+            Ok(f) => f,
+            Err(e) => {
+                self.summary.counters.contexts_failed += 1;
+                let reason = format!("context not fetched: {}", e.gap_reason(&server));
+                let job = self.job.clone();
+                let mut tx = Tx::new(self)?;
+                tx.w.frontier(
+                    &job,
+                    &server,
+                    &local_id,
+                    FrontierState::Failed,
+                    false,
+                    Some(&reason),
+                )?;
+                let r = tx.commit()?;
+                self.absorb(r);
+                return Ok(());
+            }
+        };
+        let body: ContextBody = serde_json::from_str(&fetched.body)?;
+        let parse = |v: &[&RawValue]| -> Result<Vec<StatusMeta>> {
+            v.iter()
+                .map(|r| {
+                    serde_json::from_str::<StatusMeta>(r.get())
+                        .with_context(|| format!("{}: a status without an id", fetched.url))
+                })
+                .collect()
+        };
+        let ancestors = parse(&body.ancestors)?;
+        let descendants = parse(&body.descendants)?;
+        let caps = plan::Caps::for_client(fetched.authenticated);
+        let again = plan::recheck(&local_id, &ancestors, &descendants, caps);
+        let job = self.job.clone();
+        let mut tx = Tx::new(self)?;
+        for (raw, meta) in body
+            .ancestors
+            .iter()
+            .chain(&body.descendants)
+            .zip(ancestors.iter().chain(&descendants))
+        {
+            tx.store(raw.get(), meta, &server, "context", &fetched)?;
+            if plan::safe_id(&meta.id) {
+                tx.w.frontier(&job, &server, &meta.id, FrontierState::Placed, false, None)?;
+            }
+        }
+        for id in &again {
+            if plan::safe_id(id)
+                && tx
+                    .w
+                    .frontier(&job, &server, id, FrontierState::Pending, true, None)?
+            {
+                tx.report.rechecks += 1;
+            }
+        }
+        tx.w.frontier(&job, &server, &local_id, FrontierState::Asked, false, None)?;
+        let r = tx.commit()?;
+        self.summary.counters.recheck_requests += r.rechecks;
+        self.absorb(r);
+        self.bars.posts.set_position(self.summary.counters.stored);
+        Ok(())
+    }
+
+    // ---- phase 3 -------------------------------------------------------------------------
+
+    async fn gaps(&mut self) -> Result<()> {
+        let mut asked: HashSet<String> = HashSet::new();
+        let limit = self.opts.net.per_host.max(1) * 4;
+        // Each round asks for the parents still dangling; a parent found may name a parent of
+        // its own. Every id is asked once, so this ends.
+        loop {
+            let dangling: Vec<String> = self
+                .corpus
+                .dangling_parents()?
+                .into_iter()
+                .filter(|id| !asked.contains(id))
+                .collect();
+            if dangling.is_empty() {
+                break;
+            }
+            let mut tasks: JoinSet<(String, Result<Fetched, FetchError>)> = JoinSet::new();
+            let mut queue = dangling.into_iter();
+            loop {
+                while tasks.len() < limit {
+                    let Some(id) = queue.next() else { break };
+                    asked.insert(id.clone());
+                    let Some((local, server)) =
+                        unqualify(&id).map(|(l, s)| (l.to_string(), s.to_string()))
+                    else {
+                        continue;
+                    };
+                    if !plan::safe_id(&local) {
+                        let mut tx = Tx::new(self)?;
+                        tx.gap(&id, "parent id is not a valid status id".into())?;
+                        let r = tx.commit()?;
+                        self.absorb(r);
+                        continue;
+                    }
+                    let base = base_of(&server, &self.opts.instance)?;
+                    let url = api_url(&base, &["api", "v1", "statuses", &local]);
+                    let http = self.http.clone();
+                    tasks.spawn(async move { (id, http.get(&url, valid_status).await) });
+                }
+                let Some(done) = tasks.join_next().await else {
+                    break;
+                };
+                let (id, result) = done.map_err(|e| anyhow!("status task failed: {e}"))?;
+                self.summary.counters.status_requests += 1;
+                let (_, server) = unqualify(&id).expect("qualified above");
+                let server = server.to_string();
+                let mut tx = Tx::new(self)?;
+                match result {
+                    Ok(f) => {
+                        let meta: StatusMeta = serde_json::from_str(&f.body)?;
+                        tx.store(&f.body, &meta, &server, "status", &f)?;
+                    }
+                    Err(e) => tx.gap(&id, e.gap_reason(&server))?,
+                }
+                let r = tx.commit()?;
+                self.absorb(r);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one transaction did, to add to the counters after it committed.
+#[derive(Default)]
+struct TxReport {
+    stored: u64,
+    matched: u64,
+    rechecks: u64,
+    left_out: BTreeMap<String, u64>,
+    gaps: BTreeMap<String, u64>,
+}
+
+/// One transaction of collected data.
+struct Tx<'r> {
+    w: ImportWriter<'r>,
+    job: String,
+    no_context: bool,
+    include_opted_out: bool,
+    report: TxReport,
+}
+
+impl<'r> Tx<'r> {
+    fn new<'a: 'r>(run: &'r mut Run<'a>) -> Result<Tx<'r>> {
+        Ok(Tx {
+            job: run.job.clone(),
+            no_context: run.opts.no_context,
+            include_opted_out: run.opts.include_opted_out,
+            w: run.corpus.writer()?,
+            report: TxReport::default(),
+        })
+    }
+
+    /// Store one status fetched from `server`, unless it must be left out. Returns whether it
+    /// was stored.
+    fn store(
+        &mut self,
+        raw: &str,
+        meta: &StatusMeta,
+        server: &str,
+        endpoint: &str,
+        f: &Fetched,
+    ) -> Result<bool> {
+        if endpoint == "timeline" || endpoint == "search" {
+            self.report.matched += 1;
+        }
+        let id = qualified(&meta.id, server);
+        let parent = meta.in_reply_to_id.as_deref().map(|p| qualified(p, server));
+        if let Some(reason) = plan::left_out_reason(meta, self.include_opted_out) {
+            *self.report.left_out.entry(reason.to_string()).or_default() += 1;
+            self.w
+                .set_missing(&id, &format!("left out: {reason}"), parent.as_deref())?;
+            return Ok(false);
+        }
+        let provenance = Provenance {
+            source: Arc::from(f.url.as_str()),
+            line: 0,
+            format: "mastodon-api",
+        };
+        let posts = api_status(raw, server, provenance)
+            .map_err(|e| anyhow!("{}: status {}: {e}", f.url, meta.id))?;
+        let fetched_at = crate::model::format_time(&f.fetched_at);
+        for p in posts {
+            let pid = p.id.clone();
+            self.w.add(&Record::Post(Box::new(p)))?;
+            self.w
+                .add_fetch(&pid, server, endpoint, f.authenticated, &fetched_at)?;
+        }
+        self.report.stored += 1;
+        // A post that lives on another server: its origin knows its thread best. Remember its
+        // id there (as an alias, so replies fetched from the origin find it) and ask there.
+        if let Some(uri) = &meta.uri {
+            if let Some((_, origin, origin_id)) = plan::origin_of(uri) {
+                if origin != server {
+                    let alias = qualified(&origin_id, &origin);
+                    self.w.alias_by_uri(&alias, uri)?;
+                    if !self.no_context {
+                        self.w.frontier(
+                            &self.job,
+                            &origin,
+                            &origin_id,
+                            FrontierState::Pending,
+                            false,
+                            None,
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Record why a parent could not be had.
+    fn gap(&mut self, id: &str, reason: String) -> Result<()> {
+        self.w.set_missing(id, &reason, None)?;
+        *self.report.gaps.entry(reason).or_default() += 1;
+        Ok(())
+    }
+
+    fn commit(self) -> Result<TxReport> {
+        self.w.commit()?;
+        Ok(self.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn opts() -> Options {
+        Options {
+            instance: Url::parse("https://m.example").unwrap(),
+            tags: vec!["cs".into()],
+            search: None,
+            any: vec![],
+            all: vec![],
+            none: vec![],
+            since: None,
+            until: None,
+            max_posts: None,
+            no_context: false,
+            include_opted_out: false,
+            token: None,
+            net: NetConfig::default(),
+        }
+    }
+
+    #[test]
+    fn job_key_ignores_token_and_pace_but_not_what_is_collected() {
+        let a = opts();
+        let mut b = opts();
+        b.token = Some("secret".into());
+        b.net.pace = Duration::from_secs(3);
+        assert_eq!(job_key(&a).0, job_key(&b).0);
+        assert!(!job_key(&b).1.contains("secret"));
+        let mut c = opts();
+        c.tags = vec!["CS".into()];
+        assert_eq!(job_key(&a).0, job_key(&c).0);
+        c.max_posts = Some(10);
+        assert_ne!(job_key(&a).0, job_key(&c).0);
+    }
+
+    #[test]
+    fn api_urls_encode_what_they_carry() {
+        let base = Url::parse("https://m.example/").unwrap();
+        assert_eq!(
+            api_url(&base, &["api", "v1", "timelines", "tag", "café au lait"]).as_str(),
+            "https://m.example/api/v1/timelines/tag/caf%C3%A9%20au%20lait"
+        );
+        assert_eq!(
+            api_url(&base, &["api", "v1", "statuses", "../x", "context"]).as_str(),
+            "https://m.example/api/v1/statuses/..%2Fx/context"
+        );
+    }
+}
