@@ -210,6 +210,7 @@ fn import_upserts_and_reading_from_db_or_files_agrees() {
             "participants",
             "start",
             "end",
+            "complete",
         ];
         want.sort();
         let mut keys = keys.clone();
@@ -226,7 +227,7 @@ fn import_upserts_and_reading_from_db_or_files_agrees() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("id,root,posts,gaps,depth,breadth,participants,start,end")
+        Some("id,root,posts,gaps,depth,breadth,participants,start,end,complete")
     );
     assert_eq!(lines.count(), 2);
     assert_eq!(
@@ -536,7 +537,7 @@ fn convokit_utterances_and_a_twitter_archive_are_detected_and_threaded() {
     );
     assert_eq!(
         csv.lines().nth(1),
-        Some("twitter-u1,u1,3,0,2,1,2,2010-01-01T00:00:00.000Z,2010-01-01T00:02:00.000Z")
+        Some("twitter-u1,u1,3,0,2,1,2,2010-01-01T00:00:00.000Z,2010-01-01T00:02:00.000Z,true")
     );
 
     let archive = d.join("data");

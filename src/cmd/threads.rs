@@ -14,7 +14,8 @@ use std::io::Write;
 /// Threads are sorted by start time, then id.
 ///
 /// JSON output is an array of objects with the keys `id, root, posts, gaps, depth, breadth,
-/// participants, start, end`; CSV has the same columns with a header row.
+/// participants, start, end, complete` (complete: no gaps, every parent was found); CSV has the
+/// same columns with a header row.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
@@ -90,6 +91,7 @@ fn write_json(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
             "participants": t.participants,
             "start": time(&t.start),
             "end": time(&t.end),
+            "complete": t.gaps == 0,
         });
         serde_json::to_writer(&mut *out, &obj)?;
     }
@@ -109,6 +111,7 @@ fn write_csv(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
         "participants",
         "start",
         "end",
+        "complete",
     ])?;
     for t in threads {
         w.write_record([
@@ -121,6 +124,7 @@ fn write_csv(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
             t.participants.to_string(),
             time(&t.start).unwrap_or_default(),
             time(&t.end).unwrap_or_default(),
+            (t.gaps == 0).to_string(),
         ])?;
     }
     w.flush()?;
