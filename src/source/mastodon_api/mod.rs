@@ -849,7 +849,22 @@ impl<'r> Tx<'r> {
         let posts = api_status(raw, server, provenance)
             .map_err(|e| anyhow!("{}: status {}: {e}", f.url, meta.id))?;
         let fetched_at = crate::model::format_time(&f.fetched_at);
-        for p in posts {
+        for (k, p) in posts.into_iter().enumerate() {
+            // The posts after the first are statuses embedded in it (a boosted or quoted
+            // status): their authors' choices hold for them as well.
+            if k > 0 {
+                let embedded: Option<StatusMeta> =
+                    p.raw.as_deref().and_then(|r| serde_json::from_str(r).ok());
+                if let Some(reason) = embedded
+                    .as_ref()
+                    .and_then(|m| plan::left_out_reason(m, self.include_opted_out))
+                {
+                    *self.report.left_out.entry(reason.to_string()).or_default() += 1;
+                    self.w
+                        .set_missing(&p.id, &format!("left out: {reason}"), None)?;
+                    continue;
+                }
+            }
             let pid = p.id.clone();
             self.w.add(&Record::Post(Box::new(p)))?;
             self.w
@@ -928,6 +943,50 @@ mod tests {
         assert_eq!(job_key(&a).0, job_key(&c).0);
         c.max_posts = Some(10);
         assert_ne!(job_key(&a).0, job_key(&c).0);
+    }
+
+    #[test]
+    fn an_embedded_status_of_an_opted_out_author_is_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut corpus = Corpus::open(&dir.path().join("c.db")).unwrap();
+        let quoted = r#"{"id":"7","uri":"https://m.example/users/dee/statuses/7","visibility":"public",
+            "content":"<p>OPTEDOUT words</p>","account":{"id":"4","username":"dee","note":"<p>#NoBot</p>"}}"#;
+        let raw = format!(
+            r#"{{"id":"8","uri":"https://m.example/users/ana/statuses/8","visibility":"public",
+            "content":"<p>look at this</p>","account":{{"id":"1","username":"ana","note":""}},
+            "quote":{{"state":"accepted","quoted_status":{quoted}}}}}"#
+        );
+        let meta: StatusMeta = serde_json::from_str(&raw).unwrap();
+        let f = Fetched {
+            url: Url::parse("https://m.example/api/v1/timelines/tag/x").unwrap(),
+            body: String::new(),
+            headers: Default::default(),
+            authenticated: false,
+            fetched_at: Utc::now(),
+        };
+        let mut tx = Tx {
+            w: corpus.writer().unwrap(),
+            job: "j".into(),
+            no_context: true,
+            include_opted_out: false,
+            report: TxReport::default(),
+        };
+        assert!(tx.store(&raw, &meta, "m.example", "timeline", &f).unwrap());
+        let report = tx.commit().unwrap();
+        assert_eq!(
+            report.left_out.get("author opted out (#nobot in profile)"),
+            Some(&1)
+        );
+        let set = corpus.load().unwrap();
+        assert_eq!(set.len(), 1);
+        let outer = set.post(0);
+        assert_eq!(outer.id, "8@m.example");
+        assert_eq!(outer.quote_of.as_deref(), Some("7@m.example"));
+        assert!(set.find(Platform::Mastodon, "7@m.example").is_none());
+        assert!(set
+            .missing_reason(Platform::Mastodon, "7@m.example")
+            .unwrap()
+            .contains("opted out"));
     }
 
     #[test]
