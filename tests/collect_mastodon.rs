@@ -563,3 +563,63 @@ fn two_servers_each_knowing_part_of_a_thread_give_one_whole_thread() {
     assert_eq!(ids.len(), 3, "{ids:?}\n{s}");
     assert!(s.contains("contexts that could not be fetched"), "{s}");
 }
+
+#[test]
+fn a_thread_is_asked_for_once_however_many_of_its_posts_match() {
+    let peer = Peer::start();
+    let (ana, bo) = (peer.create_account("ana"), peer.create_account("bo"));
+    let mut want = BTreeSet::new();
+    for t in 0..3 {
+        let root = id(&peer.post(&ana, &format!("#once thread {t}"), None, "public"));
+        let r1 = id(&peer.post(&bo, &format!("#once reply {t}"), Some(&root), "public"));
+        let r2 = id(&peer.post(&ana, &format!("untagged {t}"), Some(&r1), "public"));
+        let r3 = id(&peer.post(&bo, &format!("#once deep {t}"), Some(&r2), "public"));
+        want.extend([&root, &r1, &r2, &r3].map(|i| q(&peer, i)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = collect_ok(dir.path(), &peer, &["--tag", "once", "--concurrency", "1"]);
+    assert_eq!(stored_ids(&db(dir.path())), want);
+    assert!(s.contains("9 matched"), "{s}");
+    assert!(
+        s.contains("context 3 "),
+        "one context request per thread:\n{s}"
+    );
+    assert!(s.contains("1.00 per thread"), "{s}");
+}
+
+#[test]
+fn a_parent_that_cannot_be_had_is_asked_for_and_marked_with_the_reason() {
+    let peer = Peer::start();
+    let ana = peer.create_account("ana");
+    // The server accepts a reply to a status it does not have (as real servers hold replies
+    // to deleted posts): the parent is asked for by id, answers 404, and becomes a gap.
+    let orphan = id(&peer.post(
+        &ana,
+        "#orphans my parent was deleted",
+        Some("1234567"),
+        "public",
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let s = collect_ok(dir.path(), &peer, &["--tag", "orphans"]);
+    assert!(s.contains("status 1)"), "{s}");
+    let conn = db(dir.path());
+    let reason: String = conn
+        .query_row(
+            "SELECT reason FROM missing WHERE id = ?1",
+            [q(&peer, "1234567")],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        reason,
+        format!(
+            "deleted or not visible to us (HTTP 404 from {})",
+            peer.base.trim_start_matches("http://")
+        )
+    );
+    let threads = threads_json(dir.path());
+    assert_eq!(threads.len(), 1);
+    assert_eq!(threads[0]["root"], q(&peer, "1234567"));
+    assert_eq!(threads[0]["gaps"], 1);
+    assert!(stored_ids(&conn).contains(&q(&peer, &orphan)));
+}

@@ -13,7 +13,8 @@
 //! - `collect_cursors(job, stream, next_url, matched, done)`: one row per tag or search.
 //! - `collect_frontier(job, server, local_id, state, reason)`: `state` is `pending` (context to
 //!   ask), `placed` (seen inside a context already fetched from that server: no need to ask),
-//!   `asked`, or `failed` (with the reason).
+//!   `recheck` (to ask although placed: an answer that showed it was cut at a cap), `asked`, or
+//!   `failed` (with the reason).
 //! - `fetches(platform, id, server, endpoint, authenticated, fetched_at)`: where each post was
 //!   first fetched from each server.
 
@@ -128,7 +129,7 @@ impl Corpus {
         skip: impl Fn(&str, &str) -> bool,
     ) -> Result<Vec<(String, String)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT server, local_id FROM collect_frontier WHERE job = ?1 AND state = 'pending' ORDER BY rowid",
+            "SELECT server, local_id FROM collect_frontier WHERE job = ?1 AND state IN ('pending', 'recheck') ORDER BY priority, rowid",
         )?;
         let mut rows = stmt.query(params![job])?;
         let mut out = Vec::new();
@@ -154,7 +155,7 @@ impl Corpus {
         while let Some(r) = rows.next()? {
             let n = r.get::<_, i64>(1)? as u64;
             match r.get::<_, String>(0)?.as_str() {
-                "pending" => counts.0 = n,
+                "pending" | "recheck" => counts.0 += n,
                 "placed" => counts.1 = n,
                 "asked" => counts.2 = n,
                 _ => counts.3 += n,
@@ -227,7 +228,7 @@ impl Corpus {
             .query_row(params![job, server, local_id], |r| r.get(0))
             .optional()?;
         Ok(s.map(|s| match s.as_str() {
-            "pending" => FrontierState::Pending,
+            "pending" | "recheck" => FrontierState::Pending,
             "placed" => FrontierState::Placed,
             "asked" => FrontierState::Asked,
             _ => FrontierState::Failed,
@@ -272,14 +273,22 @@ impl ImportWriter<'_> {
         reason: Option<&str>,
     ) -> Result<bool> {
         let sql = match (state, force) {
-            (FrontierState::Pending, false) | (FrontierState::Placed, _) => {
+            (FrontierState::Pending, false) => {
                 "INSERT INTO collect_frontier (job, server, local_id, state, reason) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (job, server, local_id) DO NOTHING"
             }
-            (FrontierState::Pending, true) => {
+            // A matched post still waiting for its context needs none once another context
+            // has shown it: that is what makes it one request per thread, not per post.
+            (FrontierState::Placed, _) => {
                 "INSERT INTO collect_frontier (job, server, local_id, state, reason) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (job, server, local_id) DO UPDATE SET state = ?4
-                 WHERE collect_frontier.state = 'placed'"
+                 WHERE collect_frontier.state = 'pending'"
+            }
+            // Asked again because an answer was cut: `recheck`, which placing does not undo.
+            (FrontierState::Pending, true) => {
+                "INSERT INTO collect_frontier (job, server, local_id, state, reason) VALUES (?1, ?2, ?3, 'recheck', ?5)
+                 ON CONFLICT (job, server, local_id) DO UPDATE SET state = 'recheck'
+                 WHERE collect_frontier.state IN ('placed', 'pending')"
             }
             (FrontierState::Asked | FrontierState::Failed, _) => {
                 "INSERT INTO collect_frontier (job, server, local_id, state, reason) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -294,6 +303,31 @@ impl ImportWriter<'_> {
             reason
         ])?;
         Ok(n > 0)
+    }
+
+    /// Put a matched post on the frontier, to ask its context (or, with `placed`, not).
+    /// A reply is asked after the rest: the context of its thread's root usually shows it.
+    pub fn frontier_seed(
+        &mut self,
+        job: &str,
+        server: &str,
+        local_id: &str,
+        placed: bool,
+        is_reply: bool,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO collect_frontier (job, server, local_id, state, priority) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (job, server, local_id) DO NOTHING",
+            )?
+            .execute(params![
+                job,
+                server,
+                local_id,
+                if placed { "placed" } else { "pending" },
+                is_reply as i64
+            ])?;
+        Ok(())
     }
 
     /// Record where a post was fetched from (the first time per server).

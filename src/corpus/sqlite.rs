@@ -98,6 +98,7 @@ CREATE TABLE IF NOT EXISTS collect_frontier (
     local_id TEXT NOT NULL,
     state    TEXT NOT NULL,
     reason   TEXT,
+    priority INTEGER NOT NULL DEFAULT 0,
     UNIQUE (job, server, local_id)
 );
 CREATE TABLE IF NOT EXISTS imports (

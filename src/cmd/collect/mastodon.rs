@@ -243,7 +243,7 @@ fn report(s: &Summary, db: &std::path::Path) {
             .unwrap_or_default()
     );
     eprintln!(
-        "  posts: {} matched, {} stored (with thread context), {} left out",
+        "  posts: {} matched, {} statuses stored with their threads (a copy from each server counts), {} left out",
         c.matched, c.stored, left_out
     );
     for (why, n) in &c.left_out {

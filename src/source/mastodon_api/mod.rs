@@ -36,7 +36,7 @@ use indicatif::ProgressBar;
 use plan::StatusMeta;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -547,12 +547,13 @@ impl<'a> Run<'a> {
                             .as_deref()
                             .and_then(plan::origin_of)
                             .is_some_and(|(_, origin, _)| origin == host);
-                    let state = if opts.no_context || alone {
-                        FrontierState::Placed
-                    } else {
-                        FrontierState::Pending
-                    };
-                    tx.w.frontier(&job, &host, &meta.id, state, false, None)?;
+                    tx.w.frontier_seed(
+                        &job,
+                        &host,
+                        &meta.id,
+                        opts.no_context || alone,
+                        meta.in_reply_to_id.is_some(),
+                    )?;
                 }
             }
             if reached_end {
@@ -611,29 +612,36 @@ impl<'a> Run<'a> {
     // ---- phase 2 -------------------------------------------------------------------------
 
     async fn threads(&mut self) -> Result<()> {
-        let limit = self.opts.net.per_host.max(1) * 4;
+        // No more requests in flight per server than it may serve at once: a context asked
+        // early that another answer would have placed is a request wasted, so the frontier is
+        // read again after every answer.
+        let per_host = self.opts.net.per_host.max(1);
         let mut tasks: JoinSet<ContextTask> = JoinSet::new();
         let mut in_flight: HashSet<(String, String)> = HashSet::new();
+        let mut busy: HashMap<String, usize> = HashMap::new();
         loop {
-            let want = limit.saturating_sub(tasks.len());
-            if want > 0 {
-                let pending = self.corpus.pending_frontier(&self.job, want, |s, i| {
-                    in_flight.contains(&(s.to_string(), i.to_string()))
-                })?;
-                for (server, local_id) in pending {
-                    in_flight.insert((server.clone(), local_id.clone()));
-                    let base = base_of(&server, &self.opts.instance)?;
-                    let url = api_url(&base, &["api", "v1", "statuses", &local_id, "context"]);
-                    let http = self.http.clone();
-                    tasks.spawn(async move {
-                        let result = http.get(&url, valid_context).await;
-                        ContextTask {
-                            server,
-                            local_id,
-                            result,
-                        }
-                    });
+            let pending = self.corpus.pending_frontier(&self.job, 256, |s, i| {
+                in_flight.contains(&(s.to_string(), i.to_string()))
+                    || busy.get(s).is_some_and(|&n| n >= per_host)
+            })?;
+            for (server, local_id) in pending {
+                let n = busy.entry(server.clone()).or_default();
+                if *n >= per_host {
+                    continue;
                 }
+                *n += 1;
+                in_flight.insert((server.clone(), local_id.clone()));
+                let base = base_of(&server, &self.opts.instance)?;
+                let url = api_url(&base, &["api", "v1", "statuses", &local_id, "context"]);
+                let http = self.http.clone();
+                tasks.spawn(async move {
+                    let result = http.get(&url, valid_context).await;
+                    ContextTask {
+                        server,
+                        local_id,
+                        result,
+                    }
+                });
             }
             self.update_thread_bar()?;
             let Some(done) = tasks.join_next().await else {
@@ -641,6 +649,9 @@ impl<'a> Run<'a> {
             };
             let task = done.map_err(|e| anyhow!("context task failed: {e}"))?;
             in_flight.remove(&(task.server.clone(), task.local_id.clone()));
+            if let Some(n) = busy.get_mut(&task.server) {
+                *n = n.saturating_sub(1);
+            }
             self.context_answer(task)?;
         }
         self.update_thread_bar()?;
