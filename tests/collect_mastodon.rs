@@ -623,3 +623,92 @@ fn a_parent_that_cannot_be_had_is_asked_for_and_marked_with_the_reason() {
     assert_eq!(threads[0]["gaps"], 1);
     assert!(stored_ids(&conn).contains(&q(&peer, &orphan)));
 }
+
+#[test]
+fn a_server_rate_limit_is_respected_from_its_headers() {
+    // 6 requests per 2-second window, announced in X-RateLimit-* on every answer (epoch
+    // seconds here; real Mastodon sends ISO 8601, both are read). Seeded from the server's
+    // config: through the API, the seeding would be rate-limited too.
+    let mut seed = Vec::new();
+    for t in 0..8 {
+        seed.push(peer::SeedPost::public(format!("#limited thread {t}")));
+        seed.push(peer::SeedPost::reply(format!("reply {t}"), seed.len() - 1));
+    }
+    let (peer, _, ids) = Peer::start_seeded_with(
+        "ana",
+        &seed,
+        "[ratelimit]\nenabled = true\nlimit = 6\nwindow_seconds = 2\n",
+    );
+    let want: BTreeSet<String> = ids.iter().map(|i| q(&peer, i)).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let s = collect_ok(dir.path(), &peer, &["--tag", "limited"]);
+    assert_eq!(stored_ids(&db(dir.path())), want, "{s}");
+    // 1 page + 8 contexts = 9 requests (and the server detection's few) at 6 per 2 s: the
+    // budget ran out and was waited for, not hammered.
+    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
+    let limited: u64 = s
+        .split(" rate-limited")
+        .next()
+        .and_then(|h| h.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX);
+    assert!(limited <= 1, "paced by the announced budget, at most one 429:\n{s}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_between_transactions_and_the_same_command_goes_on() {
+    let peer = Peer::start();
+    let (ana, bo) = (peer.create_account("ana"), peer.create_account("bo"));
+    let mut want = BTreeSet::new();
+    for i in 0..20 {
+        let root = id(&peer.post(&ana, &format!("#sigint thread {i}"), None, "public"));
+        let r = id(&peer.post(&bo, &format!("reply {i}"), Some(&root), "public"));
+        want.extend([q(&peer, &root), q(&peer, &r)]);
+    }
+    peer.fault_latency("/api/v1/statuses/*/context", 300, None);
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "collect", "mastodon", "--instance", &peer.base, "--tag", "sigint", "--pace", "0",
+    ];
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_rethread"))
+        .args(args)
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let asked: i64 = Connection::open(dir.path().join("rethread.db"))
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM collect_frontier WHERE state = 'asked'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0);
+        if asked >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never got going");
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success(), "an interrupted run must not look finished");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+    let partial = stored_ids(&db(dir.path()));
+    assert!(partial.len() < want.len());
+    peer.clear_faults();
+    let s = collect_ok(dir.path(), &peer, &["--tag", "sigint"]);
+    assert!(s.contains("resumed"), "{s}");
+    assert_eq!(stored_ids(&db(dir.path())), want);
+}

@@ -355,9 +355,18 @@ impl Peer {
     /// seeding never sets it), and every text must be unique, since the seeding merges posts
     /// of one account with equal text.
     pub fn start_seeded(username: &str, posts: &[SeedPost]) -> (Peer, Account, Vec<String>) {
+        Self::start_seeded_with(username, posts, "")
+    }
+
+    /// `start_seeded` with more configuration (TOML tables such as `[ratelimit]`) added.
+    pub fn start_seeded_with(
+        username: &str,
+        posts: &[SeedPost],
+        config: &str,
+    ) -> (Peer, Account, Vec<String>) {
         let token = format!("seeded-{username}");
         let mut toml = format!(
-            "[[seed.accounts]]\nusername = {}\naccess_token = {}\n",
+            "{config}\n[[seed.accounts]]\nusername = {}\naccess_token = {}\n",
             toml_str(username),
             toml_str(&token)
         );

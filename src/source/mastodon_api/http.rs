@@ -310,8 +310,13 @@ impl Http {
                             // a generous bound of its own.
                             self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                             limited += 1;
-                            let wait = retry_after_of(&headers, Utc::now())
-                                .unwrap_or_else(|| self.backoff(limited));
+                            let wait = match header(&headers, "retry-after") {
+                                Some(_) => retry_after_of(&headers, Utc::now()),
+                                // A reset in whole epoch seconds may be up to a second early.
+                                None => retry_after_of(&headers, Utc::now())
+                                    .map(|w| w + Duration::from_secs(1)),
+                            }
+                            .unwrap_or_else(|| self.backoff(limited));
                             if limited <= 20 {
                                 self.block(&host, &host_name, wait, "429 Too Many Requests")
                                     .await;
@@ -418,7 +423,9 @@ impl Http {
             if let (Some(remaining), Some(reset)) = (g.remaining, g.reset) {
                 if reset > now {
                     if remaining <= 1 {
-                        start = start.max(reset);
+                        // Past the reset by a second: resets in whole epoch seconds are
+                        // rounded down.
+                        start = start.max(reset + Duration::from_secs(1));
                         g.remaining = None;
                     } else {
                         gap = gap.max((reset - now) / remaining as u32);
