@@ -646,14 +646,21 @@ fn a_server_rate_limit_is_respected_from_its_headers() {
     assert_eq!(stored_ids(&db(dir.path())), want, "{s}");
     // 1 page + 8 contexts = 9 requests (and the server detection's few) at 6 per 2 s: the
     // budget ran out and was waited for, not hammered.
-    assert!(started.elapsed() >= Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let limited: u64 = s
         .split(" rate-limited")
         .next()
         .and_then(|h| h.rsplit(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(u64::MAX);
-    assert!(limited <= 1, "paced by the announced budget, at most one 429:\n{s}");
+    assert!(
+        limited <= 1,
+        "paced by the announced budget, at most one 429:\n{s}"
+    );
 }
 
 #[cfg(unix)]
@@ -670,7 +677,14 @@ fn ctrl_c_stops_between_transactions_and_the_same_command_goes_on() {
     peer.fault_latency("/api/v1/statuses/*/context", 300, None);
     let dir = tempfile::tempdir().unwrap();
     let args = [
-        "collect", "mastodon", "--instance", &peer.base, "--tag", "sigint", "--pace", "0",
+        "collect",
+        "mastodon",
+        "--instance",
+        &peer.base,
+        "--tag",
+        "sigint",
+        "--pace",
+        "0",
     ];
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_rethread"))
         .args(args)
@@ -702,7 +716,10 @@ fn ctrl_c_stops_between_transactions_and_the_same_command_goes_on() {
     assert!(sent.success());
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
-    assert!(!out.status.success(), "an interrupted run must not look finished");
+    assert!(
+        !out.status.success(),
+        "an interrupted run must not look finished"
+    );
     assert!(err.contains("interrupted"), "{err}");
     assert!(err.contains("run the same command again"), "{err}");
     let partial = stored_ids(&db(dir.path()));

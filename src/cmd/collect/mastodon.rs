@@ -259,6 +259,12 @@ fn report(s: &Summary, db: &std::path::Path) {
     for (why, n) in &c.gaps {
         eprintln!("    missing parents {n}: {why}");
     }
+    if c.origins_unknown > 0 {
+        eprintln!(
+            "    posts from servers whose uri does not give the post's id there (not asked at their origin): {}",
+            c.origins_unknown
+        );
+    }
     if c.contexts_failed > 0 {
         eprintln!(
             "    contexts that could not be fetched: {} (see collect_frontier in the corpus)",

@@ -98,6 +98,9 @@ pub struct Counters {
     pub recheck_requests: u64,
     pub status_requests: u64,
     pub contexts_failed: u64,
+    /// Posts from another server whose `uri` does not say their id there (not Mastodon
+    /// software): their origin could not be asked.
+    pub origins_unknown: u64,
     /// Posts not stored, by reason.
     pub left_out: BTreeMap<String, u64>,
     /// Parents that could not be had, by reason.
@@ -600,6 +603,7 @@ impl<'a> Run<'a> {
     fn absorb(&mut self, r: TxReport) {
         let c = &mut self.summary.counters;
         c.stored += r.stored;
+        c.origins_unknown += r.origins_unknown;
         c.matched += r.matched;
         for (k, n) in r.left_out {
             *c.left_out.entry(k).or_default() += n;
@@ -805,6 +809,7 @@ impl<'a> Run<'a> {
 #[derive(Default)]
 struct TxReport {
     stored: u64,
+    origins_unknown: u64,
     matched: u64,
     rechecks: u64,
     left_out: BTreeMap<String, u64>,
@@ -885,6 +890,10 @@ impl<'r> Tx<'r> {
         // A post that lives on another server: its origin knows its thread best. Remember its
         // id there (as an alias, so replies fetched from the origin find it) and ask there.
         if let Some(uri) = &meta.uri {
+            let foreign = url::Url::parse(uri).is_ok_and(|u| authority(&u) != server);
+            if foreign && plan::origin_of(uri).is_none() {
+                self.report.origins_unknown += 1;
+            }
             if let Some((_, origin, origin_id)) = plan::origin_of(uri) {
                 if origin != server {
                     let alias = qualified(&origin_id, &origin);
@@ -998,6 +1007,113 @@ mod tests {
             .missing_reason(Platform::Mastodon, "7@m.example")
             .unwrap()
             .contains("opted out"));
+    }
+
+    /// The real recordings in `../shared/data/mastodon/rtoot_fixtures`: tag timeline pages and
+    /// contexts from mastodon.social and social.tchncs.de (Nov 2022).
+    fn recordings() -> Option<Vec<(String, String)>> {
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/mastodon/rtoot_fixtures"
+        ));
+        if !dir.is_dir() {
+            eprintln!(
+                "skipping: ../shared/data/mastodon/rtoot_fixtures not found beside the checkout"
+            );
+            return None;
+        }
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            if name.contains("__timelines_tag_") || name.contains("_context__") {
+                let host = name.split("__").next().unwrap().to_string();
+                out.push((host, std::fs::read_to_string(dir.join(&name)).unwrap()));
+            }
+        }
+        out.sort();
+        assert!(
+            out.len() >= 9,
+            "tag pages and contexts expected, found {}",
+            out.len()
+        );
+        Some(out)
+    }
+
+    #[test]
+    fn real_recordings_decide_as_documented() {
+        let Some(files) = recordings() else { return };
+        let (mut statuses, mut remote, mut left_out, mut unknown) = (0, 0, 0, 0);
+        let mut origins = std::collections::BTreeSet::new();
+        for (host, body) in files {
+            let raws: Vec<&RawValue> = if body.trim_start().starts_with('[') {
+                valid_array(&body).unwrap();
+                serde_json::from_str(&body).unwrap()
+            } else {
+                valid_context(&body).unwrap();
+                let c: ContextBody = serde_json::from_str(&body).unwrap();
+                let caps = plan::Caps::for_client(false);
+                let metas = |v: &[&RawValue]| -> Vec<StatusMeta> {
+                    v.iter()
+                        .map(|r| serde_json::from_str(r.get()).unwrap())
+                        .collect()
+                };
+                // Small real threads: under every cap, nothing to ask again.
+                assert!(
+                    plan::recheck("x", &metas(&c.ancestors), &metas(&c.descendants), caps)
+                        .is_empty()
+                );
+                c.ancestors.into_iter().chain(c.descendants).collect()
+            };
+            for raw in raws {
+                statuses += 1;
+                let meta: StatusMeta = serde_json::from_str(raw.get()).unwrap();
+                let noindex = meta.account.as_ref().and_then(|a| a.noindex) == Some(true);
+                match plan::left_out_reason(&meta, false) {
+                    Some(_) => left_out += 1,
+                    None => assert!(!noindex, "{}", meta.id),
+                }
+                let uri = meta.uri.as_deref().unwrap();
+                // Other software writes other uris (Friendica: /objects/UUID): the origin's
+                // id cannot be read from them, so such an origin is not asked.
+                if let Some((_, origin, origin_id)) = plan::origin_of(uri) {
+                    assert!(uri.ends_with(&format!("/statuses/{origin_id}")), "{uri}");
+                    if origin != host {
+                        remote += 1;
+                        origins.insert(origin.clone());
+                    } else {
+                        assert_eq!(origin_id, meta.id, "a local post's uri carries its id");
+                    }
+                } else {
+                    unknown += 1;
+                }
+                let prov = Provenance {
+                    source: Arc::from("https://example/"),
+                    line: 0,
+                    format: "mastodon-api",
+                };
+                let posts = api_status(raw.get(), &host, prov).unwrap();
+                assert_eq!(posts[0].id, format!("{}@{host}", meta.id));
+                if let Some(p) = &meta.in_reply_to_id {
+                    assert_eq!(
+                        posts[0].reply_to.as_deref(),
+                        Some(format!("{p}@{host}").as_str())
+                    );
+                }
+                assert!(
+                    posts[0].raw.as_deref() == Some(raw.get()),
+                    "raw kept verbatim"
+                );
+            }
+        }
+        // Most tagged posts on a big server come from elsewhere: the origin asks matter.
+        assert!(statuses >= 180, "{statuses}");
+        assert!(remote * 2 > statuses, "{remote} remote of {statuses}");
+        assert!(origins.len() >= 20, "{origins:?}");
+        assert!(
+            left_out * 10 < statuses,
+            "{left_out} left out of {statuses}"
+        );
+        assert_eq!(unknown, 1, "one Friendica post among them");
     }
 
     #[test]
