@@ -729,3 +729,73 @@ fn ctrl_c_stops_between_transactions_and_the_same_command_goes_on() {
     assert!(s.contains("resumed"), "{s}");
     assert_eq!(stored_ids(&db(dir.path())), want);
 }
+
+#[test]
+fn several_tags_filters_and_dates() {
+    let peer = Peer::start();
+    let ana = peer.create_account("ana");
+    let texts: Vec<String> = (0..45).map(|i| format!("#alpha #beta post {i}")).collect();
+    let both = peer.post_many(&ana, &texts, 4);
+    let only_beta = id(&peer.post(&ana, "#beta alone", None, "public"));
+    let dir = tempfile::tempdir().unwrap();
+    let s = collect_ok(
+        dir.path(),
+        &peer,
+        &[
+            "--tag", "alpha", "#Beta", "--any", "extra", "--none", "spam", "--all", "alpha",
+        ],
+    );
+    let conn = db(dir.path());
+    let mut want: BTreeSet<String> = both.iter().map(|i| q(&peer, i)).collect();
+    want.insert(q(&peer, &only_beta));
+    assert_eq!(
+        stored_ids(&conn),
+        want,
+        "a post under two tags is stored once"
+    );
+    assert!(s.contains("timeline 4,"), "two pages per tag:\n{s}");
+    // Mastodon leaves the filters out of its Link URLs; every page asked carries them again.
+    let mut stmt = conn
+        .prepare("SELECT DISTINCT source FROM posts WHERE source LIKE '%max_id%'")
+        .unwrap();
+    let later: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!later.is_empty());
+    for u in &later {
+        for f in [
+            "any%5B%5D=extra",
+            "none%5B%5D=spam",
+            "all%5B%5D=alpha",
+            "limit=40",
+        ] {
+            assert!(u.contains(f), "{u} lacks {f}");
+        }
+    }
+
+    // Dates: everything here was posted today.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let d = tempfile::tempdir().unwrap();
+    let s = collect_ok(d.path(), &peer, &["--tag", "beta", "--since", &tomorrow]);
+    assert!(
+        s.contains(" 0 matched") && s.contains("timeline 1,"),
+        "stops at the first older post:\n{s}"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let s = collect_ok(d.path(), &peer, &["--tag", "beta", "--until", &yesterday]);
+    assert!(s.contains(" 0 matched"), "{s}");
+    let d = tempfile::tempdir().unwrap();
+    let s = collect_ok(
+        d.path(),
+        &peer,
+        &["--tag", "beta", "--since", &yesterday, "--until", &tomorrow],
+    );
+    assert!(s.contains(" 46 matched"), "{s}");
+}
