@@ -199,54 +199,6 @@ impl Corpus {
         let rows = stmt.query_map(params![job], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
-
-    /// Is there a post (or alias) with this id?
-    pub fn has_post(&self, platform: &str, id: &str) -> Result<bool> {
-        let found: Option<i64> = self
-            .conn
-            .prepare_cached(
-                "SELECT 1 FROM posts WHERE platform = ?1 AND id = ?2
-                 UNION ALL SELECT 1 FROM aliases WHERE platform = ?1 AND id = ?2 LIMIT 1",
-            )?
-            .query_row(params![platform, id], |r| r.get(0))
-            .optional()?;
-        Ok(found.is_some())
-    }
-
-    /// The stored post's frontier state on a server, if it has one.
-    pub fn frontier_state(
-        &self,
-        job: &str,
-        server: &str,
-        local_id: &str,
-    ) -> Result<Option<FrontierState>> {
-        let s: Option<String> = self
-            .conn
-            .prepare_cached(
-                "SELECT state FROM collect_frontier WHERE job = ?1 AND server = ?2 AND local_id = ?3",
-            )?
-            .query_row(params![job, server, local_id], |r| r.get(0))
-            .optional()?;
-        Ok(s.map(|s| match s.as_str() {
-            "pending" | "recheck" => FrontierState::Pending,
-            "placed" => FrontierState::Placed,
-            "asked" => FrontierState::Asked,
-            _ => FrontierState::Failed,
-        }))
-    }
-
-    /// Where a post was first fetched from, per server: `(server, endpoint, authenticated,
-    /// fetched_at)`.
-    pub fn fetches_of(&self, id: &str) -> Result<Vec<(String, String, bool, String)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT server, endpoint, authenticated, fetched_at FROM fetches
-             WHERE platform = 'mastodon' AND id = ?1 ORDER BY server",
-        )?;
-        let rows = stmt.query_map(params![id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0, r.get(3)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }
 
 impl ImportWriter<'_> {
@@ -373,5 +325,169 @@ impl ImportWriter<'_> {
             .prepare_cached("UPDATE collect_jobs SET finished_at = ?2 WHERE job = ?1")?
             .execute(params![job, now])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Platform, Post, Record};
+
+    fn corpus() -> (tempfile::TempDir, Corpus) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Corpus::open(&dir.path().join("c.db")).unwrap();
+        (dir, c)
+    }
+
+    fn state(c: &Corpus, id: &str) -> String {
+        c.conn
+            .query_row(
+                "SELECT state FROM collect_frontier WHERE local_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn frontier_states_only_move_forward() {
+        let (_d, mut c) = corpus();
+        let mut w = c.writer().unwrap();
+        w.frontier_seed("j", "s", "1", false, false).unwrap();
+        w.frontier_seed("j", "s", "2", false, true).unwrap();
+        w.frontier_seed("j", "s", "3", false, false).unwrap();
+        // Placing a matched post cancels its ask; asking is never undone.
+        w.frontier("j", "s", "2", FrontierState::Placed, false, None)
+            .unwrap();
+        w.frontier("j", "s", "1", FrontierState::Asked, false, None)
+            .unwrap();
+        w.frontier("j", "s", "1", FrontierState::Placed, false, None)
+            .unwrap();
+        w.frontier("j", "s", "1", FrontierState::Pending, true, None)
+            .unwrap();
+        // A re-ask (an answer was cut) survives being placed again.
+        w.frontier("j", "s", "3", FrontierState::Placed, false, None)
+            .unwrap();
+        w.frontier("j", "s", "3", FrontierState::Pending, true, None)
+            .unwrap();
+        w.frontier("j", "s", "3", FrontierState::Placed, false, None)
+            .unwrap();
+        w.frontier_seed("j", "s", "4", false, true).unwrap();
+        w.frontier_seed("j", "s", "5", false, false).unwrap();
+        w.commit().unwrap();
+        assert_eq!(state(&c, "1"), "asked");
+        assert_eq!(state(&c, "2"), "placed");
+        assert_eq!(state(&c, "3"), "recheck");
+        // Replies wait for the rest.
+        let order: Vec<String> = c
+            .pending_frontier("j", 10, |_, _| false)
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        assert_eq!(order, ["3", "5", "4"]);
+        assert_eq!(
+            c.pending_frontier("j", 10, |_, id| id == "5")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(c.frontier_counts("j").unwrap(), (3, 1, 1, 0));
+        assert_eq!(c.frontier_posts("j").unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_job_resumes_until_finished_then_starts_over() {
+        let (_d, mut c) = corpus();
+        assert!(!c.collect_job("k", "{}").unwrap().resumed);
+        let mut w = c.writer().unwrap();
+        let cur = Cursor {
+            next_url: Some("https://m.example/next".into()),
+            matched: 40,
+            done: false,
+        };
+        w.set_cursor("k", "tag:cs", &cur).unwrap();
+        w.save_counters("k", r#"{"matched":40}"#).unwrap();
+        w.commit().unwrap();
+        let again = c.collect_job("k", "{}").unwrap();
+        assert!(again.resumed);
+        assert_eq!(again.counters, r#"{"matched":40}"#);
+        assert_eq!(c.cursor("k", "tag:cs").unwrap(), cur);
+        assert_eq!(c.cursor_total("k").unwrap(), 40);
+        let mut w = c.writer().unwrap();
+        w.finish_job("k").unwrap();
+        w.commit().unwrap();
+        let fresh = c.collect_job("k", "{}").unwrap();
+        assert!(!fresh.resumed);
+        assert_eq!(c.cursor("k", "tag:cs").unwrap(), Cursor::default());
+    }
+
+    #[test]
+    fn dangling_parents_are_the_unexplained_qualified_ones() {
+        let (_d, mut c) = corpus();
+        let mut w = c.writer().unwrap();
+        let mut add = |id: &str, parent: Option<&str>, uri: &str| {
+            let mut p = Post::new(Platform::Mastodon, id);
+            p.reply_to = parent.map(str::to_string);
+            p.uri = Some(uri.into());
+            w.add(&Record::Post(Box::new(p))).unwrap();
+        };
+        add("1@a", None, "https://a/users/x/statuses/1");
+        add("2@a", Some("1@a"), "https://a/users/x/statuses/2");
+        add("3@a", Some("9@a"), "https://a/users/x/statuses/3");
+        add("4@a", Some("8@a"), "https://a/users/x/statuses/4");
+        add("5@a", Some("7@b"), "https://a/users/x/statuses/5");
+        add("6", Some("66"), "https://a/users/x/statuses/6");
+        w.set_missing("8@a", "deleted", None).unwrap();
+        assert!(w
+            .alias_by_uri("7@b", "https://a/users/x/statuses/1")
+            .unwrap());
+        assert!(!w
+            .alias_by_uri("1@a", "https://a/users/x/statuses/1")
+            .unwrap());
+        assert!(!w.alias_by_uri("x@b", "https://nowhere/1").unwrap());
+        w.commit().unwrap();
+        assert_eq!(c.dangling_parents().unwrap(), ["9@a"]);
+    }
+
+    #[test]
+    fn another_servers_copy_fills_what_ours_lacks_and_nothing_else() {
+        let (_d, mut c) = corpus();
+        let copy = |id: &str, parent: Option<&str>, raw: &str| {
+            let mut p = Post::new(Platform::Mastodon, id);
+            p.uri = Some("https://b/users/x/statuses/5".into());
+            p.reply_to = parent.map(str::to_string);
+            p.text = "same words".into();
+            p.raw = Some(raw.into());
+            Record::Post(Box::new(p))
+        };
+        let mut w = c.writer().unwrap();
+        // The server we asked did not know the parent; the origin does.
+        w.add(&copy("12@a", None, r#"{"id":"12"}"#)).unwrap();
+        w.add(&copy(
+            "5@b",
+            Some("4@b"),
+            r#"{"id":"5","in_reply_to_id":"4","more":"fields"}"#,
+        ))
+        .unwrap();
+        w.commit().unwrap();
+        let set = c.load().unwrap();
+        assert_eq!(set.len(), 1);
+        let p = set.post(0);
+        assert_eq!(p.id, "12@a");
+        assert_eq!(p.reply_to.as_deref(), Some("4@b"));
+        assert_eq!(set.find(Platform::Mastodon, "5@b"), Some(0));
+        let raw: String = c
+            .conn
+            .query_row("SELECT raw FROM posts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(raw, r#"{"id":"12"}"#, "our copy's raw JSON stays");
+        // The same in memory (--input).
+        let mut set = crate::corpus::PostSet::new();
+        for r in [copy("12@a", None, "{}"), copy("5@b", Some("4@b"), "{}")] {
+            set.add_record(r);
+        }
+        assert_eq!(set.len(), 1);
+        assert_eq!(set.post(0).reply_to.as_deref(), Some("4@b"));
     }
 }

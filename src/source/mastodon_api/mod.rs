@@ -177,7 +177,6 @@ struct Run<'a> {
     host: String,
     job: String,
     summary: Summary,
-    interrupted: bool,
 }
 
 /// A context answer and the post it was asked for.
@@ -268,7 +267,6 @@ impl<'a> Run<'a> {
                 counters,
                 ..Default::default()
             },
-            interrupted: false,
         })
     }
 
@@ -278,7 +276,7 @@ impl<'a> Run<'a> {
         tokio::pin!(ctrl_c);
         let work = async {
             self.match_posts().await?;
-            if !self.opts.no_context && !self.interrupted {
+            if !self.opts.no_context {
                 self.threads().await?;
                 self.gaps().await?;
             }
@@ -296,7 +294,7 @@ impl<'a> Run<'a> {
                 self.finish(false)?;
             }
             Some(Ok(())) => {
-                let done = self.summary.errors.is_empty() && !self.interrupted;
+                let done = self.summary.errors.is_empty();
                 self.finish(done)?;
             }
             Some(Err(e)) => {
@@ -421,9 +419,6 @@ impl<'a> Run<'a> {
             streams.push((format!("search:{q}"), u));
         }
         for (stream, first) in streams {
-            if self.interrupted {
-                break;
-            }
             if let Err(e) = self.page_stream(&stream, first).await {
                 self.summary.errors.push(format!(
                     "{stream}: {e:#}\n  everything before this page is stored; run the same command again to go on"
