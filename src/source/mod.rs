@@ -17,6 +17,7 @@
 pub mod convokit;
 pub mod mastodon;
 pub mod mastodon_api;
+pub mod net;
 pub mod twarc2;
 pub mod twcs;
 pub mod tweets_js;

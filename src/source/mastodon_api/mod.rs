@@ -23,7 +23,6 @@
 //!
 //! Stored ids are `local_id@server` (see `source::mastodon::api_status`).
 
-pub mod http;
 pub mod plan;
 
 use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PostSet};
@@ -31,7 +30,7 @@ use crate::model::{parse_time, Platform, Provenance, Record};
 use crate::source::mastodon::{api_status, qualified, unqualify};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
-use http::{authority, FetchError, Fetched, Http, NetConfig};
+use super::net::{authority, FetchError, Fetched, Http, NetConfig};
 use indicatif::ProgressBar;
 use plan::StatusMeta;
 use serde::{Deserialize, Serialize};

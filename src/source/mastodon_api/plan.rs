@@ -174,7 +174,7 @@ pub fn origin_of(uri: &str) -> Option<(Url, String, String)> {
     base.set_path("");
     base.set_query(None);
     base.set_fragment(None);
-    let auth = super::http::authority(&u);
+    let auth = crate::source::net::authority(&u);
     Some((base, auth, id.to_string()))
 }
 

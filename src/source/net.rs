@@ -1,14 +1,16 @@
-//! HTTP for the collector: one client, and per server (host) a pace, a rate-limit budget, a
+//! HTTP for the collectors: one client, and per server (host) a pace, a rate-limit budget, a
 //! bound on requests in flight, retries with backoff, and a breaker that gives up on a server
 //! that keeps failing, so that one bad server cannot stall the others.
 //!
-//! Why not megalodon's calls for this: megalodon (used for detecting the server, see `mod.rs`)
-//! sends requests without a timeout, does not parse the `Link` header, returns 429 as an error
-//! without waiting, and hands back typed statuses that drop fields (`indexable`, unknown
-//! extensions) the corpus keeps verbatim. Both go through reqwest 0.12, one client stack.
+//! Why not megalodon's calls for Mastodon: megalodon (used for detecting the server, see
+//! `mastodon_api`) sends requests without a timeout, does not parse the `Link` header, returns
+//! 429 as an error without waiting, and hands back typed statuses that drop fields
+//! (`indexable`, unknown extensions) the corpus keeps verbatim. Both go through reqwest 0.12,
+//! one client stack.
 //!
-//! Mastodon's limits (default 300 requests per 5 minutes per client, more with a token) are
-//! announced on every response as `X-RateLimit-Limit/Remaining/Reset`. We spread the remaining
+//! Servers announce their limits on every response: Mastodon as `X-RateLimit-Limit/Remaining/
+//! Reset` (default 300 requests per 5 minutes), the Twitter/X API as `x-rate-limit-limit/
+//! remaining/reset` (epoch seconds, per endpoint window). We spread the remaining
 //! budget over the time left until the reset instead of spending it and then sleeping: the
 //! server sees an even trickle, and a long collection does not stall for minutes at a time.
 
@@ -453,8 +455,12 @@ impl Http {
 
     /// Read the budget a server announces.
     async fn note_budget(&self, host: &Host, headers: &HeaderMap) {
-        let remaining = header(headers, "x-ratelimit-remaining").and_then(|v| v.parse().ok());
-        let reset = header(headers, "x-ratelimit-reset").and_then(|v| parse_reset(v, Utc::now()));
+        let remaining = header(headers, "x-ratelimit-remaining")
+            .or_else(|| header(headers, "x-rate-limit-remaining"))
+            .and_then(|v| v.parse().ok());
+        let reset = header(headers, "x-ratelimit-reset")
+            .or_else(|| header(headers, "x-rate-limit-reset"))
+            .and_then(|v| parse_reset(v, Utc::now()));
         if let (Some(remaining), Some(reset)) = (remaining, reset) {
             let mut g = host.gate.lock().await;
             g.remaining = Some(remaining);
@@ -506,7 +512,9 @@ pub fn retry_after_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duratio
             );
         }
     }
-    header(headers, "x-ratelimit-reset").and_then(|v| parse_reset(v, now))
+    header(headers, "x-ratelimit-reset")
+        .or_else(|| header(headers, "x-rate-limit-reset"))
+        .and_then(|v| parse_reset(v, now))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -572,6 +580,11 @@ mod tests {
             HeaderValue::from_static("2026-11-24T12:01:00Z"),
         );
         assert_eq!(retry_after_of(&h, now()), Some(Duration::from_secs(60)));
+        // The Twitter/X API spells it with another dash, in epoch seconds.
+        let mut h = HeaderMap::new();
+        let epoch = (now().timestamp() + 45).to_string();
+        h.insert("x-rate-limit-reset", HeaderValue::from_str(&epoch).unwrap());
+        assert_eq!(retry_after_of(&h, now()), Some(Duration::from_secs(45)));
     }
 
     #[test]
