@@ -180,6 +180,48 @@ impl Corpus {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Tweets to look up by id for a Twitter job: the roots of its conversations (the
+    /// conversation id is the root's id) and the parents its conversations' tweets reply to,
+    /// when they are neither stored nor explained in `missing`.
+    pub fn twitter_wanted(&self, job: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "WITH convs AS (SELECT local_id AS id FROM collect_frontier WHERE job = ?1 AND server = 'twitter'),
+                  wanted AS (
+                    SELECT id FROM convs
+                    UNION
+                    SELECT p.reply_to FROM posts p JOIN convs c ON p.conversation_id = c.id
+                     WHERE p.platform = 'twitter' AND p.reply_to IS NOT NULL)
+             SELECT w.id FROM wanted w
+             WHERE NOT EXISTS (SELECT 1 FROM posts q WHERE q.platform = 'twitter' AND q.id = w.id)
+               AND NOT EXISTS (SELECT 1 FROM missing m WHERE m.platform = 'twitter' AND m.id = w.id)
+             ORDER BY w.id",
+        )?;
+        let rows = stmt.query_map(params![job], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Does the corpus hold this post, or a note on why it is missing?
+    pub fn known(&self, platform: &str, id: &str) -> Result<bool> {
+        let found: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM posts WHERE platform = ?1 AND id = ?2
+                 UNION ALL SELECT 1 FROM missing WHERE platform = ?1 AND id = ?2 LIMIT 1",
+            )?
+            .query_row(params![platform, id], |r| r.get(0))
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// The stored API pages of a platform, in the order fetched: `(url, body)`.
+    pub fn pages(&self, platform: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT url, body FROM api_pages WHERE platform = ?1 ORDER BY rowid")?;
+        let rows = stmt.query_map(params![platform], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Posts matched so far by all the job's timelines and searches.
     pub fn cursor_total(&self, job: &str) -> Result<u64> {
         let n: i64 = self.conn.query_row(
@@ -285,6 +327,7 @@ impl ImportWriter<'_> {
     /// Record where a post was fetched from (the first time per server).
     pub fn add_fetch(
         &mut self,
+        platform: &str,
         id: &str,
         server: &str,
         endpoint: &str,
@@ -294,9 +337,9 @@ impl ImportWriter<'_> {
         self.conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO fetches (platform, id, server, endpoint, authenticated, fetched_at)
-                 VALUES ('mastodon', ?1, ?2, ?3, ?4, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![id, server, endpoint, authenticated as i64, fetched_at])?;
+            .execute(params![platform, id, server, endpoint, authenticated as i64, fetched_at])?;
         Ok(())
     }
 
@@ -309,6 +352,33 @@ impl ImportWriter<'_> {
                      reply_to = coalesce(excluded.reply_to, reply_to)",
             )?
             .execute(params![id, reason, reply_to])?;
+        Ok(())
+    }
+
+    /// Keep an API response page as the server sent it (for `export twarc2`).
+    pub fn add_page(
+        &mut self,
+        platform: &str,
+        url: &str,
+        fetched_at: &str,
+        body: &str,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO api_pages (platform, url, fetched_at, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![platform, url, fetched_at, body])?;
+        Ok(())
+    }
+
+    /// Record why a post of any platform is absent (see `set_missing` for Mastodon).
+    pub fn set_missing_on(&mut self, platform: &str, id: &str, reason: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO missing (platform, id, reason, reply_to) VALUES (?1, ?2, ?3, NULL)
+                 ON CONFLICT (platform, id) DO NOTHING",
+            )?
+            .execute(params![platform, id, reason])?;
         Ok(())
     }
 

@@ -77,6 +77,12 @@ CREATE TABLE IF NOT EXISTS fetches (
     fetched_at    TEXT NOT NULL,
     PRIMARY KEY (platform, id, server)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_pages (
+    platform   TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS collect_jobs (
     job         TEXT PRIMARY KEY,
     args        TEXT NOT NULL,

@@ -21,6 +21,7 @@ pub mod net;
 pub mod twarc2;
 pub mod twcs;
 pub mod tweets_js;
+pub mod twitter_api;
 
 use crate::model::{Provenance, Record};
 use anyhow::{bail, Context as _, Result};
@@ -96,6 +97,25 @@ pub struct ReadOptions {
     pub skip_bad: bool,
     /// Keep each record's raw JSON on the post (the corpus stores it; in-memory readers drop it).
     pub keep_raw: bool,
+}
+
+/// The progress bars a collector updates: posts stored, threads (or conversations) asked,
+/// and requests sent, whose message shows rate-limit waits.
+#[derive(Clone)]
+pub struct Bars {
+    pub posts: indicatif::ProgressBar,
+    pub threads: indicatif::ProgressBar,
+    pub requests: indicatif::ProgressBar,
+}
+
+impl Bars {
+    pub fn hidden() -> Bars {
+        Bars {
+            posts: indicatif::ProgressBar::hidden(),
+            threads: indicatif::ProgressBar::hidden(),
+            requests: indicatif::ProgressBar::hidden(),
+        }
+    }
 }
 
 /// What a record-level importer needs to know about where it is.

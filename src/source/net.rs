@@ -10,9 +10,10 @@
 //!
 //! Servers announce their limits on every response: Mastodon as `X-RateLimit-Limit/Remaining/
 //! Reset` (default 300 requests per 5 minutes), the Twitter/X API as `x-rate-limit-limit/
-//! remaining/reset` (epoch seconds, per endpoint window). We spread the remaining
-//! budget over the time left until the reset instead of spending it and then sleeping: the
-//! server sees an even trickle, and a long collection does not stall for minutes at a time.
+//! remaining/reset` (epoch seconds, per endpoint window). While most of the budget is
+//! left, requests go at the configured pace; once less than a quarter is left, the rest is
+//! spread over the time to the reset, and with one request left we wait for the reset. A short
+//! job runs at full speed, a long one trickles instead of stalling, and neither meets a 429.
 
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
@@ -147,6 +148,7 @@ struct Gate {
     next: Instant,
     /// Known budget: requests left and when it refills.
     remaining: Option<u64>,
+    limit: Option<u64>,
     reset: Option<Instant>,
 }
 
@@ -219,6 +221,7 @@ impl Http {
                     gate: tokio::sync::Mutex::new(Gate {
                         next: Instant::now(),
                         remaining: None,
+                        limit: None,
                         reset: None,
                     }),
                     failures: AtomicU32::new(0),
@@ -331,7 +334,11 @@ impl Http {
                             }
                         }
                         (s, Ok(body)) if s.is_server_error() => {
-                            retry_after = retry_after_of(&headers, Utc::now());
+                            // A 503 may say when to come back; its rate-limit reset is about
+                            // the budget, not about the server being up again.
+                            if header(&headers, "retry-after").is_some() {
+                                retry_after = retry_after_of(&headers, Utc::now());
+                            }
                             FetchError::Status {
                                 url: url_s.clone(),
                                 status: s.as_u16(),
@@ -429,7 +436,7 @@ impl Http {
                         // rounded down.
                         start = start.max(reset + Duration::from_secs(1));
                         g.remaining = None;
-                    } else {
+                    } else if g.limit.is_none_or(|l| remaining * 4 < l) {
                         gap = gap.max((reset - now) / remaining as u32);
                     }
                 }
@@ -461,9 +468,13 @@ impl Http {
         let reset = header(headers, "x-ratelimit-reset")
             .or_else(|| header(headers, "x-rate-limit-reset"))
             .and_then(|v| parse_reset(v, Utc::now()));
+        let limit = header(headers, "x-ratelimit-limit")
+            .or_else(|| header(headers, "x-rate-limit-limit"))
+            .and_then(|v| v.parse().ok());
         if let (Some(remaining), Some(reset)) = (remaining, reset) {
             let mut g = host.gate.lock().await;
             g.remaining = Some(remaining);
+            g.limit = limit;
             g.reset = Some(Instant::now() + reset);
         }
     }

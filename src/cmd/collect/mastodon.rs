@@ -188,7 +188,7 @@ fn parse_instance(s: &str) -> Result<Url> {
 }
 
 /// A date is a whole UTC day: `--since D` starts at its midnight, `--until D` ends at the next.
-fn parse_date(s: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
+pub(super) fn parse_date(s: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         let d = if end_of_day {
             d.succ_opt().unwrap_or(d)
@@ -202,7 +202,7 @@ fn parse_date(s: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
         .with_context(|| format!("{s:?}: not a date (YYYY-MM-DD) or time (RFC 3339)"))
 }
 
-fn bars() -> Bars {
+pub(super) fn bars() -> Bars {
     let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
     let style =
         |t: &str| ProgressStyle::with_template(t).unwrap_or_else(|_| ProgressStyle::default_bar());

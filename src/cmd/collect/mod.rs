@@ -2,6 +2,7 @@
 //! source below this one.
 
 pub mod mastodon;
+pub mod twitter;
 
 use anyhow::Result;
 
@@ -9,10 +10,12 @@ use anyhow::Result;
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     Mastodon(mastodon::Args),
+    Twitter(twitter::Args),
 }
 
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Mastodon(args) => mastodon::run(args),
+        Command::Twitter(args) => twitter::run(args),
     }
 }

@@ -25,13 +25,13 @@
 
 pub mod plan;
 
+use super::net::{authority, FetchError, Fetched, Http, NetConfig};
+pub use super::Bars;
 use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PostSet};
 use crate::model::{parse_time, Platform, Provenance, Record};
 use crate::source::mastodon::{api_status, qualified, unqualify};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
-use super::net::{authority, FetchError, Fetched, Http, NetConfig};
-use indicatif::ProgressBar;
 use plan::StatusMeta;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -60,24 +60,6 @@ pub struct Options {
     /// Sent to `instance` only, never stored.
     pub token: Option<String>,
     pub net: NetConfig,
-}
-
-/// The progress bars the collector updates.
-#[derive(Clone)]
-pub struct Bars {
-    pub posts: ProgressBar,
-    pub threads: ProgressBar,
-    pub requests: ProgressBar,
-}
-
-impl Bars {
-    pub fn hidden() -> Bars {
-        Bars {
-            posts: ProgressBar::hidden(),
-            threads: ProgressBar::hidden(),
-            requests: ProgressBar::hidden(),
-        }
-    }
 }
 
 /// Running totals of a job, kept in the corpus so that a resumed run reports the whole job.
@@ -877,8 +859,14 @@ impl<'r> Tx<'r> {
             }
             let pid = p.id.clone();
             self.w.add(&Record::Post(Box::new(p)))?;
-            self.w
-                .add_fetch(&pid, server, endpoint, f.authenticated, &fetched_at)?;
+            self.w.add_fetch(
+                "mastodon",
+                &pid,
+                server,
+                endpoint,
+                f.authenticated,
+                &fetched_at,
+            )?;
         }
         self.report.stored += 1;
         // A post that lives on another server: its origin knows its thread best. Remember its

@@ -1,0 +1,182 @@
+//! `rethread collect twitter`: a Twitter/X API v2 search, and the whole conversation of every
+//! tweet it finds, into the corpus.
+
+use super::mastodon::{bars, parse_date};
+use anyhow::{bail, Context, Result};
+use rethread::corpus::Corpus;
+use rethread::source::net::NetConfig;
+use rethread::source::twitter_api::{self, Options, Summary};
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+/// Collect tweets matching a search from the Twitter/X API v2, and the whole conversation of
+/// each, with its root, into the corpus.
+///
+///   TWITTER_BEARER_TOKEN=... rethread collect twitter --query '#customerservice'
+///   rethread export markdown --out transcripts
+///
+/// The search is `/2/tweets/search/recent` (the last seven days), or `/2/tweets/search/all`
+/// with --archive (full-archive access; at most one page a second). For each conversation
+/// seen, `conversation_id:ID` is searched too, and the roots and parents that search leaves
+/// out are looked up by id. A tweet the API will not give is recorded with its reason
+/// (deleted, protected, suspended, or "not returned") and shown as a gap in the transcripts.
+///
+/// The bearer token comes from TWITTER_BEARER_TOKEN (or X_BEARER_TOKEN); it is sent to
+/// --api-base only, never printed or stored. Every API page is kept in the corpus as
+/// received (see `rethread export twarc2`).
+///
+/// Interrupted? Run the same command again: it goes on where it stopped.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The search query, in the API's query language (e.g. '#customerservice -is:retweet').
+    #[arg(long, value_name = "QUERY")]
+    pub query: String,
+
+    /// Full-archive search (`/2/tweets/search/all`) instead of the last seven days.
+    #[arg(long)]
+    pub archive: bool,
+
+    /// Only tweets created on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Only tweets created on or before this date (the whole day, UTC) or before this time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+
+    /// Stop the search after this many tweets (conversations are still completed).
+    #[arg(long, value_name = "N")]
+    pub max_posts: Option<u64>,
+
+    /// Only the matching tweets: do not fetch their conversations.
+    #[arg(long)]
+    pub no_conversations: bool,
+
+    /// The API root (for tests against a local server).
+    #[arg(long, value_name = "URL", default_value = "https://api.twitter.com")]
+    pub api_base: String,
+
+    /// The corpus to write (created if absent).
+    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
+    pub db: PathBuf,
+
+    /// Seconds before a request is given up (and retried).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Retries after a timeout, a network error, a 5xx or a malformed answer.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub retries: u32,
+
+    /// Least milliseconds between two requests (full-archive search: at least 1000).
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub pace: u64,
+
+    /// First backoff after a failed request, in milliseconds (doubled per retry, jittered).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub backoff: u64,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let api_base = Url::parse(&args.api_base)
+        .with_context(|| format!("--api-base {:?}: not a URL", args.api_base))?;
+    if !matches!(api_base.scheme(), "https" | "http") || api_base.host_str().is_none() {
+        bail!("--api-base {:?}: give the API's root URL", args.api_base);
+    }
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_date(s, false))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|s| parse_date(s, true))
+        .transpose()?;
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    let token = ["TWITTER_BEARER_TOKEN", "X_BEARER_TOKEN"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        bail!("set TWITTER_BEARER_TOKEN (or X_BEARER_TOKEN) to your API bearer token");
+    };
+    let opts = Options {
+        api_base,
+        query: args.query,
+        archive: args.archive,
+        since,
+        until,
+        max_posts: args.max_posts,
+        no_conversations: args.no_conversations,
+        token,
+        net: NetConfig {
+            timeout: Duration::from_secs_f64(args.timeout),
+            retries: args.retries,
+            backoff: Duration::from_millis(args.backoff),
+            pace: Duration::from_millis(args.pace),
+            ..NetConfig::default()
+        },
+    };
+    let mut corpus = Corpus::open(&args.db)?;
+    let bars = bars();
+    let summary = twitter_api::collect(&opts, &mut corpus, &bars)?;
+    for b in [&bars.posts, &bars.threads, &bars.requests] {
+        b.finish_and_clear();
+    }
+    report(&summary, &args.db);
+    if summary.interrupted {
+        bail!("interrupted; everything collected so far is stored: run the same command again to go on");
+    }
+    if !summary.errors.is_empty() {
+        bail!("the collection stopped early; run the same command again to go on");
+    }
+    Ok(())
+}
+
+fn report(s: &Summary, db: &std::path::Path) {
+    let c = &s.counters;
+    eprintln!(
+        "{} {} (job {}{})",
+        if s.interrupted {
+            "interrupted:"
+        } else {
+            "collected into"
+        },
+        db.display(),
+        s.job,
+        if s.resumed { ", resumed" } else { "" },
+    );
+    eprintln!(
+        "  tweets: {} matched, {} stored with their conversations",
+        c.matched, c.stored
+    );
+    eprintln!(
+        "  conversations: {} ({} failed); threads: {} ({} complete, {} with gaps), {} tweets in them",
+        s.conversations,
+        c.conversations_failed,
+        s.threads,
+        s.threads_complete,
+        s.threads - s.threads_complete,
+        s.posts_in_threads
+    );
+    for (why, n) in &c.gaps {
+        eprintln!("    missing tweets {n}: {why}");
+    }
+    eprintln!(
+        "  requests: {} (search {}, conversation {}, lookup {}); {} retried, {} rate-limited",
+        c.http_requests,
+        c.search_requests,
+        c.conversation_requests,
+        c.lookup_requests,
+        c.retries,
+        c.rate_limited
+    );
+    for e in &s.errors {
+        eprintln!("error: {e}");
+    }
+}

@@ -1,0 +1,607 @@
+//! Collect from the Twitter/X API v2: a search, then the whole conversation of every tweet it
+//! found, with the roots, into the corpus.
+//!
+//! One entry point, [`collect`], in three resumable phases (state in `corpus::collect`):
+//!
+//! 1. **Search**: `/2/tweets/search/recent`, or `/2/tweets/search/all` with `archive`, paged by
+//!    `meta.next_token`. Full-archive search is asked no faster than one page a second.
+//! 2. **Conversations**: for each `conversation_id` seen, the search `conversation_id:ID` (same
+//!    endpoint), paged the same way.
+//! 3. **Roots and parents**: search may leave a conversation's root out, and a reply's parent may
+//!    never come back; both are looked up by id (`/2/tweets?ids=`, 100 at a time). What the API
+//!    cannot give is recorded with the reason from its `errors` (deleted, protected, suspended),
+//!    or "not returned": the gap nodes of the threads.
+//!
+//! Every page is kept verbatim in `api_pages` (for `export twarc2`) and read by the twarc2
+//! importer, so a collected corpus is exactly what importing the same pages gives.
+
+use super::net::{authority, FetchError, Fetched, Http, NetConfig};
+use super::{twarc2, Bars, Context, Format};
+use crate::corpus::{Corpus, Cursor, FrontierState};
+use crate::model::Record;
+use anyhow::{anyhow, bail, Context as _, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// The fields asked with every search and lookup: what the post model and the threads need,
+/// and the media alt texts.
+const TWEET_FIELDS: &str = "author_id,created_at,conversation_id,in_reply_to_user_id,referenced_tweets,lang,entities,public_metrics,attachments,possibly_sensitive";
+const EXPANSIONS: &str = "author_id,referenced_tweets.id,referenced_tweets.id.author_id,in_reply_to_user_id,attachments.media_keys";
+const USER_FIELDS: &str = "username,name,created_at,description,public_metrics,verified,protected";
+const MEDIA_FIELDS: &str = "alt_text,type";
+
+/// What to collect, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The API root, `https://api.twitter.com` unless a test points elsewhere.
+    pub api_base: Url,
+    pub query: String,
+    /// Full-archive search (`/2/tweets/search/all`, academic or pro access) instead of the
+    /// last seven days.
+    pub archive: bool,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub max_posts: Option<u64>,
+    pub no_conversations: bool,
+    /// The bearer token: sent to `api_base` only, never stored.
+    pub token: String,
+    pub net: NetConfig,
+}
+
+/// Running totals of a job, kept in the corpus so that a resumed run reports the whole job.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Counters {
+    /// Tweets the search returned.
+    pub matched: u64,
+    /// Tweets stored (every page's `data` and `includes.tweets`, repeats counted once each time).
+    pub stored: u64,
+    pub search_requests: u64,
+    pub conversation_requests: u64,
+    pub lookup_requests: u64,
+    pub conversations_failed: u64,
+    /// Tweets that could not be had, by reason.
+    pub gaps: BTreeMap<String, u64>,
+    pub http_requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub job: String,
+    pub resumed: bool,
+    pub counters: Counters,
+    pub conversations: u64,
+    pub threads: u64,
+    pub threads_complete: u64,
+    pub posts_in_threads: u64,
+    pub errors: Vec<String>,
+    pub interrupted: bool,
+}
+
+/// The digest naming a job: what is collected, not how fast nor with which token.
+pub fn job_key(opts: &Options) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let args = serde_json::json!({
+        "platform": "twitter",
+        "api_base": opts.api_base.as_str(),
+        "query": opts.query,
+        "archive": opts.archive,
+        "since": opts.since.map(|t| crate::model::format_time(&t)),
+        "until": opts.until.map(|t| crate::model::format_time(&t)),
+        "max_posts": opts.max_posts,
+        "no_conversations": opts.no_conversations,
+    })
+    .to_string();
+    let digest = Sha256::digest(args.as_bytes());
+    let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    (key, args)
+}
+
+/// Collect into `corpus`. Blocks; runs its own small async runtime.
+pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summary> {
+    if opts.query.trim().is_empty() {
+        bail!("--query is empty");
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut run = Run::new(opts, corpus, bars)?;
+        run.go().await?;
+        Ok(run.summary)
+    })
+}
+
+struct Run<'a> {
+    opts: &'a Options,
+    corpus: &'a mut Corpus,
+    bars: Bars,
+    http: Arc<Http>,
+    job: String,
+    summary: Summary,
+}
+
+/// The parts of a page the collector decides on (the importer reads the rest).
+#[derive(Deserialize, Default)]
+struct PageMeta {
+    #[serde(default)]
+    data: Option<Vec<TweetMeta>>,
+    #[serde(default)]
+    meta: Option<Meta>,
+}
+
+#[derive(Deserialize)]
+struct TweetMeta {
+    #[serde(default)]
+    conversation_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct Meta {
+    #[serde(default)]
+    next_token: Option<String>,
+}
+
+/// A page must be a JSON object with the shape of an API v2 response.
+fn valid_page(body: &str) -> Result<(), String> {
+    if !body.trim_start().starts_with('{') {
+        return Err("expected a JSON object".into());
+    }
+    serde_json::from_str::<PageMeta>(body)
+        .map(|_| ())
+        .map_err(|e| format!("not an API v2 response: {e}"))
+}
+
+/// Ids are digits; anything else from a response is never put into a query.
+fn safe_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 30 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+impl<'a> Run<'a> {
+    fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
+        let host = authority(&opts.api_base);
+        if host.is_empty() {
+            bail!("--api-base {}: not a server URL", opts.api_base);
+        }
+        let mut net = opts.net.clone();
+        if opts.archive {
+            // Full-archive search allows one request a second.
+            net.pace = net.pace.max(Duration::from_secs(1));
+        }
+        // One request at a time: the API's limits are per app and per endpoint window.
+        net.per_host = 1;
+        let http = Arc::new(Http::new(
+            net,
+            Some((host, opts.token.clone())),
+            bars.requests.clone(),
+        )?);
+        let (key, args) = job_key(opts);
+        let job = corpus.collect_job(&key, &args)?;
+        let counters: Counters = serde_json::from_str(&job.counters).unwrap_or_default();
+        Ok(Run {
+            opts,
+            corpus,
+            bars: bars.clone(),
+            http,
+            job: key.clone(),
+            summary: Summary {
+                job: key,
+                resumed: job.resumed,
+                counters,
+                ..Default::default()
+            },
+        })
+    }
+
+    async fn go(&mut self) -> Result<()> {
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let work = async {
+            self.search().await?;
+            if !self.opts.no_conversations {
+                self.conversations().await?;
+                self.lookups().await?;
+            }
+            anyhow::Ok(())
+        };
+        let outcome = tokio::select! {
+            r = work => Some(r),
+            _ = &mut ctrl_c => None,
+        };
+        match outcome {
+            None => {
+                self.summary.interrupted = true;
+                self.finish(false)?;
+            }
+            Some(Ok(())) => {
+                let done = self.summary.errors.is_empty();
+                self.finish(done)?;
+            }
+            Some(Err(e)) => {
+                self.summary.errors.push(format!("{e:#}"));
+                self.finish(false)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, done: bool) -> Result<()> {
+        let s = &self.http.stats;
+        let c = &mut self.summary.counters;
+        c.http_requests += s.requests.swap(0, Ordering::Relaxed);
+        c.retries += s.retries.swap(0, Ordering::Relaxed);
+        c.rate_limited += s.rate_limited.swap(0, Ordering::Relaxed);
+        let counters = serde_json::to_string(&self.summary.counters)?;
+        let mut w = self.corpus.writer()?;
+        w.save_counters(&self.job, &counters)?;
+        if done {
+            w.finish_job(&self.job)?;
+        }
+        w.commit()?;
+        self.thread_summary()
+    }
+
+    /// Thread totals over the conversations of this job.
+    fn thread_summary(&mut self) -> Result<()> {
+        let convs: HashSet<String> = self.corpus.frontier_posts(&self.job)?.into_iter().collect();
+        self.summary.conversations = convs.len() as u64;
+        if convs.is_empty() {
+            return Ok(());
+        }
+        let set = self.corpus.load()?;
+        let threads = crate::thread::build(&set, &crate::thread::Options { quotes: false });
+        for t in &threads.threads {
+            let mine = t.nodes.iter().any(|&n| match threads.node(n) {
+                crate::thread::Node::Post(i) => {
+                    let p = &set.posts()[i];
+                    p.platform() == crate::model::Platform::Twitter
+                        && p.conversation_id()
+                            .is_some_and(|c| convs.contains(&format!("{c}@twitter")))
+                }
+                crate::thread::Node::Gap(_) => false,
+            });
+            if mine {
+                self.summary.threads += 1;
+                self.summary.posts_in_threads += t.posts as u64;
+                if t.gaps == 0 {
+                    self.summary.threads_complete += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn search_url(&self, query: &str, next_token: Option<&str>) -> Url {
+        let kind = if self.opts.archive { "all" } else { "recent" };
+        let mut u = self.opts.api_base.clone();
+        u.set_path(&format!("/2/tweets/search/{kind}"));
+        u.set_query(None);
+        {
+            let mut q = u.query_pairs_mut();
+            q.append_pair("query", query);
+            q.append_pair("max_results", if self.opts.archive { "500" } else { "100" });
+            q.append_pair("tweet.fields", TWEET_FIELDS);
+            q.append_pair("expansions", EXPANSIONS);
+            q.append_pair("user.fields", USER_FIELDS);
+            q.append_pair("media.fields", MEDIA_FIELDS);
+            if let Some(t) = &self.opts.since {
+                q.append_pair("start_time", &rfc3339(t));
+            }
+            if let Some(t) = &self.opts.until {
+                q.append_pair("end_time", &rfc3339(t));
+            }
+            if let Some(n) = next_token {
+                q.append_pair("next_token", n);
+            }
+        }
+        u
+    }
+
+    fn lookup_url(&self, ids: &[String]) -> Url {
+        let mut u = self.opts.api_base.clone();
+        u.set_path("/2/tweets");
+        u.set_query(None);
+        u.query_pairs_mut()
+            .append_pair("ids", &ids.join(","))
+            .append_pair("tweet.fields", TWEET_FIELDS)
+            .append_pair("expansions", EXPANSIONS)
+            .append_pair("user.fields", USER_FIELDS)
+            .append_pair("media.fields", MEDIA_FIELDS);
+        u
+    }
+
+    /// Store one page: its tweets and error notes through the twarc2 importer, the page itself,
+    /// and the conversations its `data` belongs to. Returns the page's `data` count and its
+    /// `next_token`. The caller's cursor goes into the same transaction.
+    fn store_page(
+        &mut self,
+        f: &Fetched,
+        endpoint: &str,
+        seeds: bool,
+        cursor: Option<(&str, &Cursor)>,
+    ) -> Result<(u64, Option<String>)> {
+        let meta: PageMeta = serde_json::from_str(&f.body)?;
+        let cx = Context {
+            source: Arc::from(f.url.as_str()),
+            line: 0,
+            format: Format::Twarc2,
+            keep_raw: true,
+        };
+        let records = twarc2::parse_record(&f.body, &cx).map_err(|e| anyhow!("{}: {e}", f.url))?;
+        let fetched_at = crate::model::format_time(&f.fetched_at);
+        let host = authority(&f.url);
+        let job = self.job.clone();
+        let no_conversations = self.opts.no_conversations;
+        let mut stored = 0;
+        let mut w = self.corpus.writer()?;
+        for r in &records {
+            w.add(r)?;
+            match r {
+                Record::Post(p) => {
+                    stored += 1;
+                    w.add_fetch("twitter", &p.id, &host, endpoint, true, &fetched_at)?;
+                }
+                Record::Missing(m) => {
+                    *self
+                        .summary
+                        .counters
+                        .gaps
+                        .entry(m.reason.clone())
+                        .or_default() += 1;
+                }
+            }
+        }
+        w.add_page("twitter", f.url.as_str(), &fetched_at, &f.body)?;
+        let data = meta.data.unwrap_or_default();
+        if seeds && !no_conversations {
+            for t in &data {
+                if let Some(c) = t.conversation_id.as_deref().filter(|c| safe_id(c)) {
+                    w.frontier_seed(&job, "twitter", c, false, false)?;
+                }
+            }
+        }
+        if let Some((stream, c)) = cursor {
+            w.set_cursor(&job, stream, c)?;
+        }
+        w.commit()?;
+        self.summary.counters.stored += stored;
+        self.bars.posts.set_position(self.summary.counters.stored);
+        Ok((
+            data.len() as u64,
+            meta.meta
+                .and_then(|m| m.next_token)
+                .filter(|t| !t.is_empty()),
+        ))
+    }
+
+    /// Page a search to its end (or `--max-posts`), resuming from its stored cursor. The outer
+    /// error is the corpus failing; the inner one, the API not answering.
+    async fn page(
+        &mut self,
+        stream: &str,
+        query: &str,
+        seeds: bool,
+    ) -> Result<Result<(), FetchError>> {
+        let mut cur = self.corpus.cursor(&self.job, stream)?;
+        while !cur.done {
+            if seeds {
+                if let Some(max) = self.opts.max_posts {
+                    if cur.matched >= max {
+                        break;
+                    }
+                }
+            }
+            let url = match &cur.next_url {
+                Some(u) => Url::parse(u).with_context(|| format!("stored cursor {u:?}"))?,
+                None => self.search_url(query, None),
+            };
+            if seeds {
+                self.summary.counters.search_requests += 1;
+            } else {
+                self.summary.counters.conversation_requests += 1;
+            }
+            let f = match self.http.get(&url, valid_page).await {
+                Ok(f) => f,
+                Err(e) => return Ok(Err(e)),
+            };
+            // The next page's URL is known before storing, so that page and cursor commit together.
+            let next = serde_json::from_str::<PageMeta>(&f.body)
+                .ok()
+                .and_then(|m| m.meta)
+                .and_then(|m| m.next_token)
+                .filter(|t| !t.is_empty());
+            let matched = serde_json::from_str::<PageMeta>(&f.body)
+                .ok()
+                .and_then(|m| m.data)
+                .map_or(0, |d| d.len() as u64);
+            let total = cur.matched + matched;
+            let stop = seeds && self.opts.max_posts.is_some_and(|m| total >= m);
+            let new_cur = Cursor {
+                next_url: next
+                    .as_deref()
+                    .map(|t| self.search_url(query, Some(t)).to_string()),
+                matched: total,
+                done: next.is_none() || stop,
+            };
+            let endpoint = if seeds { "search" } else { "conversation" };
+            self.store_page(&f, endpoint, seeds, Some((stream, &new_cur)))?;
+            if seeds {
+                self.summary.counters.matched += matched;
+            }
+            cur = new_cur;
+        }
+        Ok(Ok(()))
+    }
+
+    async fn search(&mut self) -> Result<()> {
+        let query = self.opts.query.clone();
+        if let Err(e) = self.page("search", &query, true).await? {
+            let hint = match e.status() {
+                Some(401) => "; check TWITTER_BEARER_TOKEN",
+                Some(403) => "; the token's access level may not include this endpoint (full-archive search needs academic or pro access)",
+                _ => "",
+            };
+            self.summary.errors.push(format!(
+                "search {query:?}: {e}{hint}\n  everything before this page is stored; run the same command again to go on"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn conversations(&mut self) -> Result<()> {
+        loop {
+            let pending = self.corpus.pending_frontier(&self.job, 1, |_, _| false)?;
+            let Some((server, conv)) = pending.into_iter().next() else {
+                break;
+            };
+            let (_, _, asked, failed) = self.corpus.frontier_counts(&self.job)?;
+            let (p, ..) = self.corpus.frontier_counts(&self.job)?;
+            self.bars.threads.set_length(p + asked + failed);
+            self.bars.threads.set_position(asked + failed);
+            let stream = format!("conversation:{conv}");
+            let outcome = self
+                .page(&stream, &format!("conversation_id:{conv}"), false)
+                .await?;
+            let job = self.job.clone();
+            let mut w = self.corpus.writer()?;
+            match outcome {
+                Ok(()) => {
+                    w.frontier(&job, &server, &conv, FrontierState::Asked, false, None)?;
+                }
+                Err(e) => {
+                    self.summary.counters.conversations_failed += 1;
+                    let reason = format!("conversation not fetched: {}", e.gap_reason(&server));
+                    w.frontier(
+                        &job,
+                        &server,
+                        &conv,
+                        FrontierState::Failed,
+                        false,
+                        Some(&reason),
+                    )?;
+                }
+            }
+            w.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Look up roots and parents by id until none is left unexplained.
+    async fn lookups(&mut self) -> Result<()> {
+        let mut asked: HashSet<String> = HashSet::new();
+        loop {
+            let wanted: Vec<String> = self
+                .corpus
+                .twitter_wanted(&self.job)?
+                .into_iter()
+                .filter(|id| safe_id(id) && !asked.contains(id))
+                .collect();
+            if wanted.is_empty() {
+                break;
+            }
+            for batch in wanted.chunks(100) {
+                asked.extend(batch.iter().cloned());
+                self.summary.counters.lookup_requests += 1;
+                let url = self.lookup_url(batch);
+                let job_host = authority(&url);
+                match self.http.get(&url, valid_page).await {
+                    Ok(f) => {
+                        self.store_page(&f, "lookup", false, None)?;
+                        // An id the API neither returned nor explained.
+                        let mut unexplained = Vec::new();
+                        for id in batch {
+                            if !self.corpus.known("twitter", id)? {
+                                unexplained.push(id);
+                            }
+                        }
+                        let silent = unexplained.len() as u64;
+                        let mut w = self.corpus.writer()?;
+                        for id in unexplained {
+                            w.set_missing_on("twitter", id, "not returned by the API")?;
+                        }
+                        w.commit()?;
+                        if silent > 0 {
+                            *self
+                                .summary
+                                .counters
+                                .gaps
+                                .entry("not returned by the API".into())
+                                .or_default() += silent;
+                        }
+                    }
+                    Err(e) => {
+                        let reason = e.gap_reason(&job_host);
+                        let mut w = self.corpus.writer()?;
+                        for id in batch {
+                            w.set_missing_on("twitter", id, &reason)?;
+                        }
+                        w.commit()?;
+                        *self.summary.counters.gaps.entry(reason).or_default() +=
+                            batch.len() as u64;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> Options {
+        Options {
+            api_base: Url::parse("https://api.twitter.com").unwrap(),
+            query: "#customerservice".into(),
+            archive: false,
+            since: None,
+            until: None,
+            max_posts: None,
+            no_conversations: false,
+            token: "secret".into(),
+            net: NetConfig::default(),
+        }
+    }
+
+    #[test]
+    fn the_token_is_not_part_of_the_job() {
+        let (key, args) = job_key(&opts());
+        assert!(!args.contains("secret"));
+        let mut o = opts();
+        o.token = "other".into();
+        assert_eq!(job_key(&o).0, key);
+        o.archive = true;
+        assert_ne!(job_key(&o).0, key);
+    }
+
+    #[test]
+    fn only_digit_ids_go_into_queries() {
+        assert!(safe_id("1405589018948026377"));
+        for bad in ["", "12a", "1 OR 2", "1,2", "-1"] {
+            assert!(!safe_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn pages_must_look_like_api_responses() {
+        assert!(
+            valid_page(r#"{"data":[{"id":"1","text":"x"}],"meta":{"result_count":1}}"#).is_ok()
+        );
+        assert!(valid_page(r#"{"meta":{"result_count":0}}"#).is_ok());
+        assert!(valid_page("[1,2]").is_err());
+        assert!(valid_page(r#"{"data": "#).is_err());
+    }
+}
