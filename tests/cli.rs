@@ -574,3 +574,39 @@ fn convokit_utterances_and_a_twitter_archive_are_detected_and_threaded() {
     );
     assert!(md.contains("<https://twitter.com/owner/status/10>"), "{md}");
 }
+
+#[test]
+fn export_twarc2_round_trips_the_seed_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = common::fixture("seed002/twarc2.jsonl");
+    ok(dir.path(), &["import", input.to_str().unwrap()]);
+    ok(dir.path(), &["export", "twarc2", "--out", "seed.jsonl"]);
+    ok(dir.path(), &["import", "seed.jsonl", "--db", "back.db"]);
+    let before = ok(dir.path(), &["threads", "--format", "csv"]);
+    let after = ok(
+        dir.path(),
+        &["threads", "--format", "csv", "--db", "back.db"],
+    );
+    assert_eq!(before, after);
+    let md = |db: &str, out: &str| -> Vec<String> {
+        ok(
+            dir.path(),
+            &["export", "markdown", "--db", db, "--out", out],
+        );
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path().join(out))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect()
+    };
+    assert_eq!(md("rethread.db", "a"), md("back.db", "b"));
+    // Written to standard output too, one page per line.
+    let out = ok(dir.path(), &["export", "twarc2", "--out", "-"]);
+    assert!(out
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+}

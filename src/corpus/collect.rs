@@ -213,11 +213,55 @@ impl Corpus {
         Ok(found.is_some())
     }
 
-    /// The stored API pages of a platform, in the order fetched: `(url, body)`.
-    pub fn pages(&self, platform: &str) -> Result<Vec<(String, String)>> {
+    /// Each stored API page of a platform, in the order fetched, as its body.
+    pub fn for_each_page(
+        &self,
+        platform: &str,
+        mut f: impl FnMut(&str) -> Result<()>,
+    ) -> Result<u64> {
         let mut stmt = self
             .conn
-            .prepare("SELECT url, body FROM api_pages WHERE platform = ?1 ORDER BY rowid")?;
+            .prepare("SELECT body FROM api_pages WHERE platform = ?1 ORDER BY rowid")?;
+        let mut rows = stmt.query(params![platform])?;
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            f(r.get_ref(0)?.as_str()?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Each post of a platform that no stored API page holds (imported from files, not
+    /// collected), with its raw JSON and the name of the format it was read from.
+    pub fn for_each_unpaged_post(
+        &self,
+        platform: &str,
+        mut f: impl FnMut(crate::model::Post, Option<&str>, Option<&str>) -> Result<()>,
+    ) -> Result<u64> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {}, raw FROM posts p WHERE platform = ?1
+               AND NOT EXISTS (SELECT 1 FROM fetches f WHERE f.platform = p.platform AND f.id = p.id)
+             ORDER BY id",
+            super::sqlite::POST_COLUMNS
+        ))?;
+        let mut rows = stmt.query(params![platform])?;
+        let mut sources = Vec::new();
+        let mut n = 0;
+        while let Some(r) = rows.next()? {
+            let post = super::sqlite::post_from_row(r, &mut sources)?;
+            let format: Option<String> = r.get(23)?;
+            let raw: Option<String> = r.get(24)?;
+            f(post, raw.as_deref(), format.as_deref())?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// What the corpus says about the absent posts of a platform: `(id, reason)`.
+    pub fn missing_of(&self, platform: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, reason FROM missing WHERE platform = ?1 ORDER BY id")?;
         let rows = stmt.query_map(params![platform], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -225,14 +225,14 @@ impl Corpus {
 }
 
 /// The columns [`post_from_row`] reads, in its order (everything but `raw`).
-const POST_COLUMNS: &str =
+pub(super) const POST_COLUMNS: &str =
     "platform, id, uri, url, author_id, author_handle, author_name, author_server,
     created_at, text, reply_to, reply_to_author, conversation_id, quote_of, repost_of,
     language, hashtags, mentions, visibility, content_warning, media_alt,
     source, source_line, source_format";
 
 /// A stored post, without its raw JSON. `sources` shares one allocation per source file.
-fn post_from_row(row: &rusqlite::Row, sources: &mut Vec<Arc<str>>) -> Result<Post> {
+pub(super) fn post_from_row(row: &rusqlite::Row, sources: &mut Vec<Arc<str>>) -> Result<Post> {
     let platform: String = row.get(0)?;
     let platform = Platform::parse(&platform)
         .with_context(|| format!("unknown platform {platform:?} in corpus"))?;
