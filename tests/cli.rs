@@ -127,9 +127,13 @@ fn transcript_lines(dir: &Path, input: &Path, layout: &str) -> Vec<(String, Stri
 }
 
 #[test]
-fn seed_002_comes_back_whole_and_in_order_from_both_fixtures() {
+fn seed_002_comes_back_whole_and_in_order_from_every_fixture() {
     let dir = tempfile::tempdir().unwrap();
-    for fixture_file in ["seed002/twarc2.jsonl", "seed002/mastodon.jsonl"] {
+    for fixture_file in [
+        "seed002/twarc2.jsonl",
+        "seed002/mastodon.jsonl",
+        "seed002/twarc1.jsonl",
+    ] {
         let got = transcript_lines(dir.path(), &fixture(fixture_file), "chronological");
         assert_eq!(got.len(), 17, "{fixture_file}: {got:#?}");
         assert_eq!(got[0].0, "Gripnostril");

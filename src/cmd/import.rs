@@ -9,6 +9,7 @@ use std::path::PathBuf;
 ///
 /// The format of each file is detected from its first record: Mastodon Status JSON (one status,
 /// an array, a context response, or JSONL), twarc2 JSONL (API v2 pages or flattened tweets),
+/// twarc 1 JSONL (API v1.1 tweets),
 /// a Twitter archive's tweets.js, TWCS CSV, or ConvoKit utterances.jsonl.
 ///
 /// Every write is an upsert: the same post from two files or from overlapping pages is stored
@@ -26,7 +27,7 @@ pub struct Args {
     pub db: PathBuf,
 
     /// Read the files as this format instead of detecting it
-    /// (mastodon, twarc2, tweets-js, twcs, convokit).
+    /// (mastodon, twarc2, twarc1, tweets-js, twcs, convokit).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<Format>,
 

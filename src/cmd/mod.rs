@@ -25,7 +25,7 @@ pub struct CorpusArgs {
     pub input: Vec<PathBuf>,
 
     /// Format of the --input files, when detection is not wanted
-    /// (mastodon, twarc2, tweets-js, twcs, convokit).
+    /// (mastodon, twarc2, twarc1, tweets-js, twcs, convokit).
     #[arg(long, value_name = "FORMAT", requires = "input")]
     pub input_format: Option<Format>,
 

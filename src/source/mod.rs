@@ -18,6 +18,7 @@ pub mod convokit;
 pub mod mastodon;
 pub mod mastodon_api;
 pub mod net;
+pub mod twarc1;
 pub mod twarc2;
 pub mod twcs;
 pub mod tweets_js;
@@ -40,6 +41,8 @@ pub enum Format {
     Mastodon,
     /// twarc2 JSONL: Twitter API v2 response pages, or twarc2's flattened one-tweet-a-line form.
     Twarc2,
+    /// twarc 1 JSONL: Twitter API v1.1 tweets, one per line (`user`, `full_text`, `retweeted_status`).
+    Twarc1,
     /// A Twitter archive's `tweets.js` (`window.YTD.tweets.part0 = [...]`).
     TweetsJs,
     /// Customer Support on Twitter (TWCS) CSV, including the pandas re-saved variant.
@@ -49,9 +52,10 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Mastodon,
         Format::Twarc2,
+        Format::Twarc1,
         Format::TweetsJs,
         Format::Twcs,
         Format::Convokit,
@@ -61,6 +65,7 @@ impl Format {
         match self {
             Format::Mastodon => "mastodon",
             Format::Twarc2 => "twarc2",
+            Format::Twarc1 => "twarc1",
             Format::TweetsJs => "tweets-js",
             Format::Twcs => "twcs",
             Format::Convokit => "convokit",
@@ -398,6 +403,16 @@ pub fn classify(v: &Value) -> Option<Format> {
     if (has("speaker") || has("user")) && (has("reply_to") || has("reply-to")) && has("text") {
         return Some(Format::Convokit);
     }
+    // API v1.1 (twarc 1): the author inside the tweet, and stream notices.
+    if has("id_str")
+        && o.get("user")
+            .is_some_and(|u| u.get("screen_name").is_some())
+    {
+        return Some(Format::Twarc1);
+    }
+    if o.get("delete").is_some_and(|d| d.get("status").is_some()) {
+        return Some(Format::Twarc1);
+    }
     if o.get("tweet")
         .is_some_and(|t| t.get("full_text").is_some() || t.get("id_str").is_some())
     {
@@ -426,6 +441,7 @@ fn parse_json(
     match format {
         Format::Mastodon => mastodon::parse_record(json, cx),
         Format::Twarc2 => twarc2::parse_record(json, cx),
+        Format::Twarc1 => twarc1::parse_record(json, cx),
         Format::Convokit => convokit::parse_record(json, cx),
         Format::TweetsJs => tweets_js::parse_record(json, cx, sidecar),
         Format::Twcs => Err("TWCS is a CSV format, not JSON".into()),
@@ -651,6 +667,8 @@ mod tests {
             ("{\n  \"ancestors\": [],\n  \"descendants\": []\n}", Format::Mastodon),
             (r#"{"data":[{"id":"1","text":"x"}],"includes":{},"meta":{}}"#, Format::Twarc2),
             (r#"{"id":"1","text":"x","author_id":"2","author":{"id":"2"}}"#, Format::Twarc2),
+            (r#"{"id":1,"id_str":"1","full_text":"x","user":{"id_str":"2","screen_name":"a"}}"#, Format::Twarc1),
+            (r#"{"delete":{"status":{"id":1,"id_str":"1"}}}"#, Format::Twarc1),
             ("window.YTD.tweets.part0 = [ {\"tweet\": {}} ]", Format::TweetsJs),
             (",tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n", Format::Twcs),
             ("tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n", Format::Twcs),
