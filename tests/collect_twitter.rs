@@ -316,3 +316,82 @@ fn export_twarc2_writes_what_the_importer_reads_back() {
         .lines()
         .any(|l| l.contains("\"__rethread\":{\"assembled\":true}")));
 }
+
+#[test]
+fn a_killed_collection_resumes_and_a_silent_id_is_marked_not_returned() {
+    let Some(dir) =
+        recordings("a_killed_collection_resumes_and_a_silent_id_is_marked_not_returned")
+    else {
+        return;
+    };
+    // The reference: one uninterrupted run.
+    let api = XApi::start(&dir, &["kfc_to.jsonl"]);
+    let whole = tempfile::tempdir().unwrap();
+    collect_ok(whole.path(), &api, &["--query", "(to:kfc)"]);
+    let conn = Connection::open(whole.path().join("rethread.db")).unwrap();
+    let silent: String = conn
+        .query_row(
+            "SELECT id FROM missing WHERE platform = 'twitter' ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+
+    // The same, killed in the middle of the conversations and run again.
+    let api = XApi::start(&dir, &["kfc_to.jsonl"]);
+    api.silence(&silent);
+    api.set_delay(Duration::from_millis(20));
+    let work = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rethread"))
+        .args([
+            "collect",
+            "twitter",
+            "--api-base",
+            &api.base,
+            "--pace",
+            "0",
+            "--query",
+            "(to:kfc)",
+        ])
+        .env("TWITTER_BEARER_TOKEN", TOKEN)
+        .current_dir(work.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let asked: i64 = Connection::open(work.path().join("rethread.db"))
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM collect_frontier WHERE state = 'asked'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0);
+        if asked >= 20 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    api.set_delay(Duration::ZERO);
+    let s = collect_ok(work.path(), &api, &["--query", "(to:kfc)"]);
+    assert!(s.contains("resumed"), "{s}");
+    let db = work.path().join("rethread.db");
+    assert_same_posts(&db, &whole.path().join("rethread.db"), "resumed run");
+    let reason: String = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT reason FROM missing WHERE platform = 'twitter' AND id = ?1",
+            [&silent],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(reason, "not returned by the API");
+}

@@ -47,6 +47,10 @@ struct State {
     users: HashMap<String, Value>,
     faults: VecDeque<Fault>,
     log: Vec<Logged>,
+    /// Ids a lookup leaves out of both `data` and `errors`, as the API sometimes does.
+    silent: std::collections::HashSet<String>,
+    /// Added before every answer.
+    delay: std::time::Duration,
 }
 
 pub struct XApi {
@@ -126,6 +130,16 @@ impl XApi {
         self.state.lock().unwrap().faults.push_back(fault);
     }
 
+    /// Make lookups say nothing about this id.
+    pub fn silence(&self, id: &str) {
+        self.state.lock().unwrap().silent.insert(id.to_string());
+    }
+
+    /// Wait this long before every answer.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap().delay = delay;
+    }
+
     pub fn log(&self) -> Vec<Logged> {
         self.state.lock().unwrap().log.clone()
     }
@@ -191,6 +205,8 @@ fn answer(
     target: &str,
     authorization: Option<String>,
 ) -> (&'static str, String, Vec<(String, String)>) {
+    let delay = state.lock().unwrap().delay;
+    std::thread::sleep(delay);
     let mut st = state.lock().unwrap();
     st.log.push(Logged {
         at: Instant::now(),
@@ -264,6 +280,9 @@ fn answer(
             let mut data = Vec::new();
             let mut errors = Vec::new();
             for id in ids.split(',').filter(|s| !s.is_empty()) {
+                if st.silent.contains(id) {
+                    continue;
+                }
                 match st.tweets.get(id) {
                     Some(t) => data.push(t.clone()),
                     None => errors.push(json!({
