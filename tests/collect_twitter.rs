@@ -395,3 +395,23 @@ fn a_killed_collection_resumes_and_a_silent_id_is_marked_not_returned() {
         .unwrap();
     assert_eq!(reason, "not returned by the API");
 }
+
+#[test]
+fn max_posts_asks_for_small_pages_and_stops() {
+    let Some(dir) = recordings("max_posts_asks_for_small_pages_and_stops") else {
+        return;
+    };
+    let api = XApi::start(&dir, &["commtwitter.jsonl"]);
+    let work = tempfile::tempdir().unwrap();
+    collect_ok(
+        work.path(),
+        &api,
+        &["--query", "#commtwitter", "--max-posts", "5", "--no-conversations"],
+    );
+    let log = api.log();
+    assert_eq!(log.len(), 1, "one page was enough: {log:?}");
+    assert!(log[0].target.contains("max_results=10&"), "{}", log[0].target);
+    let work = tempfile::tempdir().unwrap();
+    collect_ok(work.path(), &api, &["--query", "#commtwitter", "--no-conversations"]);
+    assert!(api.log()[1].target.contains("max_results=100&"));
+}

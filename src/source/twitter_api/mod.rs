@@ -283,7 +283,11 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn search_url(&self, query: &str, next_token: Option<&str>) -> Url {
+    /// The search URL. `want` bounds the page size when fewer tweets are wanted (the API takes
+    /// 10 to 100 per page, 500 for full-archive search).
+    fn search_url(&self, query: &str, next_token: Option<&str>, want: Option<u64>) -> Url {
+        let cap: u64 = if self.opts.archive { 500 } else { 100 };
+        let size = want.map_or(cap, |w| w.clamp(10, cap));
         let kind = if self.opts.archive { "all" } else { "recent" };
         let mut u = self.opts.api_base.clone();
         u.set_path(&format!("/2/tweets/search/{kind}"));
@@ -291,7 +295,7 @@ impl<'a> Run<'a> {
         {
             let mut q = u.query_pairs_mut();
             q.append_pair("query", query);
-            q.append_pair("max_results", if self.opts.archive { "500" } else { "100" });
+            q.append_pair("max_results", &size.to_string());
             q.append_pair("tweet.fields", TWEET_FIELDS);
             q.append_pair("expansions", EXPANSIONS);
             q.append_pair("user.fields", USER_FIELDS);
@@ -403,9 +407,14 @@ impl<'a> Run<'a> {
                     }
                 }
             }
+            let want = if seeds {
+                self.opts.max_posts.map(|m| m.saturating_sub(cur.matched))
+            } else {
+                None
+            };
             let url = match &cur.next_url {
                 Some(u) => Url::parse(u).with_context(|| format!("stored cursor {u:?}"))?,
-                None => self.search_url(query, None),
+                None => self.search_url(query, None, want),
             };
             if seeds {
                 self.summary.counters.search_requests += 1;
@@ -429,9 +438,10 @@ impl<'a> Run<'a> {
             let total = cur.matched + matched;
             let stop = seeds && self.opts.max_posts.is_some_and(|m| total >= m);
             let new_cur = Cursor {
-                next_url: next
-                    .as_deref()
-                    .map(|t| self.search_url(query, Some(t)).to_string()),
+                next_url: next.as_deref().map(|t| {
+                    let left = want.map(|w| w.saturating_sub(matched));
+                    self.search_url(query, Some(t), left).to_string()
+                }),
                 matched: total,
                 done: next.is_none() || stop,
             };
