@@ -799,3 +799,43 @@ fn several_tags_filters_and_dates() {
     );
     assert!(s.contains(" 46 matched"), "{s}");
 }
+
+#[test]
+fn a_parent_that_failed_for_now_is_asked_again_by_the_next_run() {
+    let peer = Peer::start();
+    let ana = peer.create_account("ana");
+    peer.post(
+        &ana,
+        "#later my parent is behind a flaky server",
+        Some("7654321"),
+        "public",
+    );
+    let path = "/api/v1/statuses/7654321";
+    peer.fault_status(path, 503, None);
+    let dir = tempfile::tempdir().unwrap();
+    let host = peer.base.trim_start_matches("http://").to_string();
+    collect_ok(dir.path(), &peer, &["--tag", "later", "--retries", "1"]);
+    let reason = |dir: &Path| -> (String, i64) {
+        db(dir)
+            .query_row(
+                "SELECT reason, retry FROM missing WHERE id = ?1",
+                [q(&peer, "7654321")],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    assert_eq!(
+        reason(dir.path()),
+        (format!("server error (HTTP 503 from {host})"), 1)
+    );
+    peer.clear_faults();
+    let s = collect_ok(dir.path(), &peer, &["--tag", "later"]);
+    assert!(s.contains("status 1)"), "{s}");
+    assert_eq!(
+        reason(dir.path()),
+        (
+            format!("deleted or not visible to us (HTTP 404 from {host})"),
+            0
+        )
+    );
+}

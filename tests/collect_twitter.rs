@@ -406,12 +406,26 @@ fn max_posts_asks_for_small_pages_and_stops() {
     collect_ok(
         work.path(),
         &api,
-        &["--query", "#commtwitter", "--max-posts", "5", "--no-conversations"],
+        &[
+            "--query",
+            "#commtwitter",
+            "--max-posts",
+            "5",
+            "--no-conversations",
+        ],
     );
     let log = api.log();
     assert_eq!(log.len(), 1, "one page was enough: {log:?}");
-    assert!(log[0].target.contains("max_results=10&"), "{}", log[0].target);
+    assert!(
+        log[0].target.contains("max_results=10&"),
+        "{}",
+        log[0].target
+    );
     let work = tempfile::tempdir().unwrap();
-    collect_ok(work.path(), &api, &["--query", "#commtwitter", "--no-conversations"]);
+    collect_ok(
+        work.path(),
+        &api,
+        &["--query", "#commtwitter", "--no-conversations"],
+    );
     assert!(api.log()[1].target.contains("max_results=100&"));
 }

@@ -173,7 +173,7 @@ impl Corpus {
              WHERE p.platform = 'mastodon' AND p.reply_to LIKE '%@%'
                AND NOT EXISTS (SELECT 1 FROM posts q WHERE q.platform = 'mastodon' AND q.id = p.reply_to)
                AND NOT EXISTS (SELECT 1 FROM aliases a WHERE a.platform = 'mastodon' AND a.id = p.reply_to)
-               AND NOT EXISTS (SELECT 1 FROM missing m WHERE m.platform = 'mastodon' AND m.id = p.reply_to)
+               AND NOT EXISTS (SELECT 1 FROM missing m WHERE m.platform = 'mastodon' AND m.id = p.reply_to AND m.retry = 0)
              ORDER BY p.reply_to",
         )?;
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
@@ -193,7 +193,7 @@ impl Corpus {
                      WHERE p.platform = 'twitter' AND p.reply_to IS NOT NULL)
              SELECT w.id FROM wanted w
              WHERE NOT EXISTS (SELECT 1 FROM posts q WHERE q.platform = 'twitter' AND q.id = w.id)
-               AND NOT EXISTS (SELECT 1 FROM missing m WHERE m.platform = 'twitter' AND m.id = w.id)
+               AND NOT EXISTS (SELECT 1 FROM missing m WHERE m.platform = 'twitter' AND m.id = w.id AND m.retry = 0)
              ORDER BY w.id",
         )?;
         let rows = stmt.query_map(params![job], |r| r.get::<_, String>(0))?;
@@ -387,16 +387,16 @@ impl ImportWriter<'_> {
         Ok(())
     }
 
-    /// Record why a Mastodon post is absent, replacing an earlier, vaguer reason.
-    pub fn set_missing(&mut self, id: &str, reason: &str, reply_to: Option<&str>) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO missing (platform, id, reason, reply_to) VALUES ('mastodon', ?1, ?2, ?3)
-                 ON CONFLICT (platform, id) DO UPDATE SET reason = ?2,
-                     reply_to = coalesce(excluded.reply_to, reply_to)",
-            )?
-            .execute(params![id, reason, reply_to])?;
-        Ok(())
+    /// Record why a Mastodon post is absent, replacing an earlier reason. With `retry`, the
+    /// reason may pass (a timeout, a server error) and a later run asks again.
+    pub fn set_missing(
+        &mut self,
+        id: &str,
+        reason: &str,
+        reply_to: Option<&str>,
+        retry: bool,
+    ) -> Result<()> {
+        self.set_missing_on("mastodon", id, reason, reply_to, retry)
     }
 
     /// Keep an API response page as the server sent it (for `export twarc2`).
@@ -415,14 +415,22 @@ impl ImportWriter<'_> {
         Ok(())
     }
 
-    /// Record why a post of any platform is absent (see `set_missing` for Mastodon).
-    pub fn set_missing_on(&mut self, platform: &str, id: &str, reason: &str) -> Result<()> {
+    /// Record why a post is absent, replacing an earlier reason (see `set_missing`).
+    pub fn set_missing_on(
+        &mut self,
+        platform: &str,
+        id: &str,
+        reason: &str,
+        reply_to: Option<&str>,
+        retry: bool,
+    ) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO missing (platform, id, reason, reply_to) VALUES (?1, ?2, ?3, NULL)
-                 ON CONFLICT (platform, id) DO NOTHING",
+                "INSERT INTO missing (platform, id, reason, reply_to, retry) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (platform, id) DO UPDATE SET reason = ?3,
+                     reply_to = coalesce(excluded.reply_to, reply_to), retry = ?5",
             )?
-            .execute(params![platform, id, reason])?;
+            .execute(params![platform, id, reason, reply_to, retry as i64])?;
         Ok(())
     }
 
@@ -552,7 +560,9 @@ mod tests {
         add("4@a", Some("8@a"), "https://a/users/x/statuses/4");
         add("5@a", Some("7@b"), "https://a/users/x/statuses/5");
         add("6", Some("66"), "https://a/users/x/statuses/6");
-        w.set_missing("8@a", "deleted", None).unwrap();
+        add("10@a", Some("11@a"), "https://a/users/x/statuses/10");
+        w.set_missing("8@a", "deleted", None, false).unwrap();
+        w.set_missing("11@a", "timed out (a)", None, true).unwrap();
         assert!(w
             .alias_by_uri("7@b", "https://a/users/x/statuses/1")
             .unwrap());
@@ -561,7 +571,8 @@ mod tests {
             .unwrap());
         assert!(!w.alias_by_uri("x@b", "https://nowhere/1").unwrap());
         w.commit().unwrap();
-        assert_eq!(c.dangling_parents().unwrap(), ["9@a"]);
+        // A parent that timed out is asked again; a deleted one is not.
+        assert_eq!(c.dangling_parents().unwrap(), ["11@a", "9@a"]);
     }
 
     #[test]

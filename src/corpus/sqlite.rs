@@ -19,7 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Arc;
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const COMMIT_EVERY: u64 = 50_000;
 
 const SCHEMA: &str = "
@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS missing (
     id       TEXT NOT NULL,
     reason   TEXT NOT NULL,
     reply_to TEXT,
+    -- 1 when the reason may pass (a timeout, a server error): a collector asks again.
+    retry    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (platform, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS fetches (
@@ -161,6 +163,13 @@ impl Corpus {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             bail!("{name}: corpus schema version {version} is newer than this rethread understands ({SCHEMA_VERSION})");
+        }
+        if version == 1 {
+            // Version 2 added `missing.retry`; everything else it added is a new table.
+            conn.execute_batch("ALTER TABLE missing ADD COLUMN retry INTEGER NOT NULL DEFAULT 0")
+                .with_context(|| {
+                    format!("{name}: cannot upgrade the corpus to schema version 2")
+                })?;
         }
         conn.execute_batch(SCHEMA)
             .with_context(|| format!("{name}: cannot create the corpus tables"))?;
@@ -306,7 +315,8 @@ impl ImportWriter<'_> {
                 self.conn
                     .prepare_cached(
                         "INSERT INTO missing (platform, id, reason, reply_to) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (platform, id) DO UPDATE SET reply_to = coalesce(reply_to, excluded.reply_to)",
+                         ON CONFLICT (platform, id) DO UPDATE SET reply_to = coalesce(reply_to, excluded.reply_to),
+                             reason = CASE WHEN retry = 1 THEN excluded.reason ELSE reason END, retry = 0",
                     )?
                     .execute(params![m.platform.as_str(), m.id, m.reason, m.reply_to])?;
                 self.tally.missing += 1;
@@ -598,6 +608,56 @@ mod tests {
             w.add(&post("2", "b")).unwrap();
         }
         assert_eq!(c.post_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_version_1_corpus_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE missing (platform TEXT NOT NULL, id TEXT NOT NULL, reason TEXT NOT NULL,
+                   reply_to TEXT, PRIMARY KEY (platform, id)) WITHOUT ROWID;
+                 INSERT INTO missing VALUES ('twitter', '1', 'deleted', NULL);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let mut c = Corpus::open(&path).unwrap();
+        let (reason, retry): (String, i64) = c
+            .conn
+            .query_row("SELECT reason, retry FROM missing", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((reason.as_str(), retry), ("deleted", 0));
+        let v: i64 = c
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        // A reason given for now is replaced by what a source later says.
+        let mut w = c.writer().unwrap();
+        w.set_missing_on("twitter", "2", "timed out", None, true)
+            .unwrap();
+        w.add(&Record::Missing(Missing {
+            platform: Platform::Twitter,
+            id: "2".into(),
+            reason: "Not Found Error".into(),
+            reply_to: None,
+        }))
+        .unwrap();
+        w.commit().unwrap();
+        let (reason, retry): (String, i64) = c
+            .conn
+            .query_row(
+                "SELECT reason, retry FROM missing WHERE id = '2'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((reason.as_str(), retry), ("Not Found Error", 0));
     }
 
     #[test]

@@ -124,6 +124,15 @@ impl FetchError {
         }
     }
 
+    /// Might asking again later give a different answer? (Timeouts, network trouble, a server
+    /// down or overloaded: yes. A 404 or 403: no.)
+    pub fn transient(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => true,
+        }
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             FetchError::Status { status, .. } => Some(*status),

@@ -748,7 +748,7 @@ impl<'a> Run<'a> {
                     };
                     if !plan::safe_id(&local) {
                         let mut tx = Tx::new(self)?;
-                        tx.gap(&id, "parent id is not a valid status id".into())?;
+                        tx.gap(&id, "parent id is not a valid status id".into(), false)?;
                         let r = tx.commit()?;
                         self.absorb(r);
                         continue;
@@ -771,7 +771,7 @@ impl<'a> Run<'a> {
                         let meta: StatusMeta = serde_json::from_str(&f.body)?;
                         tx.store(&f.body, &meta, &server, "status", &f)?;
                     }
-                    Err(e) => tx.gap(&id, e.gap_reason(&server))?,
+                    Err(e) => tx.gap(&id, e.gap_reason(&server), e.transient())?,
                 }
                 let r = tx.commit()?;
                 self.absorb(r);
@@ -829,8 +829,12 @@ impl<'r> Tx<'r> {
         let parent = meta.in_reply_to_id.as_deref().map(|p| qualified(p, server));
         if let Some(reason) = plan::left_out_reason(meta, self.include_opted_out) {
             *self.report.left_out.entry(reason.to_string()).or_default() += 1;
-            self.w
-                .set_missing(&id, &format!("left out: {reason}"), parent.as_deref())?;
+            self.w.set_missing(
+                &id,
+                &format!("left out: {reason}"),
+                parent.as_deref(),
+                false,
+            )?;
             return Ok(false);
         }
         let provenance = Provenance {
@@ -853,7 +857,7 @@ impl<'r> Tx<'r> {
                 {
                     *self.report.left_out.entry(reason.to_string()).or_default() += 1;
                     self.w
-                        .set_missing(&p.id, &format!("left out: {reason}"), None)?;
+                        .set_missing(&p.id, &format!("left out: {reason}"), None, false)?;
                     continue;
                 }
             }
@@ -896,9 +900,9 @@ impl<'r> Tx<'r> {
         Ok(true)
     }
 
-    /// Record why a parent could not be had.
-    fn gap(&mut self, id: &str, reason: String) -> Result<()> {
-        self.w.set_missing(id, &reason, None)?;
+    /// Record why a parent could not be had (`retry`: for now; a later run asks again).
+    fn gap(&mut self, id: &str, reason: String, retry: bool) -> Result<()> {
+        self.w.set_missing(id, &reason, None, retry)?;
         *self.report.gaps.entry(reason).or_default() += 1;
         Ok(())
     }

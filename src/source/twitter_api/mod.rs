@@ -539,7 +539,13 @@ impl<'a> Run<'a> {
                         let silent = unexplained.len() as u64;
                         let mut w = self.corpus.writer()?;
                         for id in unexplained {
-                            w.set_missing_on("twitter", id, "not returned by the API")?;
+                            w.set_missing_on(
+                                "twitter",
+                                id,
+                                "not returned by the API",
+                                None,
+                                false,
+                            )?;
                         }
                         w.commit()?;
                         if silent > 0 {
@@ -555,7 +561,7 @@ impl<'a> Run<'a> {
                         let reason = e.gap_reason(&job_host);
                         let mut w = self.corpus.writer()?;
                         for id in batch {
-                            w.set_missing_on("twitter", id, &reason)?;
+                            w.set_missing_on("twitter", id, &reason, None, e.transient())?;
                         }
                         w.commit()?;
                         *self.summary.counters.gaps.entry(reason).or_default() +=
