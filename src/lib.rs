@@ -16,4 +16,5 @@ pub mod corpus;
 pub mod export;
 pub mod model;
 pub mod source;
+pub mod themes;
 pub mod thread;
