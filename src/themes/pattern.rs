@@ -378,7 +378,7 @@ mod tests {
             .collect()
     }
 
-    fn matched<'t>(patterns: &[&str], text: &'t str) -> Vec<(usize, String)> {
+    fn matched(patterns: &[&str], text: &str) -> Vec<(usize, String)> {
         let mut m = Matcher::new();
         for p in patterns {
             m.add(p).unwrap();
