@@ -35,6 +35,7 @@ enum Command {
     Collect(cmd::collect::Command),
     Import(cmd::import::Args),
     Threads(cmd::threads::Args),
+    Themes(cmd::themes::Args),
     #[command(subcommand)]
     Export(cmd::export::Command),
 }
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Collect(command) => cmd::collect::run(command),
         Command::Import(args) => cmd::import::run(args),
         Command::Threads(args) => cmd::threads::run(args),
+        Command::Themes(args) => cmd::themes::run(args),
         Command::Export(command) => cmd::export::run(command),
     };
     match result {

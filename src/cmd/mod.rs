@@ -4,6 +4,7 @@
 pub mod collect;
 pub mod export;
 pub mod import;
+pub mod themes;
 pub mod threads;
 
 use anyhow::Result;

@@ -172,6 +172,7 @@ impl Coder {
             }
         }
         let chars: Vec<char> = text.chars().collect();
+        let mut seen = std::collections::HashSet::new();
         hits.iter()
             .filter(|h| !self.owners[h.pattern].2)
             .filter(|h: &&Hit| {
@@ -180,6 +181,8 @@ impl Coder {
                     .iter()
                     .any(|&(s, e)| s < h.end && h.start < e)
             })
+            // Two patterns of one theme matching the same words are one piece of evidence.
+            .filter(|h| seen.insert((self.owners[h.pattern].0, h.start, h.end)))
             .map(|h| Evidence {
                 theme: self.owners[h.pattern].0,
                 pattern: self.owners[h.pattern].1.clone(),

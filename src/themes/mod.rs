@@ -1,9 +1,12 @@
 //! Themes: code every post against a codebook, with the words that triggered each code.
 //!
 //! `codebook` reads and checks the TOML codebook and compiles it into one matcher;
-//! `pattern` holds the tokenizer and the one-pass matcher.
+//! `pattern` holds the tokenizer and the one-pass matcher; `rollup` codes a corpus and sums the
+//! codes up per thread and per branch.
 
 pub mod codebook;
 pub mod pattern;
+pub mod rollup;
 
 pub use codebook::{Codebook, Coder, Evidence};
+pub use rollup::{code_corpus, Coding, Rollup, ThemeRollup, ThreadCoding};

@@ -1,0 +1,36 @@
+//! `rethread themes codebook`: print the built-in codebook (or check one).
+
+use anyhow::Result;
+use rethread::themes::Codebook;
+use std::path::PathBuf;
+
+/// Print the built-in customer-service codebook as TOML, to copy and edit; with --check FILE,
+/// check a codebook instead (every theme and pattern) and say what is wrong.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Check this codebook instead of printing the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.check {
+        Some(path) => {
+            let book = Codebook::load(&path)?;
+            let patterns: usize = book
+                .themes
+                .iter()
+                .map(|t| t.patterns.len() + t.exclude.len())
+                .sum();
+            eprintln!(
+                "{}: codebook {:?}: {} themes, {} patterns: ok",
+                path.display(),
+                book.meta.name,
+                book.themes.len(),
+                patterns
+            );
+        }
+        None => print!("{}", rethread::themes::codebook::DEFAULT),
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `rethread themes`: what people raise, per theme, across the corpus and per thread.
+
+pub mod codebook;
+
+use crate::cmd::CorpusArgs;
+use anyhow::{bail, Result};
+use rethread::themes::{code_corpus, Codebook, Coder, Rollup};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Code every post against a codebook and print, per theme, how many posts, threads and
+/// authors raised it.
+///
+/// The codebook is the built-in customer-service one (`rethread themes codebook` prints it)
+/// unless --codebook FILE. Each post gets the themes whose patterns match its text, with the
+/// words that matched. JSON output adds, per thread and per branch (each subtree under the
+/// root's direct replies): each theme's posts, share of posts, distinct authors, who raised it
+/// first and at what depth, up to three quotes with their evidence, which themes were raised
+/// together, and how many posts got no code.
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// A codebook (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub codebook: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+
+    /// table (a line per theme), json (with per-thread and per-branch detail) or csv.
+    #[arg(long, value_name = "FORMAT", default_value = "table")]
+    pub format: String,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    Codebook(codebook::Args),
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if let Some(Command::Codebook(a)) = args.command {
+        return codebook::run(a);
+    }
+    if !matches!(args.format.as_str(), "table" | "json" | "csv") {
+        bail!("--format {:?}: use table, json or csv", args.format);
+    }
+    let book = match &args.codebook {
+        Some(path) => Codebook::load(path)?,
+        None => Codebook::default_codebook(),
+    };
+    let coder = Coder::new(&book)?;
+    let set = args.corpus.load()?;
+    let threads = super::build_threads(&set, false);
+    let spinner = super::spinner(&format!("coding {} posts", set.len()));
+    let coding = code_corpus(&set, &threads, &coder);
+    spinner.finish_and_clear();
+
+    // The corpus summary: per theme, posts, threads and authors.
+    let mut posts = vec![0usize; book.themes.len()];
+    let mut authors: Vec<HashSet<&str>> = vec![HashSet::new(); book.themes.len()];
+    let mut uncoded = 0;
+    for (i, ev) in coding.posts.iter().enumerate() {
+        if ev.is_empty() {
+            uncoded += 1;
+            continue;
+        }
+        let mut seen = HashSet::new();
+        for e in ev {
+            if seen.insert(e.theme) {
+                posts[e.theme] += 1;
+                authors[e.theme].insert(set.posts()[i].author().label());
+            }
+        }
+    }
+    let mut in_threads = vec![0usize; book.themes.len()];
+    for t in &coding.threads {
+        for r in &t.rollup.themes {
+            in_threads[r.theme] += 1;
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format.as_str() {
+        "csv" => {
+            let mut w = csv::Writer::from_writer(&mut out);
+            w.write_record(["theme", "label", "posts", "threads", "authors"])?;
+            for (k, t) in book.themes.iter().enumerate() {
+                w.write_record([
+                    t.id.clone(),
+                    t.label.clone(),
+                    posts[k].to_string(),
+                    in_threads[k].to_string(),
+                    authors[k].len().to_string(),
+                ])?;
+            }
+            w.flush()?;
+        }
+        "json" => {
+            let rollup_json = |r: &Rollup| -> Value {
+                json!({
+                    "posts": r.posts,
+                    "uncoded": r.uncoded,
+                    "themes": r.themes.iter().map(|t| {
+                        let mut v = serde_json::to_value(t).expect("serializable");
+                        v["id"] = json!(book.themes[t.theme].id);
+                        v
+                    }).collect::<Vec<_>>(),
+                    "together": r.together.iter().map(|&(a, b, n)| json!({
+                        "themes": [book.themes[a].id, book.themes[b].id], "posts": n
+                    })).collect::<Vec<_>>(),
+                })
+            };
+            let doc = json!({
+                "codebook": book.meta.name,
+                "posts": set.len(),
+                "uncoded": uncoded,
+                "themes": book.themes.iter().enumerate().map(|(k, t)| json!({
+                    "id": t.id, "label": t.label, "posts": posts[k],
+                    "threads": in_threads[k], "authors": authors[k].len(),
+                })).collect::<Vec<_>>(),
+                "threads": coding.threads.iter().map(|tc| {
+                    let t = &threads.threads[tc.thread];
+                    let mut v = rollup_json(&tc.rollup);
+                    v["id"] = json!(t.id);
+                    v["branches"] = Value::Array(tc.branches.iter().map(|(root, r)| {
+                        let mut b = rollup_json(r);
+                        b["root"] = json!(root);
+                        b
+                    }).collect());
+                    v
+                }).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            out.write_all(b"\n")?;
+        }
+        _ => {
+            let width = book
+                .themes
+                .iter()
+                .map(|t| t.id.len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            writeln!(
+                out,
+                "{:<width$}  {:>7}  {:>7}  {:>7}  label",
+                "theme", "posts", "threads", "authors"
+            )?;
+            for (k, t) in book.themes.iter().enumerate() {
+                writeln!(
+                    out,
+                    "{:<width$}  {:>7}  {:>7}  {:>7}  {}",
+                    t.id,
+                    posts[k],
+                    in_threads[k],
+                    authors[k].len(),
+                    t.label
+                )?;
+            }
+            let share = if set.is_empty() {
+                0.0
+            } else {
+                100.0 * uncoded as f64 / set.len() as f64
+            };
+            writeln!(
+                out,
+                "{} posts, {} with no code ({share:.1}%); codebook {:?}",
+                set.len(),
+                uncoded,
+                book.meta.name
+            )?;
+        }
+    }
+    out.flush()?;
+    super::leak_at_exit(set, threads);
+    Ok(())
+}
