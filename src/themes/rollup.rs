@@ -142,8 +142,7 @@ pub fn rollup(
         .collect();
     // Time order, so that "first" and the quotes follow the conversation.
     posts.sort_by(|a, b| crate::thread::cmp_posts(&set.posts()[a.1], &set.posts()[b.1]));
-    let mut per_theme: BTreeMap<usize, (usize, HashSet<String>, Option<Raiser>, Vec<Quote>)> =
-        BTreeMap::new();
+    let mut per_theme: BTreeMap<usize, Tally> = BTreeMap::new();
     let mut together: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     let mut uncoded = 0;
     for &(n, i) in &posts {
@@ -163,21 +162,19 @@ pub fn rollup(
             }
         }
         for &th in &themes {
-            let entry = per_theme
-                .entry(th)
-                .or_insert_with(|| (0, HashSet::new(), None, Vec::new()));
-            entry.0 += 1;
-            entry.1.insert(author.clone());
-            if entry.2.is_none() {
-                entry.2 = Some(Raiser {
+            let entry = per_theme.entry(th).or_default();
+            entry.posts += 1;
+            entry.authors.insert(author.clone());
+            if entry.first.is_none() {
+                entry.first = Some(Raiser {
                     post: p.id().to_string(),
                     author: author.clone(),
                     depth: threads.depth(n),
                     at: p.created_at().map(|t| crate::model::format_time(&t)),
                 });
             }
-            if entry.3.len() < QUOTES {
-                entry.3.push(Quote {
+            if entry.quotes.len() < QUOTES {
+                entry.quotes.push(Quote {
                     post: p.id().to_string(),
                     author: author.clone(),
                     text: cut(p.text()),
@@ -196,21 +193,30 @@ pub fn rollup(
         uncoded,
         themes: per_theme
             .into_iter()
-            .map(|(theme, (n, authors, first, quotes))| ThemeRollup {
+            .map(|(theme, t)| ThemeRollup {
                 theme,
-                posts: n,
+                posts: t.posts,
                 share: if total == 0 {
                     0.0
                 } else {
-                    n as f64 / total as f64
+                    t.posts as f64 / total as f64
                 },
-                authors: authors.len(),
-                first: first.expect("a theme with posts has a first post"),
-                quotes,
+                authors: t.authors.len(),
+                first: t.first.expect("a theme with posts has a first post"),
+                quotes: t.quotes,
             })
             .collect(),
         together: together.into_iter().map(|((a, b), n)| (a, b, n)).collect(),
     }
+}
+
+/// One theme's running totals while a rollup is made.
+#[derive(Default)]
+struct Tally {
+    posts: usize,
+    authors: HashSet<String>,
+    first: Option<Raiser>,
+    quotes: Vec<Quote>,
 }
 
 fn cut(text: &str) -> String {
