@@ -60,6 +60,27 @@ pub fn write(
     layout: Layout,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary> {
+    write_with(dir, set, threads, selected, layout, None, progress)
+}
+
+/// The themes to show in transcripts: each post's codes with their evidence, and a theme table
+/// per thread.
+pub struct Themes<'a> {
+    pub book: &'a crate::themes::Codebook,
+    /// Coded from the same `set` and `threads`.
+    pub coding: &'a crate::themes::Coding,
+}
+
+/// [`write`], with the themes of each post and thread when `themes` is given.
+pub fn write_with(
+    dir: &Path,
+    set: &PostSet,
+    threads: &Threads,
+    selected: &[usize],
+    layout: Layout,
+    themes: Option<&Themes>,
+    progress: &indicatif::ProgressBar,
+) -> Result<Summary> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
     progress.set_length(selected.len() as u64);
@@ -87,7 +108,7 @@ pub fn write(
         .zip(names.par_iter())
         .try_for_each_init(String::new, |buf, (&ti, name)| -> Result<()> {
             buf.clear();
-            transcript(buf, set, threads, &threads.threads[ti], layout);
+            transcript_with(buf, set, threads, ti, layout, themes);
             let path = dir.join(name);
             std::fs::write(&path, buf.as_bytes())
                 .with_context(|| format!("{}: cannot write", path.display()))?;
@@ -162,9 +183,81 @@ pub fn transcript(
 ) {
     header(out, set, threads, thread);
     match layout {
-        Layout::Chronological => chronological(out, set, threads, thread),
-        Layout::Tree => tree(out, set, threads, thread),
+        Layout::Chronological => chronological(out, set, threads, thread, None),
+        Layout::Tree => tree(out, set, threads, thread, None),
     }
+}
+
+/// The transcript of thread `ti` (an index into `threads.threads`), with its themes when
+/// `themes` is given.
+pub fn transcript_with(
+    out: &mut String,
+    set: &PostSet,
+    threads: &Threads,
+    ti: usize,
+    layout: Layout,
+    themes: Option<&Themes>,
+) {
+    let thread = &threads.threads[ti];
+    header(out, set, threads, thread);
+    if let Some(t) = themes {
+        theme_table(out, ti, t);
+    }
+    let codes = themes.map(|t| (t.book, t.coding.posts.as_slice()));
+    match layout {
+        Layout::Chronological => chronological(out, set, threads, thread, codes),
+        Layout::Tree => tree(out, set, threads, thread, codes),
+    }
+}
+
+/// A post's codes and the codebook they refer to.
+type Codes<'a> = Option<(
+    &'a crate::themes::Codebook,
+    &'a [Vec<crate::themes::Evidence>],
+)>;
+
+/// The table of a thread's themes, before its posts.
+fn theme_table(out: &mut String, ti: usize, t: &Themes) {
+    // `code_corpus` codes every thread, in order.
+    let Some(tc) = t.coding.threads.get(ti).filter(|c| c.thread == ti) else {
+        return;
+    };
+    let r = &tc.rollup;
+    let _ = writeln!(out, "## Themes\n");
+    if r.themes.is_empty() {
+        let _ = writeln!(
+            out,
+            "No post in this thread matched a theme of the codebook {:?}.\n",
+            t.book.meta.name
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| Theme | Posts | Share | Authors | First raised by | At depth |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|---:|");
+    for th in &r.themes {
+        let theme = &t.book.themes[th.theme];
+        let _ = writeln!(
+            out,
+            "| {} (`{}`) | {} | {:.0}% | {} | {} | {} |",
+            escape_inline(&theme.label),
+            theme.id.replace('`', ""),
+            th.posts,
+            th.share * 100.0,
+            th.authors,
+            escape_inline(&th.first.author),
+            th.first.depth
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} of {} posts matched no theme (codebook {}).\n",
+        r.uncoded,
+        r.posts,
+        escape_inline(&t.book.meta.name)
+    );
 }
 
 fn header(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
@@ -226,7 +319,13 @@ fn header(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
     out.push('\n');
 }
 
-fn chronological(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
+fn chronological(
+    out: &mut String,
+    set: &PostSet,
+    threads: &Threads,
+    thread: &Thread,
+    codes: Codes,
+) {
     let posts = set.posts();
     let mut gaps_written: HashSet<usize> = HashSet::new();
     for n in threads.chronological(thread, set) {
@@ -242,12 +341,12 @@ fn chronological(out: &mut String, set: &PostSet, threads: &Threads, thread: &Th
                 }
             }
         }
-        post_paragraph(out, &posts[i], "");
+        post_paragraph(out, &posts[i], "", codes.map(|(b, c)| (b, &c[i][..])));
         out.push('\n');
     }
 }
 
-fn tree(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
+fn tree(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread, codes: Codes) {
     let posts = set.posts();
     for (n, depth) in threads.preorder(thread) {
         let level = depth.min(MAX_NEST);
@@ -270,7 +369,12 @@ fn tree(out: &mut String, set: &PostSet, threads: &Threads, thread: &Thread) {
                 if let Some((_, EdgeKind::Quote)) = threads.parent(n) {
                     out.push_str("*(quotes the post above)* ");
                 }
-                post_paragraph(out, &posts[i], &content_indent);
+                post_paragraph(
+                    out,
+                    &posts[i],
+                    &content_indent,
+                    codes.map(|(b, c)| (b, &c[i][..])),
+                );
             }
             Node::Gap(_) => gap_line(out, threads, n),
         }
@@ -301,7 +405,12 @@ fn gap_line(out: &mut String, threads: &Threads, node: NodeIndex) {
 /// `**handle**: text`, with the content warning first and media descriptions after.
 /// Continuation lines are indented by `indent` (inside a list item) and joined with hard line
 /// breaks, so a multi-line post stays one paragraph.
-fn post_paragraph(out: &mut String, p: &PackedPost, indent: &str) {
+fn post_paragraph(
+    out: &mut String,
+    p: &PackedPost,
+    indent: &str,
+    codes: Option<(&crate::themes::Codebook, &[crate::themes::Evidence])>,
+) {
     let _ = write!(out, "**{}**: ", escape_inline(p.author().label()));
     if let Some(cw) = p.content_warning() {
         let _ = write!(out, "*CW: {}* — ", escape_inline(cw));
@@ -321,6 +430,32 @@ fn post_paragraph(out: &mut String, p: &PackedPost, indent: &str) {
         text.push_str("*(no text)*");
     }
     out.push_str(&text);
+    if let Some((book, ev)) = codes.filter(|(_, ev)| !ev.is_empty()) {
+        // The codes on a line of their own in the same paragraph: theme ids, each with the
+        // words that matched, quoted as written.
+        let mut order: Vec<usize> = Vec::new();
+        for e in ev {
+            if !order.contains(&e.theme) {
+                order.push(e.theme);
+            }
+        }
+        let parts: Vec<String> = order
+            .iter()
+            .map(|&th| {
+                let words: Vec<String> = ev
+                    .iter()
+                    .filter(|e| e.theme == th)
+                    .map(|e| format!("“{}”", escape_inline(&e.text)))
+                    .collect();
+                format!(
+                    "{} ({})",
+                    escape_inline(&book.themes[th].id),
+                    words.join(", ")
+                )
+            })
+            .collect();
+        let _ = write!(out, "\\\n{indent}*themes: {}*", parts.join("; "));
+    }
     out.push('\n');
 }
 

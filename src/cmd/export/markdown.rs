@@ -3,6 +3,7 @@
 use crate::cmd::CorpusArgs;
 use anyhow::{bail, Result};
 use rethread::export::markdown::{self, Layout};
+use rethread::themes::{code_corpus, Codebook, Coder};
 use std::path::PathBuf;
 
 /// Write one markdown transcript per thread into a directory, plus index.md linking them all.
@@ -12,7 +13,8 @@ use std::path::PathBuf;
 /// per post in time order, as a person would rebuild the exchange by hand; the tree layout nests
 /// each reply under the post it answers. A missing parent is marked where it belongs, with its
 /// id and why it is missing. Content warnings stand before the text; media descriptions are kept.
-/// Post text is escaped so that it cannot forge headings, HTML or links.
+/// Post text is escaped so that it cannot forge headings, HTML or links. With --themes, each
+/// post shows its themes and the words that matched, and each thread starts with a theme table.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Directory to write into (created if absent).
@@ -37,6 +39,14 @@ pub struct Args {
     /// Attach quote posts under the post they quote.
     #[arg(long)]
     pub quotes: bool,
+
+    /// Show each post's themes with the words that matched, and a theme table per thread.
+    #[arg(long)]
+    pub themes: bool,
+
+    /// With --themes: a codebook (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE", requires = "themes")]
+    pub codebook: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -55,8 +65,35 @@ pub fn run(args: Args) -> Result<()> {
             bail!("no thread {wanted:?} (list them with `rethread threads`)");
         }
     }
+    let book = match (&args.codebook, args.themes) {
+        (Some(path), _) => Some(Codebook::load(path)?),
+        (None, true) => Some(Codebook::default_codebook()),
+        (None, false) => None,
+    };
+    let coding = match &book {
+        Some(book) => {
+            let coder = Coder::new(book)?;
+            let spinner = crate::cmd::spinner(&format!("coding {} posts", set.len()));
+            let coding = code_corpus(&set, &threads, &coder);
+            spinner.finish_and_clear();
+            Some(coding)
+        }
+        None => None,
+    };
+    let themes = match (&book, &coding) {
+        (Some(book), Some(coding)) => Some(markdown::Themes { book, coding }),
+        _ => None,
+    };
     let bar = crate::cmd::count_bar("writing", selected.len() as u64);
-    let summary = markdown::write(&args.out, &set, &threads, &selected, args.layout, &bar)?;
+    let summary = markdown::write_with(
+        &args.out,
+        &set,
+        &threads,
+        &selected,
+        args.layout,
+        themes.as_ref(),
+        &bar,
+    )?;
     bar.finish_and_clear();
     eprintln!(
         "wrote {} transcripts ({} posts) to {}; index: {}",

@@ -1,0 +1,214 @@
+//! `rethread themes` and `export markdown --themes`, end to end.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn status(id: u32, reply_to: Option<u32>, user: &str, html: &str) -> String {
+    serde_json::json!({
+        "id": id.to_string(),
+        "created_at": format!("2024-01-01T00:00:{:02}.000Z", id),
+        "in_reply_to_id": reply_to.map(|r| r.to_string()),
+        "content": html,
+        "visibility": "public",
+        "uri": format!("https://h.example/users/{user}/statuses/{id}"),
+        "account": {"id": user, "username": user, "acct": user, "url": format!("https://h.example/@{user}")}
+    })
+    .to_string()
+}
+
+const BOOK: &str = r#"
+[meta]
+name = "test-book"
+language = "en"
+
+[[theme]]
+id = "training"
+label = "Training"
+patterns = ["train"]
+examples = ["more training please"]
+
+[[theme]]
+id = "rigid"
+label = "Rigid rules"
+patterns = ["rigid NEAR/3 rule", "inflexib*"]
+exclude = ["rigid plastic"]
+examples = ["rigid rules"]
+"#;
+
+fn corpus(dir: &std::path::Path) {
+    let lines = [
+        status(1, None, "ana", "<p>Why are the rules so rigid?</p>"),
+        status(
+            2,
+            Some(1),
+            "bo",
+            "<p>Staff get no training. Inflexible <b>rules</b>!</p>",
+        ),
+        status(
+            3,
+            Some(1),
+            "cy",
+            "<p>More training: [click](http://evil.example) &lt;script&gt; # heading</p>",
+        ),
+        status(4, Some(2), "ana", "<p>Rigid plastic chairs, too.</p>"),
+        status(5, None, "dee", "<p>Nothing to see here.</p>"),
+    ];
+    std::fs::write(dir.join("posts.jsonl"), lines.join("\n")).unwrap();
+    std::fs::write(dir.join("book.toml"), BOOK).unwrap();
+}
+
+#[test]
+fn the_summary_counts_posts_threads_and_authors_per_theme() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    let csv = ok(
+        dir.path(),
+        &[
+            "themes",
+            "--codebook",
+            "book.toml",
+            "--input",
+            "posts.jsonl",
+            "--format",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "theme,label,posts,threads,authors",
+            "training,Training,2,1,2",
+            "rigid,Rigid rules,2,1,2",
+        ]
+    );
+    let json: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &[
+            "themes",
+            "--codebook",
+            "book.toml",
+            "--input",
+            "posts.jsonl",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(json["posts"], 5);
+    assert_eq!(
+        json["uncoded"], 2,
+        "the plastic chairs and the empty thread"
+    );
+    let thread = json["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["posts"] == 4)
+        .unwrap();
+    let rigid = thread["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "rigid")
+        .unwrap();
+    assert_eq!(rigid["first"]["author"], "ana@h.example");
+    assert_eq!(rigid["first"]["depth"], 0);
+    assert_eq!(rigid["quotes"][1]["evidence"][0], "Inflexible");
+    assert_eq!(
+        thread["together"][0]["themes"],
+        serde_json::json!(["training", "rigid"])
+    );
+    assert_eq!(thread["branches"].as_array().unwrap().len(), 2);
+    let table = ok(
+        dir.path(),
+        &[
+            "themes",
+            "--codebook",
+            "book.toml",
+            "--input",
+            "posts.jsonl",
+        ],
+    );
+    assert!(table.contains("5 posts, 2 with no code (40.0%)"), "{table}");
+}
+
+#[test]
+fn transcripts_show_codes_with_escaped_evidence_and_a_theme_table() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    ok(
+        dir.path(),
+        &[
+            "export",
+            "markdown",
+            "--input",
+            "posts.jsonl",
+            "--out",
+            "md",
+            "--themes",
+            "--codebook",
+            "book.toml",
+        ],
+    );
+    let md: String = std::fs::read_dir(dir.path().join("md"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(md.contains("## Themes"));
+    assert!(
+        md.contains("| Rigid rules (`rigid`) | 2 | 50% | 2 | ana@h.example | 0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("*themes: training (“training”); rigid (“Inflexible”)*"),
+        "{md}"
+    );
+    // Post text and evidence stay text: no link, no HTML, no heading gets through.
+    assert!(md.contains(r"\[click\](http://evil.example)") && !md.contains("[click]("));
+    assert!(!md.contains("<script>"));
+    assert!(!md.lines().any(|l| l.starts_with("# heading")));
+    // Without --themes, nothing of it.
+    ok(
+        dir.path(),
+        &[
+            "export",
+            "markdown",
+            "--input",
+            "posts.jsonl",
+            "--out",
+            "plain",
+        ],
+    );
+    let plain: String = std::fs::read_dir(dir.path().join("plain"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(!plain.contains("themes:") && !plain.contains("## Themes"));
+}
+
+#[test]
+fn the_built_in_codebook_prints_and_a_bad_one_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = ok(dir.path(), &["themes", "codebook"]);
+    assert!(toml.contains("id = \"rigid-systems\""));
+    std::fs::write(dir.path().join("default.toml"), &toml).unwrap();
+    let o = rethread(
+        dir.path(),
+        &["themes", "codebook", "--check", "default.toml"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        BOOK.replace("\"inflexib*\"", "\"in*flexible\""),
+    )
+    .unwrap();
+    let o = rethread(dir.path(), &["themes", "codebook", "--check", "bad.toml"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.toml") && err.contains("theme \"rigid\", pattern \"in*flexible\""),
+        "{err}"
+    );
+}
