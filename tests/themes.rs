@@ -212,3 +212,126 @@ fn the_built_in_codebook_prints_and_a_bad_one_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn eval_scores_a_codebook_against_labelled_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    std::fs::write(
+        dir.path().join("gold.csv"),
+        "id,text,themes\n1,more training please,training\n2,\"rigid, inflexible rules\",rigid;training\n3,nothing,\n4,rigid plastic rules,rigid\n",
+    )
+    .unwrap();
+    let json: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &[
+            "themes",
+            "eval",
+            "--codebook",
+            "book.toml",
+            "--gold",
+            "gold.csv",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let training = &json["themes"]["training"];
+    assert_eq!(training["precision"], 1.0);
+    assert_eq!(training["recall"], 0.5);
+    assert_eq!(training["support"], 2);
+    // "rigid plastic rules" is excluded by the codebook: a false negative.
+    assert_eq!(json["themes"]["rigid"]["recall"], 0.5);
+    for avg in ["micro", "macro"] {
+        for k in ["precision", "recall", "f1", "support"] {
+            assert!(json[avg][k].is_number(), "{avg}.{k}");
+        }
+    }
+    assert_eq!(json["micro"]["support"], 4);
+    assert_eq!(json["false_negatives"].as_array().unwrap().len(), 2);
+    let table = ok(
+        dir.path(),
+        &[
+            "themes",
+            "eval",
+            "--codebook",
+            "book.toml",
+            "--gold",
+            "gold.csv",
+        ],
+    );
+    assert!(table.contains("false negatives (2):"), "{table}");
+    // A gold file without the columns is a clear error.
+    std::fs::write(dir.path().join("bad.csv"), "id,body\n1,x\n").unwrap();
+    let o = rethread(
+        dir.path(),
+        &[
+            "themes",
+            "eval",
+            "--codebook",
+            "book.toml",
+            "--gold",
+            "bad.csv",
+        ],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("bad.csv: no column \"text\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn eval_runs_on_the_labelled_real_data() {
+    let Some(data) = shared_data("eval_runs_on_the_labelled_real_data") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // complaints-data.csv (headerless id,text,complaint,domain) as a gold CSV.
+    let mut w = csv::Writer::from_path(dir.path().join("gold.csv")).unwrap();
+    w.write_record(["id", "text", "themes"]).unwrap();
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(data.join("labeled/complaints-data.csv"))
+        .unwrap();
+    let mut complaints = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let yes = rec[2].trim() == "1";
+        complaints += yes as usize;
+        w.write_record([&rec[0], &rec[1], if yes { "complaint" } else { "" }])
+            .unwrap();
+    }
+    w.flush().unwrap();
+    let book = fixture("codebooks/complaints.toml");
+    let json: Value = serde_json::from_str(&ok(
+        dir.path(),
+        &[
+            "themes",
+            "eval",
+            "--codebook",
+            book.to_str().unwrap(),
+            "--gold",
+            "gold.csv",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let c = &json["themes"]["complaint"];
+    assert_eq!(c["support"], complaints);
+    let (p, r, f) = (
+        c["precision"].as_f64().unwrap(),
+        c["recall"].as_f64().unwrap(),
+        c["f1"].as_f64().unwrap(),
+    );
+    assert!((f - 2.0 * p * r / (p + r)).abs() < 1e-9);
+    assert!(p > 0.0 && r > 0.0, "the codebook finds complaints at all");
+    let fp = json["false_positives"].as_array().unwrap().len() as f64;
+    let tp = r * complaints as f64;
+    assert!(
+        (p - tp / (tp + fp)).abs() < 1e-9,
+        "precision agrees with the listed false positives"
+    );
+}

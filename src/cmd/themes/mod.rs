@@ -1,6 +1,7 @@
 //! `rethread themes`: what people raise, per theme, across the corpus and per thread.
 
 pub mod codebook;
+pub mod eval;
 
 use crate::cmd::CorpusArgs;
 use anyhow::{bail, Result};
@@ -40,11 +41,14 @@ pub struct Args {
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     Codebook(codebook::Args),
+    Eval(eval::Args),
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if let Some(Command::Codebook(a)) = args.command {
-        return codebook::run(a);
+    match args.command {
+        Some(Command::Codebook(a)) => return codebook::run(a),
+        Some(Command::Eval(a)) => return eval::run(a),
+        None => {}
     }
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {
         bail!("--format {:?}: use table, json or csv", args.format);
