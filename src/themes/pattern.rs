@@ -14,14 +14,32 @@
 //! per token × pattern.
 
 use rust_stemmers::{Algorithm, Stemmer};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-/// A word token of a text.
+/// Lowercased word → (the word, its stem), per thread, and a buffer to lowercase into.
+#[derive(Default)]
+struct StemCache {
+    words: HashMap<Box<str>, (Rc<str>, Rc<str>)>,
+    lower: String,
+}
+
+thread_local! {
+    /// Cleared when it grows past `STEM_CACHE` entries, so that a corpus of rare words cannot
+    /// grow it without bound.
+    static STEMS: RefCell<StemCache> = RefCell::new(StemCache::default());
+}
+
+const STEM_CACHE: usize = 200_000;
+
+/// A word token of a text. The strings are shared with the stem cache: a corpus says the same
+/// few thousand words millions of times, and stemming each again would be most of the cost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     /// Lowercased.
-    pub lower: String,
-    pub stem: String,
+    pub lower: Rc<str>,
+    pub stem: Rc<str>,
     /// Offsets in characters of the text, end exclusive.
     pub start: usize,
     pub end: usize,
@@ -29,16 +47,29 @@ pub struct Token {
 
 /// Split `text` into tokens (see the module documentation).
 pub fn tokenize(text: &str, stemmer: &Stemmer) -> Vec<Token> {
-    let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
+    tokenize_into(text, stemmer, &mut Vec::new(), &mut out);
+    out
+}
+
+/// [`tokenize`] into buffers the caller keeps, so that coding a corpus allocates nothing per
+/// post once the buffers have grown.
+pub fn tokenize_into(text: &str, stemmer: &Stemmer, chars: &mut Vec<char>, out: &mut Vec<Token>) {
+    chars.clear();
+    chars.extend(text.chars());
+    out.clear();
+    let chars = &chars[..];
     let mut i = 0;
     let word = |c: char| c.is_alphanumeric();
     while i < chars.len() {
         let c = chars[i];
-        // URLs: from the scheme (or `www.`) to the next white space.
-        if starts_with(&chars, i, "http://")
-            || starts_with(&chars, i, "https://")
-            || (starts_with(&chars, i, "www.") && (i == 0 || !word(chars[i - 1])))
+        // URLs: from the scheme (or `www.`) to the next white space. Only looked for where an
+        // `h` or `w` starts a word: this runs for every character of every post.
+        let url_start = matches!(c, 'h' | 'H' | 'w' | 'W') && (i == 0 || !word(chars[i - 1]));
+        if url_start
+            && (starts_with(chars, i, "http://")
+                || starts_with(chars, i, "https://")
+                || starts_with(chars, i, "www."))
         {
             while i < chars.len() && !chars[i].is_whitespace() {
                 i += 1;
@@ -77,7 +108,7 @@ pub fn tokenize(text: &str, stemmer: &Stemmer) -> Vec<Token> {
                                 && chars[k - 2].is_uppercase())));
                 if boundary {
                     if k > s {
-                        push(&mut out, &chars[s..k], s, stemmer);
+                        push(out, &chars[s..k], s, stemmer);
                     }
                     s = if k < end && chars[k] == '_' { k + 1 } else { k };
                 }
@@ -90,12 +121,11 @@ pub fn tokenize(text: &str, stemmer: &Stemmer) -> Vec<Token> {
             while i < chars.len() && word(chars[i]) {
                 i += 1;
             }
-            push(&mut out, &chars[start..i], start, stemmer);
+            push(out, &chars[start..i], start, stemmer);
             continue;
         }
         i += 1;
     }
-    out
 }
 
 fn starts_with(chars: &[char], i: usize, prefix: &str) -> bool {
@@ -110,8 +140,25 @@ fn starts_with(chars: &[char], i: usize, prefix: &str) -> bool {
 }
 
 fn push(out: &mut Vec<Token>, word: &[char], start: usize, stemmer: &Stemmer) {
-    let lower: String = word.iter().flat_map(|c| c.to_lowercase()).collect();
-    let stem = stemmer.stem(&lower).into_owned();
+    let (lower, stem) = STEMS.with_borrow_mut(|cache| {
+        let StemCache { words, lower } = cache;
+        lower.clear();
+        if word.iter().all(char::is_ascii) {
+            lower.extend(word.iter().map(char::to_ascii_lowercase));
+        } else {
+            lower.extend(word.iter().flat_map(|c| c.to_lowercase()));
+        }
+        if let Some((l, s)) = words.get(lower.as_str()) {
+            return (l.clone(), s.clone());
+        }
+        if words.len() >= STEM_CACHE {
+            words.clear();
+        }
+        let l: Rc<str> = Rc::from(lower.as_str());
+        let s: Rc<str> = Rc::from(stemmer.stem(lower).as_ref());
+        words.insert(Box::from(lower.as_str()), (l.clone(), s.clone()));
+        (l, s)
+    });
     out.push(Token {
         lower,
         stem,
@@ -130,7 +177,7 @@ enum Elem {
 impl Elem {
     fn matches(&self, t: &Token) -> bool {
         match self {
-            Elem::Stem(s) => t.stem == *s,
+            Elem::Stem(s) => *t.stem == **s,
             Elem::Prefix(p) => t.lower.starts_with(p.as_str()),
         }
     }
@@ -162,7 +209,9 @@ pub struct Matcher {
     /// First element → phrases starting with it.
     by_stem: HashMap<String, Vec<usize>>,
     by_prefix: HashMap<String, Vec<usize>>,
-    longest_prefix: usize,
+    /// The lengths (in characters) of the prefixes in `by_prefix`, ascending: a token is looked
+    /// up once per length, not once per character.
+    prefix_lengths: Vec<usize>,
     /// For each phrase, the patterns that use it (a phrase pattern, or either side of a NEAR).
     users: Vec<Vec<usize>>,
 }
@@ -179,9 +228,9 @@ impl Matcher {
             stemmer: Stemmer::create(Algorithm::English),
             phrases: Vec::new(),
             patterns: Vec::new(),
-            by_stem: HashMap::new(),
-            by_prefix: HashMap::new(),
-            longest_prefix: 0,
+            by_stem: HashMap::default(),
+            by_prefix: HashMap::default(),
+            prefix_lengths: Vec::new(),
             users: Vec::new(),
         }
     }
@@ -240,8 +289,8 @@ impl Matcher {
                 match toks.as_slice() {
                     [] => return Err(format!("{w:?}: a prefix needs letters before the *")),
                     [rest @ .., last] => {
-                        elems.extend(rest.iter().map(|t| Elem::Stem(t.stem.clone())));
-                        elems.push(Elem::Prefix(last.lower.clone()));
+                        elems.extend(rest.iter().map(|t| Elem::Stem(t.stem.to_string())));
+                        elems.push(Elem::Prefix(last.lower.to_string()));
                     }
                 }
             } else {
@@ -252,7 +301,7 @@ impl Matcher {
                 if toks.is_empty() {
                     return Err(format!("{w:?} has no word in it"));
                 }
-                elems.extend(toks.into_iter().map(|t| Elem::Stem(t.stem)));
+                elems.extend(toks.into_iter().map(|t| Elem::Stem(t.stem.to_string())));
             }
         }
         if elems.is_empty() {
@@ -265,7 +314,10 @@ impl Matcher {
         match &elems[0] {
             Elem::Stem(s) => self.by_stem.entry(s.clone()).or_default().push(id),
             Elem::Prefix(p) => {
-                self.longest_prefix = self.longest_prefix.max(p.chars().count());
+                let n = p.chars().count();
+                if let Err(k) = self.prefix_lengths.binary_search(&n) {
+                    self.prefix_lengths.insert(k, n);
+                }
                 self.by_prefix.entry(p.clone()).or_default().push(id)
             }
         }
@@ -276,8 +328,16 @@ impl Matcher {
 
     /// Every match of every pattern in `text`, by character offsets, in text order.
     pub fn find(&self, text: &str) -> Vec<Hit> {
-        let tokens = tokenize(text, &self.stemmer);
-        self.find_in(&tokens)
+        thread_local! {
+            static BUFFERS: RefCell<(Vec<char>, Vec<Token>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        }
+        BUFFERS.with_borrow_mut(|(chars, tokens)| {
+            tokenize_into(text, &self.stemmer, chars, tokens);
+            let hits = self.find_in(tokens);
+            // Let go of the shared strings now, not at the next post.
+            tokens.clear();
+            hits
+        })
     }
 
     pub fn find_in(&self, tokens: &[Token]) -> Vec<Hit> {
@@ -297,28 +357,27 @@ impl Matcher {
                     }
                 }
             };
-            if let Some(c) = self.by_stem.get(&t.stem) {
+            if let Some(c) = self.by_stem.get(&*t.stem) {
                 check(c);
             }
-            if !self.by_prefix.is_empty() {
-                for (k, (byte, _)) in t
+            for &n in &self.prefix_lengths {
+                // The first n characters of the token, if it has that many.
+                let Some(end) = t
                     .lower
                     .char_indices()
-                    .skip(1)
-                    .chain(std::iter::once((t.lower.len(), ' ')))
-                    .enumerate()
-                {
-                    if k >= self.longest_prefix {
-                        break;
-                    }
-                    if let Some(c) = self.by_prefix.get(&t.lower[..byte]) {
-                        check(c);
-                    }
+                    .nth(n)
+                    .map(|(b, _)| b)
+                    .or_else(|| (t.lower.chars().count() == n).then_some(t.lower.len()))
+                else {
+                    break;
+                };
+                if let Some(c) = self.by_prefix.get(&t.lower[..end]) {
+                    check(c);
                 }
             }
         }
         let mut hits = Vec::new();
-        let mut by_phrase: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
+        let mut by_phrase: HashMap<usize, Vec<(usize, usize)>> = HashMap::default();
         let mut near: Vec<usize> = Vec::new();
         let chars = |a: usize, b: usize| (tokens[a].start, tokens[b - 1].end);
         for &(p, a, b) in &spans {
@@ -374,7 +433,7 @@ mod tests {
     fn toks(text: &str) -> Vec<String> {
         tokenize(text, &Stemmer::create(Algorithm::English))
             .into_iter()
-            .map(|t| t.lower)
+            .map(|t| t.lower.to_string())
             .collect()
     }
 
