@@ -49,7 +49,7 @@ fn main() {
         std::fs::rename(&tmp, &file).unwrap();
     }
     let (set, _) = PostSet::from_files(
-        &[file.clone()],
+        std::slice::from_ref(&file),
         &ReadOptions::default(),
         &indicatif::ProgressBar::hidden(),
     )
