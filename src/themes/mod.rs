@@ -5,6 +5,7 @@
 //! codes up per thread and per branch.
 
 pub mod codebook;
+pub mod discover;
 pub mod eval;
 pub mod pattern;
 pub mod rollup;

@@ -1,6 +1,7 @@
 //! `rethread themes`: what people raise, per theme, across the corpus and per thread.
 
 pub mod codebook;
+pub mod discover;
 pub mod eval;
 
 use crate::cmd::CorpusArgs;
@@ -41,6 +42,7 @@ pub struct Args {
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     Codebook(codebook::Args),
+    Discover(discover::Args),
     Eval(eval::Args),
 }
 
@@ -48,6 +50,7 @@ pub fn run(args: Args) -> Result<()> {
     match args.command {
         Some(Command::Codebook(a)) => return codebook::run(a),
         Some(Command::Eval(a)) => return eval::run(a),
+        Some(Command::Discover(a)) => return discover::run(a),
         None => {}
     }
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {
