@@ -335,3 +335,100 @@ fn eval_runs_on_the_labelled_real_data() {
         "precision agrees with the listed false positives"
     );
 }
+
+#[test]
+fn jsonl_and_csv_exports_carry_structure_gaps_and_themes() {
+    let dir = tempfile::tempdir().unwrap();
+    corpus(dir.path());
+    // A reply to a post that is not in the file: a gap row.
+    let mut lines = std::fs::read_to_string(dir.path().join("posts.jsonl")).unwrap();
+    lines.push('\n');
+    lines.push_str(&status(
+        7,
+        Some(99),
+        "gus",
+        "<p>training, \"quoted\", and a comma</p>",
+    ));
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    ok(
+        dir.path(),
+        &[
+            "export",
+            "jsonl",
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "book.toml",
+            "--out",
+            "out.jsonl",
+        ],
+    );
+    let rows: Vec<Value> = std::fs::read_to_string(dir.path().join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 7, "six posts and one gap");
+    let by_id = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap();
+    assert_eq!(by_id("4")["parent"], "2");
+    assert_eq!(by_id("4")["depth"], 2);
+    assert_eq!(by_id("4")["thread"], "mastodon-1");
+    let gap = by_id("99");
+    assert_eq!(gap["gap"], true);
+    assert_eq!(gap["reason"], "not in corpus");
+    assert_eq!(by_id("7")["parent"], "99");
+    // Evidence offsets point at the evidence in the text, in characters.
+    for r in rows.iter().filter(|r| r["gap"] == false) {
+        let text: Vec<char> = r["text"].as_str().unwrap().chars().collect();
+        for t in r["themes"].as_array().unwrap() {
+            let (s, e) = (
+                t["start"].as_u64().unwrap() as usize,
+                t["end"].as_u64().unwrap() as usize,
+            );
+            assert_eq!(
+                text[s..e].iter().collect::<String>(),
+                t["text"].as_str().unwrap()
+            );
+        }
+    }
+    assert_eq!(by_id("2")["themes"][0]["theme"], "training");
+
+    ok(
+        dir.path(),
+        &[
+            "export",
+            "csv",
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "book.toml",
+            "--out",
+            "csv",
+        ],
+    );
+    let read = |name: &str| -> Vec<csv::StringRecord> {
+        csv::Reader::from_path(dir.path().join("csv").join(name))
+            .unwrap()
+            .records()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let posts = read("posts.csv");
+    assert_eq!(posts.len(), 7);
+    let seven = posts.iter().find(|r| &r[1] == "7").unwrap();
+    assert_eq!(
+        &seven[10], "training, \"quoted\", and a comma",
+        "RFC 4180 quoting round-trips"
+    );
+    assert_eq!(&seven[13], "training");
+    let edges = read("edges.csv");
+    assert_eq!(edges.len(), 4, "every row but the three roots has a parent");
+    assert!(edges
+        .iter()
+        .any(|e| &e[1] == "99" && &e[2] == "7" && &e[3] == "reply"));
+    let threads = read("threads.csv");
+    assert_eq!(threads.len(), 3);
+    assert!(threads
+        .iter()
+        .any(|t| &t[0] == "mastodon-99" && &t[9] == "false"));
+}

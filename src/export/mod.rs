@@ -7,6 +7,7 @@
 //! - file names are made by [`file_stem`], never by pasting an id into a path.
 
 pub mod markdown;
+pub mod table;
 pub mod twarc2;
 
 use sha2::{Digest, Sha256};

@@ -1,5 +1,7 @@
 //! `rethread export FORMAT`: write threads out. One file per format below this one.
 
+pub mod csv;
+pub mod jsonl;
 pub mod markdown;
 pub mod twarc2;
 
@@ -9,12 +11,100 @@ use anyhow::Result;
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
     Markdown(markdown::Args),
+    Jsonl(jsonl::Args),
+    Csv(csv::Args),
     Twarc2(twarc2::Args),
 }
 
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Markdown(args) => markdown::run(args),
+        Command::Jsonl(args) => jsonl::run(args),
+        Command::Csv(args) => csv::run(args),
         Command::Twarc2(args) => twarc2::run(args),
     }
+}
+
+/// What every post-per-row export takes besides its output: where the posts come from, which
+/// threads, and the codebook for the themes.
+#[derive(clap::Args, Debug)]
+pub struct Rows {
+    #[command(flatten)]
+    pub corpus: crate::cmd::CorpusArgs,
+
+    /// Only these threads (ids as `rethread threads` prints them).
+    #[arg(long = "thread", value_name = "ID", num_args = 1..)]
+    pub threads: Vec<String>,
+
+    /// Attach quote posts under the post they quote.
+    #[arg(long)]
+    pub quotes: bool,
+
+    /// A codebook (TOML) for the themes instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub codebook: Option<std::path::PathBuf>,
+}
+
+/// The loaded posts, their threads, the selected thread indices, the codebook and the codes.
+pub struct Loaded {
+    pub set: rethread::corpus::PostSet,
+    pub threads: rethread::thread::Threads,
+    pub selected: Vec<usize>,
+    pub book: rethread::themes::Codebook,
+    pub codes: Vec<Vec<rethread::themes::Evidence>>,
+}
+
+impl Rows {
+    pub fn load(&self) -> Result<Loaded> {
+        let book = match &self.codebook {
+            Some(p) => rethread::themes::Codebook::load(p)?,
+            None => rethread::themes::Codebook::default_codebook(),
+        };
+        let coder = rethread::themes::Coder::new(&book)?;
+        let set = self.corpus.load()?;
+        let threads = crate::cmd::build_threads(&set, self.quotes);
+        for wanted in &self.threads {
+            if !threads.threads.iter().any(|t| &t.id == wanted) {
+                anyhow::bail!("no thread {wanted:?} (list them with `rethread threads`)");
+            }
+        }
+        let selected: Vec<usize> = (0..threads.threads.len())
+            .filter(|&i| self.threads.is_empty() || self.threads.contains(&threads.threads[i].id))
+            .collect();
+        let spinner = crate::cmd::spinner(&format!("coding {} posts", set.len()));
+        let codes = rethread::themes::code_corpus(&set, &threads, &coder).posts;
+        spinner.finish_and_clear();
+        Ok(Loaded {
+            set,
+            threads,
+            selected,
+            book,
+            codes,
+        })
+    }
+}
+
+/// Write a file beside `path` and move it into place when `write` succeeded: a failed export
+/// never leaves half a file under the name a script expects.
+pub fn write_atomically(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<()>,
+) -> Result<()> {
+    use anyhow::Context;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = std::path::PathBuf::from(tmp);
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    write(&mut out).with_context(|| format!("{}: write failed", tmp.display()))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("{}: write failed", tmp.display()))?;
+    file.sync_all()
+        .with_context(|| format!("{}: write failed", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("{}: cannot move into place", path.display()))?;
+    Ok(())
 }

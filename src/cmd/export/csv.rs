@@ -1,0 +1,61 @@
+//! `rethread export csv`: posts.csv, edges.csv and threads.csv.
+
+use super::{write_atomically, Rows};
+use anyhow::{Context, Result};
+use rethread::export::table::{write_csv, Codes};
+use std::path::PathBuf;
+
+/// Write three CSV files with header rows and RFC 4180 quoting into a directory: `posts.csv`
+/// (a row per post and per missing parent, with thread, parent, depth, gap flag and reason,
+/// author, time, text, themes and their evidence), `edges.csv` (thread, source, target, kind:
+/// reply, quote or conversation) and `threads.csv` (the metrics of `rethread threads`).
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The directory to write into (created if absent).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub rows: Rows,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let l = args.rows.load()?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create output directory", args.out.display()))?;
+    let codes = Codes {
+        book: &l.book,
+        posts: &l.codes,
+    };
+    // Rendered in memory first (edges and threads are small next to posts), so that each file
+    // is written whole or not at all.
+    let (mut edges, mut threads) = (Vec::new(), Vec::new());
+    let mut counts = (0, 0);
+    write_atomically(&args.out.join("posts.csv"), |posts| {
+        counts = write_csv(
+            posts,
+            &mut edges,
+            &mut threads,
+            &l.set,
+            &l.threads,
+            &l.selected,
+            Some(&codes),
+        )?;
+        Ok(())
+    })?;
+    use std::io::Write;
+    write_atomically(&args.out.join("edges.csv"), |w| Ok(w.write_all(&edges)?))?;
+    write_atomically(
+        &args.out.join("threads.csv"),
+        |w| Ok(w.write_all(&threads)?),
+    )?;
+    eprintln!(
+        "wrote {} post rows, {} edges and {} threads to {}",
+        counts.0,
+        counts.1,
+        l.selected.len(),
+        args.out.display()
+    );
+    crate::cmd::leak_at_exit(l.set, l.threads);
+    Ok(())
+}

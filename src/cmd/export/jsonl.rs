@@ -1,0 +1,41 @@
+//! `rethread export jsonl`: one post per line, with its thread, parent, depth and themes.
+
+use super::{write_atomically, Rows};
+use anyhow::Result;
+use rethread::export::table::{write_jsonl, Codes};
+use std::path::PathBuf;
+
+/// Write every post of the selected threads as one JSON object per line: its thread id,
+/// parent and edge kind, depth, a `gap` flag (missing parents are lines too, with the missing id
+/// and the reason), the post's fields, and its themes with their evidence (pattern, matched text,
+/// character offsets), coded with the built-in codebook or --codebook FILE.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub rows: Rows,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let l = args.rows.load()?;
+    let codes = Codes {
+        book: &l.book,
+        posts: &l.codes,
+    };
+    let mut lines = 0;
+    write_atomically(&args.out, |out| {
+        lines = write_jsonl(out, &l.set, &l.threads, &l.selected, Some(&codes))?;
+        Ok(())
+    })?;
+    eprintln!(
+        "wrote {lines} lines ({} threads) to {}; themes from codebook {:?}",
+        l.selected.len(),
+        args.out.display(),
+        l.book.meta.name
+    );
+    crate::cmd::leak_at_exit(l.set, l.threads);
+    Ok(())
+}
