@@ -425,7 +425,7 @@ fn jsonl_and_csv_exports_carry_structure_gaps_and_themes() {
     assert_eq!(edges.len(), 4, "every row but the three roots has a parent");
     assert!(edges
         .iter()
-        .any(|e| &e[1] == "99" && &e[2] == "7" && &e[3] == "reply"));
+        .any(|e| &e[1] == "7" && &e[2] == "99" && &e[3] == "reply"));
     let threads = read("threads.csv");
     assert_eq!(threads.len(), 3);
     assert!(threads

@@ -148,7 +148,7 @@ pub fn write_jsonl(
     Ok(n)
 }
 
-/// CSV: `posts.csv` (posts and gaps), `edges.csv` (parent → child) and `threads.csv` (the
+/// CSV: `posts.csv` (posts and gaps), `edges.csv` (reply → the post it replies to) and `threads.csv` (the
 /// metrics of `rethread threads`), each with a header row.
 pub fn write_csv(
     posts_out: &mut impl Write,
@@ -250,7 +250,8 @@ pub fn write_csv(
         }
         np += 1;
         if let Some((p, k)) = &r.parent {
-            edges.write_record([r.thread, p.as_str(), id.as_str(), kind(*k)])?;
+            // From the reply to what it replies to, as in every graph export.
+            edges.write_record([r.thread, id.as_str(), p.as_str(), kind(*k)])?;
             ne += 1;
         }
     }

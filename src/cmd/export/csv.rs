@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 /// Write three CSV files with header rows and RFC 4180 quoting into a directory: `posts.csv`
 /// (a row per post and per missing parent, with thread, parent, depth, gap flag and reason,
-/// author, time, text, themes and their evidence), `edges.csv` (thread, source, target, kind:
-/// reply, quote or conversation) and `threads.csv` (the metrics of `rethread threads`).
+/// author, time, text, themes and their evidence), `edges.csv` (thread, source: the reply,
+/// target: what it replies to, kind: reply, quote or conversation) and `threads.csv` (the metrics of `rethread threads`).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The directory to write into (created if absent).
