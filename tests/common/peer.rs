@@ -51,6 +51,8 @@ use serde_json::{json, Value};
 
 /// The one version of the server these tests are written against.
 pub const MOCK_PACKAGE: &str = "mastodon-mock==0.6.1";
+/// Everything the tests' venv holds: the peer, and networkx to read the graph exports back.
+pub const VENV_PACKAGES: &[&str] = &[MOCK_PACKAGE, "networkx==3.4.2"];
 
 /// Env var naming an installed `mastodon_mock` executable, to skip creating the venv.
 pub const MOCK_ENV: &str = "RETHREAD_MASTODON_MOCK";
@@ -94,6 +96,14 @@ pub fn mock_bin() -> PathBuf {
     .clone()
 }
 
+/// The tests' Python (with networkx), from the same venv as the peer, built on first use.
+pub fn venv_python() -> PathBuf {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let venv = target.join("peer-venv");
+    ensure_venv(&target, &venv);
+    venv.join("bin").join("python")
+}
+
 /// Build the venv at `venv` unless a complete one is already there.
 ///
 /// A venv cannot be built elsewhere and renamed into place: pip writes the venv's absolute
@@ -101,7 +111,8 @@ pub fn mock_bin() -> PathBuf {
 /// says it is complete; a directory without the marker is a crashed build, and is rebuilt.
 fn ensure_venv(target: &Path, venv: &Path) {
     let marker = venv.join(".rethread-complete");
-    let complete = || fs::read_to_string(&marker).is_ok_and(|m| m.trim() == MOCK_PACKAGE);
+    let want = VENV_PACKAGES.join(" ");
+    let complete = || fs::read_to_string(&marker).is_ok_and(|m| m.trim() == want);
     if complete() {
         return;
     }
@@ -148,7 +159,7 @@ fn ensure_venv(target: &Path, venv: &Path) {
     run_setup(
         Command::new(venv.join("bin").join("pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(MOCK_PACKAGE),
+            .args(VENV_PACKAGES),
     );
     let bin = venv.join("bin").join("mastodon_mock");
     assert!(
@@ -156,8 +167,7 @@ fn ensure_venv(target: &Path, venv: &Path) {
         "pip installed {MOCK_PACKAGE} but {} is missing",
         bin.display()
     );
-    fs::write(&marker, MOCK_PACKAGE)
-        .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+    fs::write(&marker, &want).unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
     eprintln!(
         "peer: installed {MOCK_PACKAGE} into {} in {:.1?}",
         venv.display(),

@@ -1,6 +1,8 @@
 //! `rethread export FORMAT`: write threads out. One file per format below this one.
 
 pub mod csv;
+pub mod dot;
+pub mod graphml;
 pub mod jsonl;
 pub mod markdown;
 pub mod twarc2;
@@ -13,6 +15,8 @@ pub enum Command {
     Markdown(markdown::Args),
     Jsonl(jsonl::Args),
     Csv(csv::Args),
+    Graphml(graphml::Args),
+    Dot(dot::Args),
     Twarc2(twarc2::Args),
 }
 
@@ -21,6 +25,8 @@ pub fn run(command: Command) -> Result<()> {
         Command::Markdown(args) => markdown::run(args),
         Command::Jsonl(args) => jsonl::run(args),
         Command::Csv(args) => csv::run(args),
+        Command::Graphml(args) => graphml::run(args),
+        Command::Dot(args) => dot::run(args),
         Command::Twarc2(args) => twarc2::run(args),
     }
 }

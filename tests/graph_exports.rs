@@ -1,0 +1,153 @@
+//! Graph exports read by their real consumers: networkx reads the GraphML, Graphviz renders the
+//! DOT (`.ci/run` installs Graphviz; without `dot` that check is skipped with a message).
+
+mod common;
+#[path = "common/peer.rs"]
+mod peer;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+/// The seed exchange, plus a reply to a post that is not there (a gap), plus hostile text.
+fn corpus(dir: &Path) -> Vec<String> {
+    let seed = fixture("seed002/twarc2.jsonl");
+    let extra = serde_json::json!({
+        "data": [{
+            "id": "9000000000000000001", "text": "<b>\"quoted\" & \\ back</b> \u{0001} ]]> -- }",
+            "author_id": "42", "created_at": "2010-03-17T09:00:00.000Z",
+            "conversation_id": "8999999999999999999",
+            "referenced_tweets": [{"type": "replied_to", "id": "8999999999999999999"}]
+        }],
+        "includes": {"users": [{"id": "42", "username": "mallory", "name": "M\"allory"}]}
+    });
+    std::fs::write(dir.join("extra.jsonl"), format!("{extra}\n")).unwrap();
+    vec![
+        seed.to_str().unwrap().to_string(),
+        "extra.jsonl".to_string(),
+    ]
+}
+
+fn networkx(script: &str, file: &Path) -> Value {
+    let out = Command::new(peer::venv_python())
+        .args(["-c", script])
+        .arg(file)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "networkx failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const READ_GRAPHML: &str = r#"
+import json, sys
+import networkx as nx
+g = nx.read_graphml(sys.argv[1])
+print(json.dumps({
+    "nodes": g.number_of_nodes(),
+    "edges": g.number_of_edges(),
+    "directed": g.is_directed(),
+    "node_attrs": {n: d for n, d in g.nodes(data=True)},
+    "edge_list": [[u, v, d] for u, v, d in g.edges(data=True)],
+}))
+"#;
+
+#[test]
+fn networkx_reads_the_reply_graph_and_the_interaction_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = corpus(dir.path());
+    let mut args = vec!["export", "graphml", "--out", "replies.graphml", "--input"];
+    args.extend(inputs.iter().map(String::as_str));
+    ok(dir.path(), &args);
+    let g = networkx(READ_GRAPHML, &dir.path().join("replies.graphml"));
+    // 17 seed posts + the hostile reply + its missing parent; an edge per reply.
+    assert_eq!(g["nodes"], 19);
+    assert_eq!(g["edges"], 17);
+    assert_eq!(g["directed"], true);
+    let root = &g["node_attrs"]["twitter:1268730000000000001"];
+    assert_eq!(root["author"], "Gripnostril");
+    assert_eq!(root["depth"], 0);
+    assert_eq!(root["kind"], "post");
+    assert_eq!(root["themes"], "customer-shoes");
+    let gap = &g["node_attrs"]["gap:twitter:8999999999999999999"];
+    assert_eq!(gap["kind"], "gap");
+    assert_eq!(gap["reason"], "not in corpus");
+    let hostile = &g["node_attrs"]["twitter:9000000000000000001"];
+    assert_eq!(
+        hostile["text"], "<b>\"quoted\" & \\ back</b> ]]> -- }",
+        "escaped, and the control character dropped"
+    );
+    assert!(g["edge_list"].as_array().unwrap().iter().any(|e| {
+        e[0] == "twitter:9000000000000000001"
+            && e[1] == "gap:twitter:8999999999999999999"
+            && e[2]["kind"] == "reply"
+    }));
+
+    let mut args = vec![
+        "export",
+        "graphml",
+        "--graph",
+        "interactions",
+        "--out",
+        "people.graphml",
+        "--input",
+    ];
+    args.extend(inputs.iter().map(String::as_str));
+    ok(dir.path(), &args);
+    let g = networkx(READ_GRAPHML, &dir.path().join("people.graphml"));
+    assert_eq!(g["nodes"], 4, "three people in the seed, and mallory");
+    let edges = g["edge_list"].as_array().unwrap();
+    let weight = |a: &str, b: &str| {
+        edges
+            .iter()
+            .find(|e| e[0] == a && e[1] == b)
+            .map(|e| e[2]["weight"].as_i64().unwrap())
+    };
+    // Every seed reply is counted once, from replier to replied-to.
+    let total: i64 = edges.iter().map(|e| e[2]["weight"].as_i64().unwrap()).sum();
+    assert_eq!(total, 16);
+    assert!(weight("nz_rob", "audaciousgloop").unwrap() >= 1);
+    assert_eq!(
+        weight("mallory", "nz_rob"),
+        None,
+        "a reply to a missing post has no one to point at"
+    );
+}
+
+#[test]
+fn graphviz_renders_the_dot_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = corpus(dir.path());
+    let mut args = vec!["export", "dot", "--out", "replies.dot", "--input"];
+    args.extend(inputs.iter().map(String::as_str));
+    ok(dir.path(), &args);
+    let dot = std::fs::read_to_string(dir.path().join("replies.dot")).unwrap();
+    assert!(dot.contains("style=dashed"), "the gap is dashed");
+    assert!(
+        dot.contains(r#"\"quoted\" & \\ back"#),
+        "quotes and backslashes escaped"
+    );
+    if Command::new("dot").arg("-V").output().is_err() {
+        eprintln!("skipping the Graphviz render: `dot` not installed (.ci/run installs graphviz)");
+        return;
+    }
+    let out = Command::new("dot")
+        .args(["-Tsvg", "replies.dot"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = String::from_utf8_lossy(&out.stdout);
+    assert!(svg.contains("<svg"));
+    assert!(svg.contains("Gripnostril"));
+    assert_eq!(svg.matches("class=\"node\"").count(), 19);
+    assert_eq!(svg.matches("class=\"edge\"").count(), 17);
+}
