@@ -205,6 +205,22 @@ impl PostSet {
         Outcome::Inserted
     }
 
+    /// Rewrite every post in place with `f` (which must not change its platform or id), keeping
+    /// the indexes, aliases and missing-post notes: e.g. to pseudonymise before an export.
+    pub fn map_posts(&mut self, mut f: impl FnMut(&mut Post)) {
+        for i in 0..self.posts.len() {
+            let mut p = self.posts[i].to_post(&self.sources);
+            let (platform, id) = (p.platform, p.id.clone());
+            f(&mut p);
+            assert!(
+                p.platform == platform && p.id == id,
+                "map_posts must keep ids"
+            );
+            let source = self.source_index(&p);
+            self.posts[i] = PackedPost::pack(p, source);
+        }
+    }
+
     /// Fill what the post at `i` lacks from another server's copy of it (see `Post::fill_from`).
     fn fill(&mut self, i: usize, copy: Post) {
         let mut stored = self.posts[i].to_post(&self.sources);

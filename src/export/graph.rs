@@ -54,6 +54,8 @@ pub struct Graph {
     /// Attribute names and whether they are integers, for nodes and for edges.
     pub node_keys: Vec<(&'static str, bool)>,
     pub edge_keys: Vec<(&'static str, bool)>,
+    /// The accounts are salted hashes: the file says so.
+    pub pseudonymised: bool,
 }
 
 const EXCERPT: usize = 200;
@@ -200,6 +202,7 @@ fn replies(
             ("reason", false),
         ],
         edge_keys: vec![("kind", false)],
+        pseudonymised: false,
     }
 }
 
@@ -262,6 +265,7 @@ fn interactions(set: &PostSet, threads: &Threads, selected: &[usize]) -> Graph {
             .collect(),
         node_keys: vec![("account", false), ("posts", true)],
         edge_keys: vec![("weight", true), ("first", false), ("last", false)],
+        pseudonymised: false,
     }
 }
 
@@ -306,10 +310,25 @@ pub fn write_graphml(g: &Graph, out: &mut impl Write) -> Result<()> {
             w.write_event(Event::Empty(k))?;
         }
     }
+    if g.pseudonymised {
+        let mut k = BytesStart::new("key");
+        k.push_attribute(("id", "g_pseudonymised"));
+        k.push_attribute(("for", "graph"));
+        k.push_attribute(("attr.name", "pseudonymised"));
+        k.push_attribute(("attr.type", "boolean"));
+        w.write_event(Event::Empty(k))?;
+    }
     let mut graph = BytesStart::new("graph");
     graph.push_attribute(("id", "rethread"));
     graph.push_attribute(("edgedefault", "directed"));
     w.write_event(Event::Start(graph))?;
+    if g.pseudonymised {
+        let mut d = BytesStart::new("data");
+        d.push_attribute(("key", "g_pseudonymised"));
+        w.write_event(Event::Start(d))?;
+        w.write_event(Event::Text(BytesText::new("true")))?;
+        w.write_event(Event::End(BytesEnd::new("data")))?;
+    }
     let data = |w: &mut Writer<&mut _>, prefix: &str, name: &str, v: &Value| -> Result<()> {
         let mut d = BytesStart::new("data");
         d.push_attribute(("key", format!("{prefix}_{name}").as_str()));
@@ -364,6 +383,10 @@ fn dot_str(s: &str) -> String {
 /// DOT for Graphviz: posts as boxes labelled author and excerpt, gaps dashed.
 pub fn write_dot(g: &Graph, out: &mut impl Write) -> Result<()> {
     writeln!(out, "digraph rethread {{")?;
+    if g.pseudonymised {
+        writeln!(out, "  // pseudonymised: every account is a salted hash")?;
+        writeln!(out, "  comment=\"pseudonymised\";")?;
+    }
     writeln!(out, "  rankdir=BT;")?;
     writeln!(out, "  node [shape=box, fontsize=10];")?;
     for n in &g.nodes {

@@ -60,7 +60,24 @@ pub fn write(
     layout: Layout,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary> {
-    write_with(dir, set, threads, selected, layout, None, progress)
+    write_with(
+        dir,
+        set,
+        threads,
+        selected,
+        layout,
+        &Extras::default(),
+        progress,
+    )
+}
+
+/// What a transcript can show besides the posts.
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// Each post's themes and a theme table per thread.
+    pub themes: Option<&'a Themes<'a>>,
+    /// A line for the index and every header (e.g. that accounts are pseudonymised).
+    pub note: Option<&'a str>,
 }
 
 /// The themes to show in transcripts: each post's codes with their evidence, and a theme table
@@ -71,16 +88,17 @@ pub struct Themes<'a> {
     pub coding: &'a crate::themes::Coding,
 }
 
-/// [`write`], with the themes of each post and thread when `themes` is given.
+/// [`write`], with the themes of each post and thread, and a note, when `extras` has them.
 pub fn write_with(
     dir: &Path,
     set: &PostSet,
     threads: &Threads,
     selected: &[usize],
     layout: Layout,
-    themes: Option<&Themes>,
+    extras: &Extras,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary> {
+    let (themes, note) = (extras.themes, extras.note);
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
     progress.set_length(selected.len() as u64);
@@ -109,6 +127,10 @@ pub fn write_with(
         .try_for_each_init(String::new, |buf, (&ti, name)| -> Result<()> {
             buf.clear();
             transcript_with(buf, set, threads, ti, layout, themes);
+            if let Some(note) = note {
+                // After the header's last line, before the posts.
+                insert_note(buf, note);
+            }
             let path = dir.join(name);
             std::fs::write(&path, buf.as_bytes())
                 .with_context(|| format!("{}: cannot write", path.display()))?;
@@ -143,6 +165,9 @@ pub fn write_with(
         gaps,
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(note) = note {
+        let _ = writeln!(index, "*{}*\n", escape_inline(note));
+    }
     let _ = writeln!(
         index,
         "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |"
@@ -171,6 +196,18 @@ pub fn write_with(
     summary.files += 1;
     summary.index = index_path;
     Ok(summary)
+}
+
+/// Put `note` as a last line of a transcript's header list (the first blank line ends it).
+fn insert_note(buf: &mut String, note: &str) {
+    let line = format!("- Note: {}\n", escape_inline(note));
+    match buf
+        .find("\n\n")
+        .and_then(|title| buf[title + 2..].find("\n\n").map(|k| title + 2 + k + 1))
+    {
+        Some(at) => buf.insert_str(at, &line),
+        None => buf.push_str(&line),
+    }
 }
 
 /// The transcript of one thread.

@@ -8,6 +8,7 @@
 
 pub mod graph;
 pub mod markdown;
+pub mod pseudonym;
 pub mod table;
 pub mod twarc2;
 

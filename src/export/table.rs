@@ -19,6 +19,8 @@ pub struct Codes<'a> {
     pub book: &'a Codebook,
     /// Indexed like `PostSet::posts()`.
     pub posts: &'a [Vec<Evidence>],
+    /// The accounts were pseudonymised: every row says so.
+    pub pseudonymised: bool,
 }
 
 /// One row: a post or a gap, in its thread.
@@ -97,7 +99,7 @@ pub fn write_jsonl(
             Some((p, k)) => (Some(p.as_str()), Some(kind(*k))),
             None => (None, None),
         };
-        let v = match threads.node(r.node) {
+        let mut v = match threads.node(r.node) {
             Node::Post(i) => {
                 let p = &set.posts()[i];
                 let a = p.author();
@@ -141,6 +143,9 @@ pub fn write_jsonl(
                 })
             }
         };
+        if codes.is_some_and(|c| c.pseudonymised) {
+            v["pseudonymised"] = json!(true);
+        }
         serde_json::to_writer(&mut *out, &v)?;
         out.write_all(b"\n")?;
         n += 1;
@@ -161,7 +166,8 @@ pub fn write_csv(
 ) -> Result<(u64, u64)> {
     let mut posts = csv::Writer::from_writer(posts_out);
     let mut edges = csv::Writer::from_writer(edges_out);
-    posts.write_record([
+    let pseudonymised = codes.is_some_and(|c| c.pseudonymised);
+    let mut header = vec![
         "thread",
         "id",
         "platform",
@@ -177,7 +183,12 @@ pub fn write_csv(
         "language",
         "themes",
         "evidence",
-    ])?;
+    ];
+    if pseudonymised {
+        // The file says so itself: a column that is true on every row.
+        header.push("pseudonymised");
+    }
+    posts.write_record(&header)?;
     edges.write_record(["thread", "source", "target", "kind"])?;
     let (mut np, mut ne) = (0, 0);
     for r in rows(threads, set, selected) {
@@ -208,35 +219,42 @@ pub fn write_csv(
                     }
                     None => (String::new(), String::new()),
                 };
-                posts.write_record([
+                let depth = r.depth.to_string();
+                let created = p.created_at().map(|t| format_time(&t)).unwrap_or_default();
+                let mut row = vec![
                     r.thread,
                     p.id(),
                     p.platform().as_str(),
                     "false",
                     "",
                     &parent,
-                    &r.depth.to_string(),
+                    &depth,
                     p.author().label(),
                     p.author().id.as_deref().unwrap_or(""),
-                    &p.created_at().map(|t| format_time(&t)).unwrap_or_default(),
+                    &created,
                     p.text(),
                     p.url().unwrap_or(""),
                     p.language().unwrap_or(""),
                     &themes,
                     &evidence,
-                ])?;
+                ];
+                if pseudonymised {
+                    row.push("true");
+                }
+                posts.write_record(&row)?;
             }
             Node::Gap(g) => {
                 let gap = &threads.gaps[g];
                 id = gap.id.clone();
-                posts.write_record([
+                let depth = r.depth.to_string();
+                let mut row = vec![
                     r.thread,
                     &gap.id,
                     gap.platform.as_str(),
                     "true",
                     &gap.reason,
                     &parent,
-                    &r.depth.to_string(),
+                    &depth,
                     "",
                     "",
                     "",
@@ -245,7 +263,11 @@ pub fn write_csv(
                     "",
                     "",
                     "",
-                ])?;
+                ];
+                if pseudonymised {
+                    row.push("true");
+                }
+                posts.write_record(&row)?;
             }
         }
         np += 1;

@@ -26,6 +26,7 @@ pub fn run(args: Args) -> Result<()> {
     let codes = Codes {
         book: &l.book,
         posts: &l.codes,
+        pseudonymised: l.pseudonymised,
     };
     // Rendered in memory first (edges and threads are small next to posts), so that each file
     // is written whole or not at all.

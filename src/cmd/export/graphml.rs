@@ -28,13 +28,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let l = args.rows.load()?;
-    let g = build(
+    let mut g = build(
         args.graph,
         &l.set,
         &l.threads,
         &l.selected,
         Some((&l.book, &l.codes)),
     );
+    g.pseudonymised = l.pseudonymised;
     write_atomically(&args.out, |out| write_graphml(&g, out))?;
     eprintln!(
         "wrote {} nodes and {} edges to {}",

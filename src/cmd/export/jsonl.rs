@@ -24,6 +24,7 @@ pub fn run(args: Args) -> Result<()> {
     let codes = Codes {
         book: &l.book,
         posts: &l.codes,
+        pseudonymised: l.pseudonymised,
     };
     let mut lines = 0;
     write_atomically(&args.out, |out| {

@@ -47,10 +47,14 @@ pub struct Args {
     /// With --themes: a codebook (TOML) instead of the built-in one.
     #[arg(long, value_name = "FILE", requires = "themes")]
     pub codebook: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub pseudonym: super::Pseudonym,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let set = args.corpus.load()?;
+    let mut set = args.corpus.load()?;
+    let pseudonymised = args.pseudonym.apply(&mut set)?;
     let threads = crate::cmd::build_threads(&set, args.quotes);
     let selected: Vec<usize> = threads
         .threads
@@ -91,7 +95,12 @@ pub fn run(args: Args) -> Result<()> {
         &threads,
         &selected,
         args.layout,
-        themes.as_ref(),
+        &markdown::Extras {
+            themes: themes.as_ref(),
+            note: pseudonymised.then_some(
+                "Pseudonymised: every account is a salted hash (the same account, the same hash); post links are left out.",
+            ),
+        },
         &bar,
     )?;
     bar.finish_and_clear();

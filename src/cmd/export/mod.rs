@@ -49,6 +49,44 @@ pub struct Rows {
     /// A codebook (TOML) for the themes instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub codebook: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub pseudonym: Pseudonym,
+}
+
+/// Pseudonymisation of an export.
+#[derive(clap::Args, Debug)]
+pub struct Pseudonym {
+    /// Replace every account (author, replied-to, mentions, @handles in text) by a stable
+    /// salted hash, and drop post URLs; the output says it is pseudonymised.
+    #[arg(long)]
+    pub pseudonymize: bool,
+
+    /// The salt (at least 8 characters; RETHREAD_SALT when absent). Keep it secret: with it,
+    /// anyone can test a guessed handle against a pseudonym.
+    #[arg(
+        long,
+        value_name = "SALT",
+        env = "RETHREAD_SALT",
+        hide_env_values = true,
+        requires = "pseudonymize"
+    )]
+    pub salt: Option<String>,
+}
+
+impl Pseudonym {
+    /// Pseudonymise `set` in place if asked; returns whether it did.
+    pub fn apply(&self, set: &mut rethread::corpus::PostSet) -> Result<bool> {
+        if !self.pseudonymize {
+            return Ok(false);
+        }
+        let Some(salt) = &self.salt else {
+            anyhow::bail!("--pseudonymize needs a salt: set RETHREAD_SALT or give --salt");
+        };
+        let ps = rethread::export::pseudonym::Pseudonymizer::new(salt)?;
+        set.map_posts(|p| ps.apply(p));
+        Ok(true)
+    }
 }
 
 /// The loaded posts, their threads, the selected thread indices, the codebook and the codes.
@@ -58,6 +96,7 @@ pub struct Loaded {
     pub selected: Vec<usize>,
     pub book: rethread::themes::Codebook,
     pub codes: Vec<Vec<rethread::themes::Evidence>>,
+    pub pseudonymised: bool,
 }
 
 impl Rows {
@@ -67,7 +106,8 @@ impl Rows {
             None => rethread::themes::Codebook::default_codebook(),
         };
         let coder = rethread::themes::Coder::new(&book)?;
-        let set = self.corpus.load()?;
+        let mut set = self.corpus.load()?;
+        let pseudonymised = self.pseudonym.apply(&mut set)?;
         let threads = crate::cmd::build_threads(&set, self.quotes);
         for wanted in &self.threads {
             if !threads.threads.iter().any(|t| &t.id == wanted) {
@@ -86,6 +126,7 @@ impl Rows {
             selected,
             book,
             codes,
+            pseudonymised,
         })
     }
 }
