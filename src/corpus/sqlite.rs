@@ -283,9 +283,12 @@ pub(super) fn post_from_row(row: &rusqlite::Row, sources: &mut Vec<Arc<str>>) ->
         p.provenance = Some(Provenance {
             source,
             line: row.get::<_, Option<i64>>(22)?.unwrap_or(0) as u64,
-            format: format
-                .and_then(|f| crate::source::Format::from_name(&f))
-                .map_or("unknown", |f| f.name()),
+            format: match format.as_deref() {
+                // Posts from a collector name it; posts from files name their format.
+                Some("mastodon-api") => "mastodon-api",
+                Some(f) => crate::source::Format::from_name(f).map_or("unknown", |f| f.name()),
+                None => "unknown",
+            },
         });
     }
     Ok(p)

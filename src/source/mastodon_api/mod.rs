@@ -987,6 +987,10 @@ mod tests {
         assert_eq!(set.len(), 1);
         let outer = set.post(0);
         assert_eq!(outer.id, "8@m.example");
+        // Provenance survives the round trip through the corpus.
+        let prov = outer.provenance.as_ref().unwrap();
+        assert_eq!(prov.format, "mastodon-api");
+        assert_eq!(&*prov.source, "https://m.example/api/v1/timelines/tag/x");
         assert_eq!(outer.quote_of.as_deref(), Some("7@m.example"));
         assert!(set.find(Platform::Mastodon, "7@m.example").is_none());
         assert!(set
