@@ -35,12 +35,15 @@ enum Field {
 const FIELDS: usize = 12;
 
 /// The source formats a provenance can name, so that it fits in a byte.
-const FORMATS: [&str; 6] = [
+const FORMATS: [&str; 8] = [
     "mastodon",
     "twarc2",
+    "twarc1",
     "tweets-js",
     "twcs",
     "convokit",
+    "mastodon-api",
+    // Last: what any other name becomes.
     "unknown",
 ];
 
@@ -236,6 +239,25 @@ impl PackedPost {
 mod tests {
     use super::*;
     use crate::model::parse_time;
+
+    #[test]
+    fn every_reader_and_collector_name_survives_packing() {
+        let sources = vec![Arc::from("f")];
+        for name in crate::source::Format::ALL
+            .iter()
+            .map(|f| f.name())
+            .chain(["mastodon-api"])
+        {
+            let mut p = Post::new(Platform::Twitter, "1");
+            p.provenance = Some(Provenance {
+                source: Arc::from("f"),
+                line: 1,
+                format: name,
+            });
+            let back = PackedPost::pack(p, Some(0)).to_post(&sources);
+            assert_eq!(back.provenance.unwrap().format, name);
+        }
+    }
 
     #[test]
     fn packing_keeps_every_field_but_raw() {
