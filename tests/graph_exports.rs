@@ -151,3 +151,66 @@ fn graphviz_renders_the_dot_export() {
     assert_eq!(svg.matches("class=\"node\"").count(), 19);
     assert_eq!(svg.matches("class=\"edge\"").count(), 17);
 }
+
+const LOAD_CONVOKIT: &str = r#"
+import json, sys
+from convokit import Corpus
+c = Corpus(filename=sys.argv[1])
+out = {"utterances": len(list(c.iter_utterances())), "conversations": {}}
+for conv in c.iter_conversations():
+    ids = [u.id for u in conv.traverse("dfs")]
+    paths = conv.get_root_to_leaf_paths()
+    out["conversations"][conv.id] = {"walked": len(ids), "first": ids[0], "longest": max(len(p) for p in paths)}
+orphan = c.get_utterance("9000000000000000001")
+out["orphan"] = {"reply_to": orphan.reply_to, "meta": dict(orphan.meta), "speaker": orphan.speaker.id}
+print(json.dumps(out))
+"#;
+
+#[test]
+fn convokit_loads_the_corpus_and_walks_every_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = corpus(dir.path());
+    inputs.push(
+        fixture("seed002/mastodon.jsonl")
+            .to_str()
+            .unwrap()
+            .to_string(),
+    );
+    let mut args = vec!["export", "convokit", "--out", "ck", "--input"];
+    args.extend(inputs.iter().map(String::as_str));
+    ok(dir.path(), &args);
+    let out = Command::new(peer::convokit_python())
+        .args(["-c", LOAD_CONVOKIT])
+        .arg(dir.path().join("ck"))
+        .env("HOME", dir.path()) // ConvoKit writes ~/.convokit/config.yml on first import
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "convokit failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ConvoKit prints its first-run configuration on stdout: the result is the last line.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or("")).unwrap();
+    assert_eq!(
+        v["utterances"], 35,
+        "17 tweets, 17 statuses, and the orphan reply"
+    );
+    let convs = v["conversations"].as_object().unwrap();
+    assert_eq!(convs.len(), 3);
+    for root in ["1268730000000000001", "83147489280001001"] {
+        let c = &convs[root];
+        assert_eq!(
+            c["walked"], 17,
+            "{root}: every utterance reached from the root"
+        );
+        assert_eq!(c["first"], root);
+        assert_eq!(c["longest"], 12, "{root}: the seed's chain of 11 replies");
+    }
+    // The reply to a missing post is the root of its own conversation, the gap kept in meta.
+    assert_eq!(v["orphan"]["reply_to"], Value::Null);
+    assert_eq!(v["orphan"]["meta"]["missing_parent"], "8999999999999999999");
+    assert_eq!(v["orphan"]["meta"]["missing_reason"], "not in corpus");
+    assert_eq!(v["orphan"]["speaker"], "mallory");
+}

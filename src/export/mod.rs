@@ -6,6 +6,7 @@
 //! - text is escaped for the target format, so a post cannot forge structure in it;
 //! - file names are made by [`file_stem`], never by pasting an id into a path.
 
+pub mod convokit;
 pub mod graph;
 pub mod markdown;
 pub mod pseudonym;

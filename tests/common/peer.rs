@@ -110,15 +110,53 @@ pub fn venv_python() -> PathBuf {
 /// path into the scripts' `#!` lines. So it is built in place, and a marker file written last
 /// says it is complete; a directory without the marker is a crashed build, and is rebuilt.
 fn ensure_venv(target: &Path, venv: &Path) {
+    let installs: Vec<Vec<&str>> = vec![VENV_PACKAGES.to_vec()];
+    build_venv(target, venv, &installs, "mastodon_mock");
+}
+
+/// Python with ConvoKit 5.0.0, to load the ConvoKit export: a venv of its own at
+/// `target/convokit-venv` (about 410 MB; ConvoKit's full install pulls torch and CUDA wheels,
+/// so it is installed without dependencies, plus the ones it needs to load a corpus).
+pub fn convokit_python() -> PathBuf {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let venv = target.join("convokit-venv");
+    let installs: Vec<Vec<&str>> = vec![
+        vec!["--no-deps", "convokit==5.0.0"],
+        vec![
+            "pandas",
+            "numpy",
+            "scipy",
+            "pymongo",
+            "pyyaml",
+            "dill",
+            "msgpack-numpy",
+            "joblib",
+            "scikit-learn",
+            "requests",
+            "tqdm",
+        ],
+    ];
+    build_venv(&target, &venv, &installs, "python");
+    venv.join("bin").join("python")
+}
+
+/// Build the venv at `venv` with `installs` (one `pip install` per entry) unless a complete one
+/// is already there; `expect` is an executable in `bin/` that must exist afterwards.
+fn build_venv(target: &Path, venv: &Path, installs: &[Vec<&str>], expect: &str) {
     let marker = venv.join(".rethread-complete");
-    let want = VENV_PACKAGES.join(" ");
+    let want: String = installs
+        .iter()
+        .map(|i| i.join(" "))
+        .collect::<Vec<_>>()
+        .join(" + ");
     let complete = || fs::read_to_string(&marker).is_ok_and(|m| m.trim() == want);
     if complete() {
         return;
     }
     fs::create_dir_all(target)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
-    let lock = target.join("peer-venv.lock");
+    let name = venv.file_name().and_then(|n| n.to_str()).unwrap_or("venv");
+    let lock = target.join(format!("{name}.lock"));
     let deadline = Instant::now() + VENV_LOCK_WAIT;
     let _held = loop {
         match OpenOptions::new().write(true).create_new(true).open(&lock) {
@@ -137,8 +175,8 @@ fn ensure_venv(target: &Path, venv: &Path) {
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "waited {VENV_LOCK_WAIT:?} for {} (another test building the mastodon-mock \
-                     venv); remove it if no test is running, or set {MOCK_ENV}",
+                    "waited {VENV_LOCK_WAIT:?} for {} (another test building {name}); remove \
+                     it if no test is running, or set {MOCK_ENV}",
                     lock.display()
                 );
                 thread::sleep(Duration::from_millis(250));
@@ -156,20 +194,22 @@ fn ensure_venv(target: &Path, venv: &Path) {
     }
     let started = Instant::now();
     run_setup(Command::new("python3").arg("-m").arg("venv").arg(venv));
-    run_setup(
-        Command::new(venv.join("bin").join("pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(VENV_PACKAGES),
-    );
-    let bin = venv.join("bin").join("mastodon_mock");
+    for args in installs {
+        run_setup(
+            Command::new(venv.join("bin").join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(args),
+        );
+    }
+    let bin = venv.join("bin").join(expect);
     assert!(
         bin.is_file(),
-        "pip installed {MOCK_PACKAGE} but {} is missing",
+        "pip installed {want} but {} is missing",
         bin.display()
     );
     fs::write(&marker, &want).unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
     eprintln!(
-        "peer: installed {MOCK_PACKAGE} into {} in {:.1?}",
+        "installed {want} into {} in {:.1?}",
         venv.display(),
         started.elapsed()
     );

@@ -1,5 +1,6 @@
 //! `rethread export FORMAT`: write threads out. One file per format below this one.
 
+pub mod convokit;
 pub mod csv;
 pub mod dot;
 pub mod graphml;
@@ -17,6 +18,7 @@ pub enum Command {
     Csv(csv::Args),
     Graphml(graphml::Args),
     Dot(dot::Args),
+    Convokit(convokit::Args),
     Twarc2(twarc2::Args),
 }
 
@@ -27,6 +29,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Csv(args) => csv::run(args),
         Command::Graphml(args) => graphml::run(args),
         Command::Dot(args) => dot::run(args),
+        Command::Convokit(args) => convokit::run(args),
         Command::Twarc2(args) => twarc2::run(args),
     }
 }

@@ -1,0 +1,171 @@
+//! A ConvoKit corpus directory that `convokit.Corpus(filename=DIR)` loads as is (ConvoKit 5.0.0):
+//! `utterances.jsonl`, `speakers.json`, `conversations.json`, `corpus.json`, `index.json`.
+//!
+//! What ConvoKit demands (measured; see `shared/bench/README.md`): every conversation is exactly
+//! one tree, so every `reply_to` names an utterance in the file and each conversation has one
+//! root. A post whose parent is missing (a gap) or that hangs under a quote is therefore written
+//! as the root of a conversation of its own, with the missing parent and the reason kept in its
+//! `meta` (and the rethread thread id, which still joins them). Ids are strings, and every
+//! timestamp is a number (0, with `meta.timestamp_unknown`, when the post has none).
+
+use crate::corpus::PostSet;
+use crate::themes::{Codebook, Evidence};
+use crate::thread::{EdgeKind, Node, Threads};
+use anyhow::{Context, Result};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+/// What was written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    pub utterances: usize,
+    pub conversations: usize,
+    pub speakers: usize,
+    /// Posts made roots of their own conversation (their parent was missing or a quote).
+    pub rerooted: usize,
+}
+
+/// Write the selected threads into `dir` (created if absent).
+pub fn write(
+    dir: &Path,
+    set: &PostSet,
+    threads: &Threads,
+    selected: &[usize],
+    codes: Option<(&Codebook, &[Vec<Evidence>])>,
+    pseudonymised: bool,
+) -> Result<Report> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let mut report = Report::default();
+    let mut speakers: BTreeMap<String, Value> = BTreeMap::new();
+    let mut conversations: BTreeMap<String, Value> = BTreeMap::new();
+    let path = dir.join("utterances.jsonl");
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(&path)
+            .with_context(|| format!("{}: cannot create", path.display()))?,
+    );
+    for &ti in selected {
+        let t = &threads.threads[ti];
+        // The conversation of each node, decided parent before child (preorder).
+        let mut conv: BTreeMap<usize, String> = BTreeMap::new();
+        for (n, depth) in threads.preorder(t) {
+            let Node::Post(i) = threads.node(n) else {
+                continue;
+            };
+            let p = &set.posts()[i];
+            let mut meta = Map::new();
+            meta.insert("thread".into(), json!(t.id));
+            meta.insert("depth".into(), json!(depth));
+            let (reply_to, conversation) = match threads.parent(n) {
+                Some((parent, EdgeKind::Reply)) => match threads.node(parent) {
+                    Node::Post(j) => (
+                        Some(set.posts()[j].id().to_string()),
+                        conv.get(&parent.index())
+                            .cloned()
+                            .unwrap_or_else(|| p.id().to_string()),
+                    ),
+                    Node::Gap(g) => {
+                        let gap = &threads.gaps[g];
+                        meta.insert("missing_parent".into(), json!(gap.id));
+                        meta.insert("missing_reason".into(), json!(gap.reason));
+                        report.rerooted += 1;
+                        (None, p.id().to_string())
+                    }
+                },
+                Some((parent, kind)) => {
+                    // A quote, or a gap hung under its conversation's root: not a reply in
+                    // ConvoKit's sense.
+                    let other = match threads.node(parent) {
+                        Node::Post(j) => set.posts()[j].id().to_string(),
+                        Node::Gap(g) => threads.gaps[g].id.clone(),
+                    };
+                    let key = if kind == EdgeKind::Quote {
+                        "quote_of"
+                    } else {
+                        "missing_parent"
+                    };
+                    meta.insert(key.into(), json!(other));
+                    report.rerooted += 1;
+                    (None, p.id().to_string())
+                }
+                None => (None, p.id().to_string()),
+            };
+            conv.insert(n.index(), conversation.clone());
+            if let Some((book, ev)) = codes {
+                let mut ids: Vec<&str> = Vec::new();
+                for e in &ev[i] {
+                    let id = book.themes[e.theme].id.as_str();
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                meta.insert("themes".into(), json!(ids.join(";")));
+            }
+            let timestamp = match p.created_ms() {
+                Some(ms) => ms / 1000,
+                None => {
+                    meta.insert("timestamp_unknown".into(), json!(true));
+                    0
+                }
+            };
+            let speaker = p.author().label().to_string();
+            speakers.entry(speaker.clone()).or_insert_with(|| {
+                json!({"meta": {
+                    "id": p.author().id,
+                    "name": p.author().display_name,
+                    "platform": p.platform().as_str(),
+                }, "vectors": []})
+            });
+            conversations
+                .entry(conversation.clone())
+                .or_insert_with(|| json!({"meta": {"thread": t.id}, "vectors": []}));
+            let u = json!({
+                "id": p.id(),
+                "speaker": speaker,
+                "conversation_id": conversation,
+                "reply_to": reply_to,
+                "timestamp": timestamp,
+                "text": p.text(),
+                "meta": Value::Object(meta),
+                "vectors": [],
+            });
+            serde_json::to_writer(&mut out, &u)?;
+            out.write_all(b"\n")?;
+            report.utterances += 1;
+        }
+    }
+    out.flush()?;
+    report.speakers = speakers.len();
+    report.conversations = conversations.len();
+    let write_json = |name: &str, v: &Value| -> Result<()> {
+        let p = dir.join(name);
+        std::fs::write(&p, serde_json::to_vec(v)?)
+            .with_context(|| format!("{}: cannot write", p.display()))
+    };
+    write_json("speakers.json", &json!(speakers))?;
+    write_json("conversations.json", &json!(conversations))?;
+    write_json(
+        "corpus.json",
+        &json!({"made_by": format!("rethread {}", env!("CARGO_PKG_VERSION")), "pseudonymised": pseudonymised}),
+    )?;
+    // The meta keys, declared the way ConvoKit's own dump declares them.
+    let s = |keys: &[&str]| -> Value {
+        Value::Object(
+            keys.iter()
+                .map(|k| (k.to_string(), json!(["<class 'str'>"])))
+                .collect(),
+        )
+    };
+    write_json(
+        "index.json",
+        &json!({
+            "utterances-index": s(&["thread", "depth", "themes", "missing_parent", "missing_reason", "quote_of", "timestamp_unknown"]),
+            "speakers-index": s(&["id", "name", "platform"]),
+            "conversations-index": s(&["thread"]),
+            "overall-index": s(&["made_by", "pseudonymised"]),
+            "version": 1,
+        }),
+    )?;
+    Ok(report)
+}
