@@ -59,6 +59,7 @@ fn every_export_format_is_pseudonymised_and_says_so() {
             "out/people.graphml",
         ],
         vec!["export", "dot", "--out", "out/replies.dot"],
+        vec!["export", "convokit", "--out", "out/ck"],
     ] {
         let mut a = args.clone();
         a.extend(["--input", input, "--pseudonymize"]);
@@ -85,6 +86,7 @@ fn every_export_format_is_pseudonymised_and_says_so() {
         .ends_with(",pseudonymised"));
     assert!(read("replies.graphml").contains("<data key=\"g_pseudonymised\">true</data>"));
     assert!(read("replies.dot").contains("comment=\"pseudonymised\""));
+    assert!(read("ck/corpus.json").contains("\"pseudonymised\":true"));
     // The same account has the same pseudonym as author and as a mention.
     let rows: Vec<serde_json::Value> = read("posts.jsonl")
         .lines()
