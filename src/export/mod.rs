@@ -8,6 +8,7 @@
 
 pub mod convokit;
 pub mod graph;
+pub mod html;
 pub mod markdown;
 pub mod pseudonym;
 pub mod table;

@@ -4,6 +4,7 @@ pub mod convokit;
 pub mod csv;
 pub mod dot;
 pub mod graphml;
+pub mod html;
 pub mod jsonl;
 pub mod markdown;
 pub mod twarc2;
@@ -19,6 +20,7 @@ pub enum Command {
     Graphml(graphml::Args),
     Dot(dot::Args),
     Convokit(convokit::Args),
+    Html(html::Args),
     Twarc2(twarc2::Args),
 }
 
@@ -30,6 +32,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Graphml(args) => graphml::run(args),
         Command::Dot(args) => dot::run(args),
         Command::Convokit(args) => convokit::run(args),
+        Command::Html(args) => html::run(args),
         Command::Twarc2(args) => twarc2::run(args),
     }
 }

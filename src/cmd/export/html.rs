@@ -1,0 +1,42 @@
+//! `rethread export html`: a self-contained static report.
+
+use super::Rows;
+use anyhow::Result;
+use rethread::export::html::write;
+use std::path::PathBuf;
+
+/// Write a static HTML report that works offline (no scripts, no external resources): an
+/// index with the thread list (posts, depth, participants, span, gaps, top themes) and a chart
+/// of theme frequencies, and one page per thread with the reply tree drawn as SVG (time flowing
+/// down, authors coloured, gaps dashed) beside the transcript with each post's themes.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The directory to write (created if absent).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    #[command(flatten)]
+    pub rows: Rows,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let l = args.rows.load()?;
+    let note = l.pseudonymised.then_some(
+        "Pseudonymised: every account is a salted hash (the same account, the same hash); post links are left out.",
+    );
+    let r = write(
+        &args.out,
+        &l.set,
+        &l.threads,
+        &l.selected,
+        Some((&l.book, &l.codes)),
+        note,
+    )?;
+    eprintln!(
+        "wrote {} thread pages and index.html to {}",
+        r.pages,
+        args.out.display()
+    );
+    crate::cmd::leak_at_exit(l.set, l.threads);
+    Ok(())
+}
