@@ -214,3 +214,82 @@ fn convokit_loads_the_corpus_and_walks_every_thread() {
     assert_eq!(v["orphan"]["meta"]["missing_reason"], "not in corpus");
     assert_eq!(v["orphan"]["speaker"], "mallory");
 }
+
+const READ_GEXF: &str = r#"
+import json, sys
+import networkx as nx
+g = nx.read_gexf(sys.argv[1])
+print(json.dumps({
+    "nodes": g.number_of_nodes(),
+    "edges": g.number_of_edges(),
+    "node_attrs": {n: d for n, d in g.nodes(data=True)},
+    "mode": g.graph.get("mode"),
+}))
+"#;
+
+/// GEXF 1.3 is read with the standard library's XML parser: networkx knows only 1.2draft.
+const CHECK_GEXF13: &str = r#"
+import json, sys
+import xml.etree.ElementTree as ET
+ns = {"g": "http://gexf.net/1.3"}
+root = ET.parse(sys.argv[1]).getroot()
+graph = root.find("g:graph", ns)
+declared = {a.get("id") for a in graph.findall("g:attributes[@class='node']/g:attribute", ns)}
+nodes = graph.findall("g:nodes/g:node", ns)
+edges = graph.findall("g:edges/g:edge", ns)
+used = {v.get("for") for n in nodes for v in n.findall("g:attvalues/g:attvalue", ns)}
+print(json.dumps({
+    "version": root.get("version"), "timeformat": graph.get("timeformat"), "mode": graph.get("mode"),
+    "nodes": len(nodes), "edges": len(edges),
+    "posts_with_start": sum(1 for n in nodes if n.get("start")),
+    "edges_with_start": sum(1 for e in edges if e.get("start")),
+    "undeclared": sorted(used - declared),
+}))
+"#;
+
+#[test]
+fn gexf_for_gephi_and_networkx() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = corpus(dir.path());
+    for (version, file) in [("1.3", "g13.gexf"), ("1.2draft", "g12.gexf")] {
+        let mut args = vec![
+            "export",
+            "gexf",
+            "--gexf-version",
+            version,
+            "--out",
+            file,
+            "--input",
+        ];
+        args.extend(inputs.iter().map(String::as_str));
+        ok(dir.path(), &args);
+    }
+    let v = networkx(CHECK_GEXF13, &dir.path().join("g13.gexf"));
+    assert_eq!(v["version"], "1.3");
+    assert_eq!(v["timeformat"], "dateTime");
+    assert_eq!(v["mode"], "dynamic");
+    assert_eq!(
+        (v["nodes"].as_u64(), v["edges"].as_u64()),
+        (Some(19), Some(17))
+    );
+    assert_eq!(
+        v["posts_with_start"], 18,
+        "every post has its time; the gap has none"
+    );
+    assert_eq!(v["edges_with_start"], 17);
+    assert_eq!(v["undeclared"], serde_json::json!([]));
+    let g = networkx(READ_GEXF, &dir.path().join("g12.gexf"));
+    assert_eq!(
+        (g["nodes"].as_u64(), g["edges"].as_u64()),
+        (Some(19), Some(17))
+    );
+    assert_eq!(g["mode"], "dynamic");
+    let root = &g["node_attrs"]["twitter:1268730000000000001"];
+    assert_eq!(root["author"], "Gripnostril");
+    assert_eq!(root["depth"], 0);
+    assert_eq!(root["start"], "2010-03-16T09:00:00.000Z");
+    assert_eq!(
+        g["node_attrs"]["gap:twitter:8999999999999999999"]["kind"],
+        "gap"
+    );
+}

@@ -61,6 +61,7 @@ fn every_export_format_is_pseudonymised_and_says_so() {
         vec!["export", "dot", "--out", "out/replies.dot"],
         vec!["export", "convokit", "--out", "out/ck"],
         vec!["export", "html", "--out", "out/html"],
+        vec!["export", "gexf", "--out", "out/replies.gexf"],
     ] {
         let mut a = args.clone();
         a.extend(["--input", input, "--pseudonymize"]);
@@ -89,6 +90,7 @@ fn every_export_format_is_pseudonymised_and_says_so() {
     assert!(read("replies.dot").contains("comment=\"pseudonymised\""));
     assert!(read("ck/corpus.json").contains("\"pseudonymised\":true"));
     assert!(read("html/index.html").contains("Pseudonymised"));
+    assert!(read("replies.gexf").contains("pseudonymised: every account is a salted hash"));
     // The same account has the same pseudonym as author and as a mention.
     let rows: Vec<serde_json::Value> = read("posts.jsonl")
         .lines()

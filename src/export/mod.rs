@@ -7,6 +7,7 @@
 //! - file names are made by [`file_stem`], never by pasting an id into a path.
 
 pub mod convokit;
+pub mod gexf;
 pub mod graph;
 pub mod html;
 pub mod markdown;

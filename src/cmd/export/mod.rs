@@ -3,6 +3,7 @@
 pub mod convokit;
 pub mod csv;
 pub mod dot;
+pub mod gexf;
 pub mod graphml;
 pub mod html;
 pub mod jsonl;
@@ -17,6 +18,7 @@ pub enum Command {
     Markdown(markdown::Args),
     Jsonl(jsonl::Args),
     Csv(csv::Args),
+    Gexf(gexf::Args),
     Graphml(graphml::Args),
     Dot(dot::Args),
     Convokit(convokit::Args),
@@ -29,6 +31,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Markdown(args) => markdown::run(args),
         Command::Jsonl(args) => jsonl::run(args),
         Command::Csv(args) => csv::run(args),
+        Command::Gexf(args) => gexf::run(args),
         Command::Graphml(args) => graphml::run(args),
         Command::Dot(args) => dot::run(args),
         Command::Convokit(args) => convokit::run(args),
