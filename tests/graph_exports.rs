@@ -293,3 +293,68 @@ fn gexf_for_gephi_and_networkx() {
         "gap"
     );
 }
+
+#[test]
+fn real_customer_support_threads_load_in_networkx_and_convokit() {
+    let Some(data) = shared_data("real_customer_support_threads_load_in_networkx_and_convokit")
+    else {
+        return;
+    };
+    let twcs = data.join("twcs/monalisapatra26_twcs_head5k.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let input = twcs.to_str().unwrap();
+    ok(
+        dir.path(),
+        &[
+            "export",
+            "graphml",
+            "--out",
+            "twcs.graphml",
+            "--input",
+            input,
+        ],
+    );
+    let g = networkx(READ_GRAPHML, &dir.path().join("twcs.graphml"));
+    let attrs = g["node_attrs"].as_object().unwrap();
+    let gaps = attrs.values().filter(|a| a["kind"] == "gap").count();
+    // The counts of the issue: 5,000 tweets and 3,694 reply edges, 6 of them to absent parents.
+    assert_eq!(attrs.len() - gaps, 5000);
+    assert_eq!(g["edges"], 3694);
+    assert!((1..=6).contains(&gaps), "{gaps} gap nodes");
+    assert_eq!(
+        attrs.values().filter(|a| a["depth"] == 118).count(),
+        1,
+        "the longest chain"
+    );
+
+    ok(
+        dir.path(),
+        &["export", "convokit", "--out", "ck", "--input", input],
+    );
+    let out = Command::new(peer::convokit_python())
+        .args(["-c", r#"
+import json, sys
+from convokit import Corpus
+c = Corpus(filename=sys.argv[1])
+walked = sum(len(list(conv.traverse("dfs"))) for conv in c.iter_conversations())
+longest = max(max(len(p) for p in conv.get_root_to_leaf_paths()) for conv in c.iter_conversations())
+print(json.dumps({"utterances": len(list(c.iter_utterances())), "walked": walked, "longest": longest}))
+"#])
+        .arg(dir.path().join("ck"))
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(v["utterances"], 5000);
+    assert_eq!(
+        v["walked"], 5000,
+        "every utterance is in a conversation tree"
+    );
+    assert_eq!(v["longest"], 119, "the 118-reply chain, root included");
+}
