@@ -144,6 +144,15 @@ struct TweetMeta {
     conversation_id: Option<String>,
 }
 
+impl PageMeta {
+    fn next_token(&self) -> Option<String> {
+        self.meta
+            .as_ref()
+            .and_then(|m| m.next_token.clone())
+            .filter(|t| !t.is_empty())
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct Meta {
     #[serde(default)]
@@ -326,17 +335,17 @@ impl<'a> Run<'a> {
         u
     }
 
-    /// Store one page: its tweets and error notes through the twarc2 importer, the page itself,
-    /// and the conversations its `data` belongs to. Returns the page's `data` count and its
-    /// `next_token`. The caller's cursor goes into the same transaction.
+    /// Store one page (`meta` is its already-parsed summary): its tweets and error notes through
+    /// the twarc2 importer, the page itself, and the conversations its `data` belongs to. The
+    /// caller's cursor goes into the same transaction.
     fn store_page(
         &mut self,
         f: &Fetched,
+        meta: &PageMeta,
         endpoint: &str,
         seeds: bool,
         cursor: Option<(&str, &Cursor)>,
-    ) -> Result<(u64, Option<String>)> {
-        let meta: PageMeta = serde_json::from_str(&f.body)?;
+    ) -> Result<()> {
         let cx = Context {
             source: Arc::from(f.url.as_str()),
             line: 0,
@@ -368,9 +377,8 @@ impl<'a> Run<'a> {
             }
         }
         w.add_page("twitter", f.url.as_str(), &fetched_at, &f.body)?;
-        let data = meta.data.unwrap_or_default();
         if seeds && !no_conversations {
-            for t in &data {
+            for t in meta.data.iter().flatten() {
                 if let Some(c) = t.conversation_id.as_deref().filter(|c| safe_id(c)) {
                     w.frontier_seed(&job, "twitter", c, false, false)?;
                 }
@@ -382,12 +390,7 @@ impl<'a> Run<'a> {
         w.commit()?;
         self.summary.counters.stored += stored;
         self.bars.posts.set_position(self.summary.counters.stored);
-        Ok((
-            data.len() as u64,
-            meta.meta
-                .and_then(|m| m.next_token)
-                .filter(|t| !t.is_empty()),
-        ))
+        Ok(())
     }
 
     /// Page a search to its end (or `--max-posts`), resuming from its stored cursor. The outer
@@ -426,15 +429,9 @@ impl<'a> Run<'a> {
                 Err(e) => return Ok(Err(e)),
             };
             // The next page's URL is known before storing, so that page and cursor commit together.
-            let next = serde_json::from_str::<PageMeta>(&f.body)
-                .ok()
-                .and_then(|m| m.meta)
-                .and_then(|m| m.next_token)
-                .filter(|t| !t.is_empty());
-            let matched = serde_json::from_str::<PageMeta>(&f.body)
-                .ok()
-                .and_then(|m| m.data)
-                .map_or(0, |d| d.len() as u64);
+            let meta: PageMeta = serde_json::from_str(&f.body)?;
+            let next = meta.next_token();
+            let matched = meta.data.as_ref().map_or(0, |d| d.len() as u64);
             let total = cur.matched + matched;
             let stop = seeds && self.opts.max_posts.is_some_and(|m| total >= m);
             let new_cur = Cursor {
@@ -446,7 +443,7 @@ impl<'a> Run<'a> {
                 done: next.is_none() || stop,
             };
             let endpoint = if seeds { "search" } else { "conversation" };
-            self.store_page(&f, endpoint, seeds, Some((stream, &new_cur)))?;
+            self.store_page(&f, &meta, endpoint, seeds, Some((stream, &new_cur)))?;
             if seeds {
                 self.summary.counters.matched += matched;
             }
@@ -476,8 +473,7 @@ impl<'a> Run<'a> {
             let Some((server, conv)) = pending.into_iter().next() else {
                 break;
             };
-            let (_, _, asked, failed) = self.corpus.frontier_counts(&self.job)?;
-            let (p, ..) = self.corpus.frontier_counts(&self.job)?;
+            let (p, _, asked, failed) = self.corpus.frontier_counts(&self.job)?;
             self.bars.threads.set_length(p + asked + failed);
             self.bars.threads.set_position(asked + failed);
             let stream = format!("conversation:{conv}");
@@ -528,7 +524,8 @@ impl<'a> Run<'a> {
                 let job_host = authority(&url);
                 match self.http.get(&url, valid_page).await {
                     Ok(f) => {
-                        self.store_page(&f, "lookup", false, None)?;
+                        let meta: PageMeta = serde_json::from_str(&f.body)?;
+                        self.store_page(&f, &meta, "lookup", false, None)?;
                         // An id the API neither returned nor explained.
                         let mut unexplained = Vec::new();
                         for id in batch {
