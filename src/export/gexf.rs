@@ -6,7 +6,7 @@
 //! 1.2draft` writes the same graph in the 1.2draft namespace with `timeformat="date"` (which
 //! networkx keeps as strings), for scripts that load it there.
 
-use super::graph::{Graph, Value};
+use super::graph::{value_text as text, xml_safe, Graph, Value};
 use anyhow::Result;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
 use quick_xml::Writer;
@@ -19,25 +19,6 @@ pub enum Version {
     V13,
     #[value(name = "1.2draft")]
     V12draft,
-}
-
-/// Drop what XML 1.0 cannot hold, even escaped.
-fn xml_safe(s: &str) -> String {
-    s.chars()
-        .filter(|&c| {
-            matches!(c, '\t' | '\n' | '\r')
-                || ('\u{20}'..='\u{D7FF}').contains(&c)
-                || ('\u{E000}'..='\u{FFFD}').contains(&c)
-                || c >= '\u{10000}'
-        })
-        .collect()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Str(s) => xml_safe(s),
-        Value::Int(n) => n.to_string(),
-    }
 }
 
 /// The time of a node or edge for the timeline: its `created_at` or `first` attribute.

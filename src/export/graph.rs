@@ -270,7 +270,7 @@ fn interactions(set: &PostSet, threads: &Threads, selected: &[usize]) -> Graph {
 }
 
 /// Drop what XML 1.0 cannot hold, even escaped.
-fn xml_safe(s: &str) -> String {
+pub(super) fn xml_safe(s: &str) -> String {
     s.chars()
         .filter(|&c| {
             matches!(c, '\t' | '\n' | '\r')
@@ -281,7 +281,8 @@ fn xml_safe(s: &str) -> String {
         .collect()
 }
 
-fn value_text(v: &Value) -> String {
+/// An attribute value as XML text.
+pub(super) fn value_text(v: &Value) -> String {
     match v {
         Value::Str(s) => xml_safe(s),
         Value::Int(n) => n.to_string(),
