@@ -1,8 +1,8 @@
 //! `rethread export dot`: the reply graph or the interaction graph for Graphviz.
 
-use super::{write_atomically, Rows};
+use super::Rows;
 use anyhow::Result;
-use rethread::export::graph::{build, write_dot, Kind};
+use rethread::export::graph::{write_dot, Kind};
 use std::path::PathBuf;
 
 /// Write a graph in Graphviz DOT (`dot -Tsvg FILE > graph.svg`): posts as boxes labelled with
@@ -24,22 +24,5 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let l = args.rows.load()?;
-    let mut g = build(
-        args.graph,
-        &l.set,
-        &l.threads,
-        &l.selected,
-        Some((&l.book, &l.codes)),
-    );
-    g.pseudonymised = l.pseudonymised;
-    write_atomically(&args.out, |out| write_dot(&g, out))?;
-    eprintln!(
-        "wrote {} nodes and {} edges to {}",
-        g.nodes.len(),
-        g.edges.len(),
-        args.out.display()
-    );
-    crate::cmd::leak_at_exit(l.set, l.threads);
-    Ok(())
+    super::write_graph(&args.out, args.graph, &args.rows, write_dot)
 }

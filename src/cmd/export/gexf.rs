@@ -1,9 +1,9 @@
 //! `rethread export gexf`: the reply graph or the interaction graph for Gephi.
 
-use super::{write_atomically, Rows};
+use super::Rows;
 use anyhow::Result;
 use rethread::export::gexf::{write_gexf, Version};
-use rethread::export::graph::{build, Kind};
+use rethread::export::graph::Kind;
 use std::path::PathBuf;
 
 /// Write a graph as GEXF for Gephi, with declared attributes and `start` times (each post's
@@ -30,22 +30,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let l = args.rows.load()?;
-    let mut g = build(
-        args.graph,
-        &l.set,
-        &l.threads,
-        &l.selected,
-        Some((&l.book, &l.codes)),
-    );
-    g.pseudonymised = l.pseudonymised;
-    write_atomically(&args.out, |out| write_gexf(&g, args.gexf_version, out))?;
-    eprintln!(
-        "wrote {} nodes and {} edges to {}",
-        g.nodes.len(),
-        g.edges.len(),
-        args.out.display()
-    );
-    crate::cmd::leak_at_exit(l.set, l.threads);
-    Ok(())
+    super::write_graph(&args.out, args.graph, &args.rows, |g, w| {
+        write_gexf(g, args.gexf_version, w)
+    })
 }

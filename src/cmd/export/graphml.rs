@@ -1,8 +1,8 @@
 //! `rethread export graphml`: the reply graph or the interaction graph as GraphML.
 
-use super::{write_atomically, Rows};
+use super::Rows;
 use anyhow::Result;
-use rethread::export::graph::{build, write_graphml, Kind};
+use rethread::export::graph::{write_graphml, Kind};
 use std::path::PathBuf;
 
 /// Write a graph as GraphML with typed keys (networkx `read_graphml`, igraph, Gephi, yEd).
@@ -27,22 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let l = args.rows.load()?;
-    let mut g = build(
-        args.graph,
-        &l.set,
-        &l.threads,
-        &l.selected,
-        Some((&l.book, &l.codes)),
-    );
-    g.pseudonymised = l.pseudonymised;
-    write_atomically(&args.out, |out| write_graphml(&g, out))?;
-    eprintln!(
-        "wrote {} nodes and {} edges to {}",
-        g.nodes.len(),
-        g.edges.len(),
-        args.out.display()
-    );
-    crate::cmd::leak_at_exit(l.set, l.threads);
-    Ok(())
+    super::write_graph(&args.out, args.graph, &args.rows, |g, w| {
+        write_graphml(g, w)
+    })
 }

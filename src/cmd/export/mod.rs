@@ -164,3 +164,34 @@ pub fn write_atomically(
         .with_context(|| format!("{}: cannot move into place", path.display()))?;
     Ok(())
 }
+
+/// Build the graph `kind` of the rows' threads and write it to `out` with `write`: what the
+/// gexf, graphml and dot commands share.
+pub fn write_graph(
+    out: &std::path::Path,
+    kind: rethread::export::graph::Kind,
+    rows: &Rows,
+    write: impl FnOnce(
+        &rethread::export::graph::Graph,
+        &mut std::io::BufWriter<std::fs::File>,
+    ) -> Result<()>,
+) -> Result<()> {
+    let l = rows.load()?;
+    let mut g = rethread::export::graph::build(
+        kind,
+        &l.set,
+        &l.threads,
+        &l.selected,
+        Some((&l.book, &l.codes)),
+    );
+    g.pseudonymised = l.pseudonymised;
+    write_atomically(out, |w| write(&g, w))?;
+    eprintln!(
+        "wrote {} nodes and {} edges to {}",
+        g.nodes.len(),
+        g.edges.len(),
+        out.display()
+    );
+    crate::cmd::leak_at_exit(l.set, l.threads);
+    Ok(())
+}
