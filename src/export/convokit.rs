@@ -93,14 +93,7 @@ pub fn write(
             };
             conv.insert(n.index(), conversation.clone());
             if let Some((book, ev)) = codes {
-                let mut ids: Vec<&str> = Vec::new();
-                for e in &ev[i] {
-                    let id = book.themes[e.theme].id.as_str();
-                    if !ids.contains(&id) {
-                        ids.push(id);
-                    }
-                }
-                meta.insert("themes".into(), json!(ids.join(";")));
+                meta.insert("themes".into(), json!(book.ids_of(&ev[i])));
             }
             let timestamp = match p.created_ms() {
                 Some(ms) => ms / 1000,

@@ -123,16 +123,7 @@ fn replies(
                 Node::Post(i) => {
                     let p = &set.posts()[i];
                     let themes = codes
-                        .map(|(book, ev)| {
-                            let mut ids: Vec<&str> = Vec::new();
-                            for e in &ev[i] {
-                                let id = book.themes[e.theme].id.as_str();
-                                if !ids.contains(&id) {
-                                    ids.push(id);
-                                }
-                            }
-                            ids.join(";")
-                        })
+                        .map(|(book, ev)| book.ids_of(&ev[i]))
                         .unwrap_or_default();
                     GNode {
                         id: id.clone(),

@@ -73,10 +73,7 @@ pub fn write(
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for &n in &t.nodes {
             if let (Node::Post(i), Some((_, ev))) = (threads.node(n), codes) {
-                let mut seen: Vec<usize> = ev[i].iter().map(|e| e.theme).collect();
-                seen.sort_unstable();
-                seen.dedup();
-                for th in seen {
+                for th in crate::themes::codebook::themes_of(&ev[i]) {
                     *counts.entry(th).or_default() += 1;
                     *theme_posts.entry(th).or_default() += 1;
                 }

@@ -470,13 +470,7 @@ fn post_paragraph(
     if let Some((book, ev)) = codes.filter(|(_, ev)| !ev.is_empty()) {
         // The codes on a line of their own in the same paragraph: theme ids, each with the
         // words that matched, quoted as written.
-        let mut order: Vec<usize> = Vec::new();
-        for e in ev {
-            if !order.contains(&e.theme) {
-                order.push(e.theme);
-            }
-        }
-        let parts: Vec<String> = order
+        let parts: Vec<String> = crate::themes::codebook::themes_of(ev)
             .iter()
             .map(|&th| {
                 let words: Vec<String> = ev

@@ -204,18 +204,11 @@ pub fn write_csv(
                 id = p.id().to_string();
                 let (themes, evidence) = match codes {
                     Some(c) => {
-                        let mut ids: Vec<&str> = Vec::new();
-                        for e in &c.posts[i] {
-                            let t = c.book.themes[e.theme].id.as_str();
-                            if !ids.contains(&t) {
-                                ids.push(t);
-                            }
-                        }
                         let ev: Vec<String> = c.posts[i]
                             .iter()
                             .map(|e| format!("{}: {}", c.book.themes[e.theme].id, e.text))
                             .collect();
-                        (ids.join(";"), ev.join(" | "))
+                        (c.book.ids_of(&c.posts[i]), ev.join(" | "))
                     }
                     None => (String::new(), String::new()),
                 };

@@ -127,6 +127,28 @@ pub struct Evidence {
     pub end: usize,
 }
 
+/// The distinct themes of a post's evidence, in the order they first matched.
+pub fn themes_of(ev: &[Evidence]) -> Vec<usize> {
+    let mut out: Vec<usize> = Vec::new();
+    for e in ev {
+        if !out.contains(&e.theme) {
+            out.push(e.theme);
+        }
+    }
+    out
+}
+
+impl Codebook {
+    /// The ids of a post's themes, as `a;b`, in the order they first matched.
+    pub fn ids_of(&self, ev: &[Evidence]) -> String {
+        themes_of(ev)
+            .into_iter()
+            .map(|t| self.themes[t].id.as_str())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}
+
 /// A codebook compiled into one matcher.
 pub struct Coder {
     matcher: Matcher,
