@@ -2,6 +2,7 @@
 
 use super::CorpusArgs;
 use anyhow::Result;
+use rethread::export::table::{thread_row, THREAD_COLUMNS};
 use rethread::model::format_time;
 use rethread::thread::Thread;
 use std::io::Write;
@@ -101,31 +102,9 @@ fn write_json(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
 
 fn write_csv(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record([
-        "id",
-        "root",
-        "posts",
-        "gaps",
-        "depth",
-        "breadth",
-        "participants",
-        "start",
-        "end",
-        "complete",
-    ])?;
+    w.write_record(THREAD_COLUMNS)?;
     for t in threads {
-        w.write_record([
-            t.id.clone(),
-            t.root_id.clone(),
-            t.posts.to_string(),
-            t.gaps.to_string(),
-            t.depth.to_string(),
-            t.breadth.to_string(),
-            t.participants.to_string(),
-            time(&t.start).unwrap_or_default(),
-            time(&t.end).unwrap_or_default(),
-            (t.gaps == 0).to_string(),
-        ])?;
+        w.write_record(thread_row(t))?;
     }
     w.flush()?;
     Ok(())

@@ -85,6 +85,36 @@ fn themes_json(codes: Option<&Codes>, i: usize) -> Value {
     }
 }
 
+/// The columns of a thread row, as `rethread threads --format csv` and `threads.csv` write them.
+pub const THREAD_COLUMNS: [&str; 10] = [
+    "id",
+    "root",
+    "posts",
+    "gaps",
+    "depth",
+    "breadth",
+    "participants",
+    "start",
+    "end",
+    "complete",
+];
+
+/// One thread's metrics, in the order of [`THREAD_COLUMNS`].
+pub fn thread_row(t: &crate::thread::Thread) -> [String; 10] {
+    [
+        t.id.clone(),
+        t.root_id.clone(),
+        t.posts.to_string(),
+        t.gaps.to_string(),
+        t.depth.to_string(),
+        t.breadth.to_string(),
+        t.participants.to_string(),
+        t.start.as_ref().map(format_time).unwrap_or_default(),
+        t.end.as_ref().map(format_time).unwrap_or_default(),
+        (t.gaps == 0).to_string(),
+    ]
+}
+
 /// JSONL: one object per post or gap. Returns the number of lines.
 pub fn write_jsonl(
     out: &mut impl Write,
@@ -273,32 +303,9 @@ pub fn write_csv(
     posts.flush()?;
     edges.flush()?;
     let mut t = csv::Writer::from_writer(threads_out);
-    t.write_record([
-        "id",
-        "root",
-        "posts",
-        "gaps",
-        "depth",
-        "breadth",
-        "participants",
-        "start",
-        "end",
-        "complete",
-    ])?;
+    t.write_record(THREAD_COLUMNS)?;
     for &ti in selected {
-        let th = &threads.threads[ti];
-        t.write_record([
-            th.id.clone(),
-            th.root_id.clone(),
-            th.posts.to_string(),
-            th.gaps.to_string(),
-            th.depth.to_string(),
-            th.breadth.to_string(),
-            th.participants.to_string(),
-            th.start.as_ref().map(format_time).unwrap_or_default(),
-            th.end.as_ref().map(format_time).unwrap_or_default(),
-            (th.gaps == 0).to_string(),
-        ])?;
+        t.write_record(thread_row(&threads.threads[ti]))?;
     }
     t.flush()?;
     Ok((np, ne))
