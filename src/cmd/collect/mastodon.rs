@@ -82,22 +82,8 @@ pub struct Args {
     #[arg(long, value_name = "PATH", default_value = "rethread.db")]
     pub db: PathBuf,
 
-    /// Seconds before a request is given up (and retried).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub timeout: f64,
-
-    /// Retries after a timeout, a network error, a 5xx or a malformed answer.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub retries: u32,
-
-    /// Least milliseconds between two requests to one server (rate-limit headers can make the
-    /// wait longer, never shorter).
-    #[arg(long, value_name = "MS", default_value_t = 200)]
-    pub pace: u64,
-
-    /// First backoff after a failed request, in milliseconds (doubled per retry, jittered).
-    #[arg(long, value_name = "MS", default_value_t = 500)]
-    pub backoff: u64,
+    #[command(flatten)]
+    pub net: super::NetArgs,
 
     /// Requests in flight to one server at a time.
     #[arg(long, value_name = "N", default_value_t = 2)]
@@ -121,9 +107,6 @@ pub fn run(args: Args) -> Result<()> {
             bail!("--since is not before --until: nothing could match");
         }
     }
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds");
-    }
     let token = std::env::var("MASTODON_TOKEN")
         .ok()
         .map(|t| t.trim().to_string())
@@ -142,12 +125,8 @@ pub fn run(args: Args) -> Result<()> {
         include_opted_out: args.include_opted_out,
         token,
         net: NetConfig {
-            timeout: Duration::from_secs_f64(args.timeout),
-            retries: args.retries,
-            backoff: Duration::from_millis(args.backoff),
-            pace: Duration::from_millis(args.pace),
             per_host: args.concurrency.max(1),
-            ..NetConfig::default()
+            ..args.net.config()?
         },
     };
     let mut corpus = Corpus::open(&args.db)?;

@@ -4,10 +4,8 @@
 use super::mastodon::{bars, parse_date};
 use anyhow::{bail, Context, Result};
 use rethread::corpus::Corpus;
-use rethread::source::net::NetConfig;
 use rethread::source::twitter_api::{self, Options, Summary};
 use std::path::PathBuf;
-use std::time::Duration;
 use url::Url;
 
 /// Collect tweets matching a search from the Twitter/X API v2, and the whole conversation of
@@ -61,21 +59,8 @@ pub struct Args {
     #[arg(long, value_name = "PATH", default_value = "rethread.db")]
     pub db: PathBuf,
 
-    /// Seconds before a request is given up (and retried).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub timeout: f64,
-
-    /// Retries after a timeout, a network error, a 5xx or a malformed answer.
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub retries: u32,
-
-    /// Least milliseconds between two requests (full-archive search: at least 1000).
-    #[arg(long, value_name = "MS", default_value_t = 200)]
-    pub pace: u64,
-
-    /// First backoff after a failed request, in milliseconds (doubled per retry, jittered).
-    #[arg(long, value_name = "MS", default_value_t = 500)]
-    pub backoff: u64,
+    #[command(flatten)]
+    pub net: super::NetArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -94,9 +79,6 @@ pub fn run(args: Args) -> Result<()> {
         .as_deref()
         .map(|s| parse_date(s, true))
         .transpose()?;
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        bail!("--timeout must be a positive number of seconds");
-    }
     let token = ["TWITTER_BEARER_TOKEN", "X_BEARER_TOKEN"]
         .iter()
         .find_map(|k| std::env::var(k).ok())
@@ -114,13 +96,7 @@ pub fn run(args: Args) -> Result<()> {
         max_posts: args.max_posts,
         no_conversations: args.no_conversations,
         token,
-        net: NetConfig {
-            timeout: Duration::from_secs_f64(args.timeout),
-            retries: args.retries,
-            backoff: Duration::from_millis(args.backoff),
-            pace: Duration::from_millis(args.pace),
-            ..NetConfig::default()
-        },
+        net: args.net.config()?,
     };
     let mut corpus = Corpus::open(&args.db)?;
     let bars = bars();
