@@ -62,6 +62,16 @@ impl FrontierState {
     }
 }
 
+/// The key of a job and its arguments as stored: a digest of `args`, the JSON of everything that
+/// decides *what* a collection gathers (not how fast, nor with which token).
+pub fn job_key(args: serde_json::Value) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let args = args.to_string();
+    let digest = Sha256::digest(args.as_bytes());
+    let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    (key, args)
+}
+
 impl Corpus {
     /// Find the job with this key, or start it. A job that finished before is started over
     /// (its cursors and frontier cleared): running a finished collection again is how a

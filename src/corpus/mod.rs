@@ -17,7 +17,7 @@ mod collect;
 mod packed;
 mod sqlite;
 
-pub use collect::{Cursor, FrontierState, Job};
+pub use collect::{job_key, Cursor, FrontierState, Job};
 pub use packed::PackedPost;
 pub use sqlite::{Corpus, ImportWriter};
 

@@ -123,6 +123,18 @@ impl Bars {
     }
 }
 
+/// Run a collector's `work` to its end, or until Ctrl-C: `None` when interrupted. Dropping
+/// `work` there is safe: a collector writes in transactions, and an unfinished one rolls back,
+/// so the same command resumes from what was committed.
+pub(crate) async fn until_ctrl_c(
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> Option<anyhow::Result<()>> {
+    tokio::select! {
+        r = work => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    }
+}
+
 /// What a record-level importer needs to know about where it is.
 pub struct Context {
     pub source: Arc<str>,

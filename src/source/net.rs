@@ -152,6 +152,17 @@ pub struct Stats {
     pub waited_ms: AtomicU64,
 }
 
+impl Stats {
+    /// The requests, retries and 429s counted since the last call, and reset them.
+    pub fn take(&self) -> (u64, u64, u64) {
+        (
+            self.requests.swap(0, Ordering::Relaxed),
+            self.retries.swap(0, Ordering::Relaxed),
+            self.rate_limited.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
 struct Gate {
     /// Earliest start of the next request.
     next: Instant,

@@ -36,7 +36,6 @@ use plan::StatusMeta;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::task::JoinSet;
 use url::Url;
@@ -129,7 +128,6 @@ pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summa
 /// The digest that names a job: everything that decides *what* is collected (not how fast,
 /// nor with which token).
 pub fn job_key(opts: &Options) -> (String, String) {
-    use sha2::{Digest, Sha256};
     let mut tags: Vec<String> = opts.tags.iter().map(|t| t.to_lowercase()).collect();
     tags.sort();
     tags.dedup();
@@ -143,11 +141,8 @@ pub fn job_key(opts: &Options) -> (String, String) {
         "max_posts": opts.max_posts,
         "no_context": opts.no_context,
         "include_opted_out": opts.include_opted_out,
-    })
-    .to_string();
-    let digest = Sha256::digest(args.as_bytes());
-    let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    (key, args)
+    });
+    crate::corpus::job_key(args)
 }
 
 struct Run<'a> {
@@ -253,8 +248,6 @@ impl<'a> Run<'a> {
 
     async fn go(&mut self) -> Result<()> {
         self.summary.server = self.detect().await;
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
         let work = async {
             self.match_posts().await?;
             if !self.opts.no_context {
@@ -265,10 +258,7 @@ impl<'a> Run<'a> {
         };
         // Ctrl-C ends the run between transactions: everything committed stays, and the same
         // command resumes. (A kill -9 lands between or inside a transaction: the same holds.)
-        let outcome = tokio::select! {
-            r = work => Some(r),
-            _ = &mut ctrl_c => None,
-        };
+        let outcome = super::until_ctrl_c(work).await;
         match outcome {
             None => {
                 self.summary.interrupted = true;
@@ -329,9 +319,10 @@ impl<'a> Run<'a> {
     fn finish(&mut self, done: bool) -> Result<()> {
         let s = &self.http.stats;
         let c = &mut self.summary.counters;
-        c.http_requests += s.requests.swap(0, Ordering::Relaxed);
-        c.retries += s.retries.swap(0, Ordering::Relaxed);
-        c.rate_limited += s.rate_limited.swap(0, Ordering::Relaxed);
+        let (requests, retries, rate_limited) = s.take();
+        c.http_requests += requests;
+        c.retries += retries;
+        c.rate_limited += rate_limited;
         let counters = serde_json::to_string(&self.summary.counters)?;
         let mut w = self.corpus.writer()?;
         w.save_counters(&self.job, &counters)?;

@@ -23,7 +23,6 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
@@ -88,7 +87,6 @@ pub struct Summary {
 
 /// The digest naming a job: what is collected, not how fast nor with which token.
 pub fn job_key(opts: &Options) -> (String, String) {
-    use sha2::{Digest, Sha256};
     let args = serde_json::json!({
         "platform": "twitter",
         "api_base": opts.api_base.as_str(),
@@ -98,11 +96,8 @@ pub fn job_key(opts: &Options) -> (String, String) {
         "until": opts.until.map(|t| crate::model::format_time(&t)),
         "max_posts": opts.max_posts,
         "no_conversations": opts.no_conversations,
-    })
-    .to_string();
-    let digest = Sha256::digest(args.as_bytes());
-    let key: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    (key, args)
+    });
+    crate::corpus::job_key(args)
 }
 
 /// Collect into `corpus`. Blocks; runs its own small async runtime.
@@ -215,8 +210,6 @@ impl<'a> Run<'a> {
     }
 
     async fn go(&mut self) -> Result<()> {
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
         let work = async {
             self.search().await?;
             if !self.opts.no_conversations {
@@ -225,10 +218,7 @@ impl<'a> Run<'a> {
             }
             anyhow::Ok(())
         };
-        let outcome = tokio::select! {
-            r = work => Some(r),
-            _ = &mut ctrl_c => None,
-        };
+        let outcome = super::until_ctrl_c(work).await;
         match outcome {
             None => {
                 self.summary.interrupted = true;
@@ -249,9 +239,10 @@ impl<'a> Run<'a> {
     fn finish(&mut self, done: bool) -> Result<()> {
         let s = &self.http.stats;
         let c = &mut self.summary.counters;
-        c.http_requests += s.requests.swap(0, Ordering::Relaxed);
-        c.retries += s.retries.swap(0, Ordering::Relaxed);
-        c.rate_limited += s.rate_limited.swap(0, Ordering::Relaxed);
+        let (requests, retries, rate_limited) = s.take();
+        c.http_requests += requests;
+        c.retries += retries;
+        c.rate_limited += rate_limited;
         let counters = serde_json::to_string(&self.summary.counters)?;
         let mut w = self.corpus.writer()?;
         w.save_counters(&self.job, &counters)?;
