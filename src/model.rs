@@ -259,6 +259,16 @@ pub enum Record {
     Missing(Missing),
 }
 
+/// `text` on one line (runs of white space become one space), cut after `max_chars`
+/// characters with `…`: for messages, tables and labels.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let one: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &one[..i]),
+        None => one,
+    }
+}
+
 /// Timestamps are written everywhere as RFC 3339 UTC with milliseconds, e.g. `2017-10-31T22:10:47.000Z`.
 pub fn format_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

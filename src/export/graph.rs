@@ -65,11 +65,7 @@ fn excerpt(text: &str) -> String {
         .chars()
         .filter(|c| !c.is_control() || c.is_whitespace())
         .collect();
-    let one: String = clean.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one.char_indices().nth(EXCERPT) {
-        Some((i, _)) => format!("{}…", &one[..i]),
-        None => one,
-    }
+    crate::model::one_line(&clean, EXCERPT)
 }
 
 fn node_key(threads: &Threads, set: &PostSet, n: petgraph::graph::NodeIndex) -> String {

@@ -561,11 +561,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// The start of an error body, on one line, for messages.
 fn snippet(body: &str) -> String {
-    let one: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    match one.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &one[..i]),
-        None => one,
-    }
+    crate::model::one_line(body, 200)
 }
 
 #[cfg(test)]

@@ -86,13 +86,7 @@ pub fn run(args: Args) -> Result<()> {
                 r.unknown_themes.join(", ")
             )?;
         }
-        let clip = |t: &str| -> String {
-            let one: String = t.split_whitespace().collect::<Vec<_>>().join(" ");
-            match one.char_indices().nth(120) {
-                Some((i, _)) => format!("{}…", &one[..i]),
-                None => one,
-            }
-        };
+        let clip = |t: &str| rethread::model::one_line(t, 120);
         writeln!(out, "\nfalse positives ({}):", r.false_positives.len())?;
         for m in r.false_positives.iter().take(args.show) {
             writeln!(
