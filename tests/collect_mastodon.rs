@@ -5,7 +5,7 @@ mod common;
 #[path = "common/peer.rs"]
 mod peer;
 
-use common::{ok, rethread, stderr};
+use common::{ok, rethread, stderr, wait_until_asked};
 use peer::{Account, Peer};
 use rusqlite::Connection;
 use serde_json::Value;
@@ -365,23 +365,7 @@ fn an_interrupted_run_resumes_and_finishes_the_job() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let asked: i64 = Connection::open(dir.path().join("rethread.db"))
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM collect_frontier WHERE state = 'asked'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0);
-        if asked >= 5 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the run never got going");
-    }
+    wait_until_asked(&dir.path().join("rethread.db"), 5);
     child.kill().unwrap(); // SIGKILL: no chance to clean up
     child.wait().unwrap();
     let partial = stored_ids(&db(dir.path()));
@@ -692,23 +676,7 @@ fn ctrl_c_stops_between_transactions_and_the_same_command_goes_on() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let asked: i64 = Connection::open(dir.path().join("rethread.db"))
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM collect_frontier WHERE state = 'asked'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0);
-        if asked >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the run never got going");
-    }
+    wait_until_asked(&dir.path().join("rethread.db"), 3);
     let sent = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

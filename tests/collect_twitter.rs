@@ -5,7 +5,7 @@ mod common;
 #[path = "common/xapi.rs"]
 mod xapi;
 
-use common::{ok, shared_data, stderr};
+use common::{ok, shared_data, stderr, wait_until_asked};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -358,26 +358,7 @@ fn a_killed_collection_resumes_and_a_silent_id_is_marked_not_returned() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        std::thread::sleep(Duration::from_millis(50));
-        let asked: i64 = Connection::open(work.path().join("rethread.db"))
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM collect_frontier WHERE state = 'asked'",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .unwrap_or(0);
-        if asked >= 20 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never got going"
-        );
-    }
+    wait_until_asked(&work.path().join("rethread.db"), 20);
     child.kill().unwrap();
     child.wait().unwrap();
     api.set_delay(Duration::ZERO);

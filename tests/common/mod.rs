@@ -56,3 +56,28 @@ pub fn ok(dir: &Path, args: &[&str]) -> String {
     );
     stdout(&o)
 }
+
+/// Wait (up to a minute) until a collection running in another process has asked for at least
+/// `n` contexts or conversations, reading its corpus at `db` as it goes.
+pub fn wait_until_asked(db: &Path, n: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let asked: i64 = rusqlite::Connection::open(db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM collect_frontier WHERE state = 'asked'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or(0);
+        if asked >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+    }
+}
