@@ -155,27 +155,34 @@ pub fn write_with(
         stale,
     };
     let gaps: usize = selected.iter().map(|&i| threads.threads[i].gaps).sum();
-    let mut index = String::new();
-    let _ = writeln!(index, "# Transcripts\n");
-    let _ = writeln!(
+    // The index is streamed to its file: held whole in memory, a million-post corpus's index
+    // (tens of MB, doubled while its buffer grows) set the export's peak memory.
+    let index_path = dir.join("index.md");
+    let cannot = || format!("{}: cannot write", index_path.display());
+    let file = std::fs::File::create(&index_path).with_context(cannot)?;
+    let mut index = std::io::BufWriter::with_capacity(1 << 16, file);
+    writeln!(index, "# Transcripts\n").with_context(cannot)?;
+    writeln!(
         index,
         "{} threads, {} posts, {} missing posts marked as gaps. Made by rethread {}.\n",
         summary.threads,
         summary.posts,
         gaps,
         env!("CARGO_PKG_VERSION")
-    );
+    )
+    .with_context(cannot)?;
     if let Some(note) = note {
-        let _ = writeln!(index, "*{}*\n", escape_inline(note));
+        writeln!(index, "*{}*\n", escape_inline(note)).with_context(cannot)?;
     }
-    let _ = writeln!(
+    writeln!(
         index,
         "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |"
-    );
-    let _ = writeln!(index, "|---|---|---:|---:|---:|---:|---|---|");
+    )
+    .with_context(cannot)?;
+    writeln!(index, "|---|---|---:|---:|---:|---:|---|---|").with_context(cannot)?;
     for (&ti, name) in selected.iter().zip(&names) {
         let thread = &threads.threads[ti];
-        let _ = writeln!(
+        writeln!(
             index,
             "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |",
             escape_inline(&thread.id),
@@ -186,13 +193,10 @@ pub fn write_with(
             thread.depth,
             thread.start.as_ref().map(format_time).unwrap_or_default(),
             thread.end.as_ref().map(format_time).unwrap_or_default(),
-        );
+        )
+        .with_context(cannot)?;
     }
-    let index_path = dir.join("index.md");
-    let mut f = std::fs::File::create(&index_path)
-        .with_context(|| format!("{}: cannot write", index_path.display()))?;
-    f.write_all(index.as_bytes())
-        .with_context(|| format!("{}: cannot write", index_path.display()))?;
+    index.flush().with_context(cannot)?;
     summary.files += 1;
     summary.index = index_path;
     Ok(summary)
