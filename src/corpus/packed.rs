@@ -62,17 +62,12 @@ pub struct PackedPost {
     /// Index into the post set's source table; `u32::MAX` when unknown.
     source: u32,
     line: u64,
-    hashtags: Box<[Box<str>]>,
-    mentions: Box<[Box<str>]>,
-    media_alt: Box<[Box<str>]>,
-}
-
-fn boxed(list: Vec<String>) -> Box<[Box<str>]> {
-    list.into_iter().map(String::into_boxed_str).collect()
-}
-
-fn unboxed(list: &[Box<str>]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+    /// Hashtags, then mentions, then media descriptions, stored in `buf` after the fields: the
+    /// end of each item. One allocation per post (none without items) instead of one per item
+    /// and list, which on a million posts is tens of MB.
+    item_ends: Box<[u32]>,
+    /// How many of the items are hashtags, and how many mentions; the rest are media descriptions.
+    item_counts: [u32; 2],
 }
 
 impl PackedPost {
@@ -93,7 +88,13 @@ impl PackedPost {
             post.visibility.as_deref(),
             post.content_warning.as_deref(),
         ];
-        let len: usize = fields.iter().flatten().map(|s| s.len()).sum();
+        let lists = [&post.hashtags, &post.mentions, &post.media_alt];
+        let len: usize = fields.iter().flatten().map(|s| s.len()).sum::<usize>()
+            + lists
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(String::len)
+                .sum::<usize>();
         let mut buf = String::with_capacity(len);
         let mut ends = [0u32; FIELDS];
         let mut present = 0u16;
@@ -105,6 +106,12 @@ impl PackedPost {
             // Offsets fit in u32: a post's text fields together never approach 4 GiB.
             ends[k] = buf.len() as u32;
         }
+        let mut item_ends = Vec::with_capacity(lists.iter().map(|l| l.len()).sum());
+        for item in lists.iter().flat_map(|l| l.iter()) {
+            buf.push_str(item);
+            item_ends.push(buf.len() as u32);
+        }
+        let item_counts = [post.hashtags.len() as u32, post.mentions.len() as u32];
         let (format, line) = match &post.provenance {
             Some(p) => (
                 FORMATS
@@ -125,9 +132,8 @@ impl PackedPost {
             author: post.author,
             source: source.unwrap_or(u32::MAX),
             line,
-            hashtags: boxed(post.hashtags),
-            mentions: boxed(post.mentions),
-            media_alt: boxed(post.media_alt),
+            item_ends: item_ends.into_boxed_slice(),
+            item_counts,
         }
     }
 
@@ -148,11 +154,11 @@ impl PackedPost {
             quote_of: own(Field::QuoteOf),
             repost_of: own(Field::RepostOf),
             language: own(Field::Language),
-            hashtags: unboxed(&self.hashtags),
-            mentions: unboxed(&self.mentions),
+            hashtags: self.hashtags().map(str::to_string).collect(),
+            mentions: self.mentions().map(str::to_string).collect(),
             visibility: own(Field::Visibility),
             content_warning: own(Field::ContentWarning),
-            media_alt: unboxed(&self.media_alt),
+            media_alt: self.media_alt().map(str::to_string).collect(),
             raw: None,
             provenance: sources.get(self.source as usize).map(|s| Provenance {
                 source: s.clone(),
@@ -224,14 +230,26 @@ impl PackedPost {
             .then(|| DateTime::from_timestamp_millis(self.created_ms))
             .flatten()
     }
-    pub fn hashtags(&self) -> &[Box<str>] {
-        &self.hashtags
+    /// Items `from..to` of the lists stored after the fields.
+    fn items(&self, from: usize, to: usize) -> impl ExactSizeIterator<Item = &str> + '_ {
+        (from..to).map(move |i| {
+            let start = match i {
+                0 => self.ends[FIELDS - 1] as usize,
+                _ => self.item_ends[i - 1] as usize,
+            };
+            &self.buf[start..self.item_ends[i] as usize]
+        })
     }
-    pub fn mentions(&self) -> &[Box<str>] {
-        &self.mentions
+    pub fn hashtags(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.items(0, self.item_counts[0] as usize)
     }
-    pub fn media_alt(&self) -> &[Box<str>] {
-        &self.media_alt
+    pub fn mentions(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        let from = self.item_counts[0] as usize;
+        self.items(from, from + self.item_counts[1] as usize)
+    }
+    pub fn media_alt(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        let from = (self.item_counts[0] + self.item_counts[1]) as usize;
+        self.items(from, self.item_ends.len())
     }
 }
 
@@ -277,7 +295,8 @@ mod tests {
         p.language = Some("en".into());
         p.content_warning = Some("cw".into());
         p.hashtags = vec!["a".into(), "b".into()];
-        p.media_alt = vec!["alt".into()];
+        p.mentions = vec!["".into(), "bob@b.example".into()];
+        p.media_alt = vec!["alt".into(), "two\nlines".into()];
         p.provenance = Some(Provenance {
             source: Arc::from("f.jsonl"),
             line: 9,
@@ -293,6 +312,14 @@ mod tests {
             "present but empty stays present"
         );
         assert_eq!(packed.text(), "héllo\n\nworld 🙂");
+        assert_eq!(packed.hashtags().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(packed.mentions().collect::<Vec<_>>(), ["", "bob@b.example"]);
+        assert_eq!(packed.media_alt().len(), 2);
+        assert_eq!(
+            packed.content_warning(),
+            Some("cw"),
+            "fields end where items begin"
+        );
         p.raw = Some("{}".into());
         assert_eq!(PackedPost::pack(p, Some(0)).to_post(&sources).raw, None);
     }

@@ -151,10 +151,10 @@ pub fn write_jsonl(
                     "reply_to": p.reply_to(),
                     "quote_of": p.quote_of(),
                     "language": p.language(),
-                    "hashtags": p.hashtags(),
-                    "mentions": p.mentions(),
+                    "hashtags": p.hashtags().collect::<Vec<_>>(),
+                    "mentions": p.mentions().collect::<Vec<_>>(),
                     "content_warning": p.content_warning(),
-                    "media_alt": p.media_alt(),
+                    "media_alt": p.media_alt().collect::<Vec<_>>(),
                     "reposts": threads.reposts.get(&i).copied().unwrap_or(0),
                     "themes": themes_json(codes, i),
                 })
