@@ -28,6 +28,11 @@
 # output dir just before the next timed run made that run 2-3x slower. So used dirs are moved
 # aside and deleted after the last timed run, each run starts after `sync`, and the script waits
 # until 310 s have passed since its last bulk delete ($WORK/out/.bulk_rm) before timing anything.
+#
+# Write floor: for twarc2, examples/write_floor.rs writes rethread's own transcript files again
+# (same names, same bytes, one thread per core) and the report prints how long that alone took.
+# On the reference VM it is ~19 us per file (about 10 s of kernel CPU for 273,522 files), i.e.
+# about as long as a tenth of the baseline: the report says what speed-up that leaves possible.
 # Do not `rm -rf` big directories on this disk yourself in the 5 minutes before a run.
 #
 # Results: rows appended to $WORK/results/pipeline.tsv
@@ -72,11 +77,12 @@ if [ ! -x /usr/bin/time ]; then
   apt-get update && apt-get install -y time
 fi
 
-echo "== building rethread (release)"
-(cd "$REPO" && cargo build --release)
+echo "== building rethread (release) and the write-floor probe"
+(cd "$REPO" && cargo build --release && cargo build --release --example write_floor)
 TARGET_DIR=$(cd "$REPO" && realpath -m "${CARGO_TARGET_DIR:-target}")
 RETHREAD=$TARGET_DIR/release/rethread
 [ -x "$RETHREAD" ] || { echo "no binary at $RETHREAD" >&2; exit 1; }
+WRITE_FLOOR=$TARGET_DIR/release/examples/write_floor
 "$RETHREAD" --version
 sha256sum "$RETHREAD" > "$RUN/binary.sha256"   # the source may change between runs
 
@@ -179,6 +185,21 @@ for n in "${SIZES[@]}"; do
     count "$f" "$n" md_files_input "$(mdfiles "$d/md_input")"
     count "$f" "$n" transcripts_input "$(transcripts "$d/md_input")"
 
+    # The write floor: the same files with the same bytes, written again by a program that does
+    # nothing else (examples/write_floor.rs; reading them in is not timed). No transcript
+    # writer can beat it on this machine. Run on twarc2, the format the baseline reads.
+    if [ "$f" = twarc2 ] && [ -d "$d/md_input" ]; then
+      sync
+      if "$WRITE_FLOOR" "$d/md_input" "$d/floor" > "$RUN/write_floor_${f}_$n.txt" 2>&1; then
+        cat "$RUN/write_floor_${f}_$n.txt" | sed 's/^/  /'
+        fw=$(awk '{for (i = 1; i < NF; i++) if ($i == "wall_s") print $(i + 1)}' "$RUN/write_floor_${f}_$n.txt")
+        row write_floor "$f" "$n" "${fw:-NA}" NA 0
+      else
+        echo "  write_floor failed: see $RUN/write_floor_${f}_$n.txt" >&2
+      fi
+      discard "$d/floor"
+    fi
+
     # Phase split: reading + threading + CSV, without markdown. export - threads ~ writing.
     timed threads_input "$f" "$n" "$OUT/threads_input.csv" "$file" -- \
       "$RETHREAD" threads --input "$file" --format csv
@@ -247,6 +268,7 @@ names = [
     ("export_md_db",     "2c. export markdown --db"),
     ("db_sum",           "2. sum 2a+2b+2c (rss = max)"),
     ("baseline_threads", "3. baseline_threads.py (python)"),
+    ("write_floor",      "   write floor: the same .md files only"),
 ]
 def k(n): return f"{n//1000000}M" if n % 1000000 == 0 else f"{n//1000}k" if n % 1000 == 0 else str(n)
 print()
@@ -305,9 +327,14 @@ print("## targets at the largest size (from the issue)")
 n = sizes[-1]
 x, b = wall("export_md_input", "twarc2", n), wall("baseline_threads", "twarc2", n)
 if x and b: print(f"  >= 10x faster than the baseline: {b/x:.1f}x  {'PASS' if b/x >= 10 else 'FAIL'}")
+fl = wall("write_floor", "twarc2", n)
+if fl and b:
+    print(f"  write floor: writing the same {k(n)} transcript files alone takes {fl:.2f} s here; "
+          f"baseline / 10 = {b/10:.2f} s, so the best speed-up any writer of these files can reach "
+          f"on this machine is {b/fl:.1f}x")
 for fmt in ("twarc2", "mastodon"):
     worst = max((num(W[(t, fmt, n)]["max_rss_mb"]) or 0, t) for t, _ in names
-                if (t, fmt, n) in W and t != "baseline_threads")
+                if (t, fmt, n) in W and t not in ("baseline_threads", "write_floor"))
     print(f"  peak RSS < 1024 MB ({fmt}): max {worst[0]:.0f} MB ({worst[1]})  {'PASS' if worst[0] < 1024 else 'FAIL'}")
 if len(sizes) > 1:
     lo = sizes[0]
