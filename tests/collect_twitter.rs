@@ -263,6 +263,40 @@ fn a_missing_token_is_a_clear_error() {
     );
 }
 
+/// A window that ends before it starts is refused before any request, as Mastodon's is: the
+/// API would only answer an error page, or nothing at all.
+#[test]
+fn an_empty_date_window_is_refused_before_asking() {
+    let work = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rethread"))
+        .args([
+            "collect",
+            "twitter",
+            "--query",
+            "x",
+            "--api-base",
+            "http://127.0.0.1:9",
+            "--since",
+            "2024-02-01",
+            "--until",
+            "2024-01-31",
+        ])
+        .env("TWITTER_BEARER_TOKEN", TOKEN)
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--since is not before --until"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !work.path().join("rethread.db").exists(),
+        "nothing was started"
+    );
+}
+
 #[test]
 fn export_twarc2_writes_what_the_importer_reads_back() {
     let Some(dir) = recordings("export_twarc2_writes_what_the_importer_reads_back") else {

@@ -2,7 +2,6 @@
 //! its posts belong to, into the corpus.
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rethread::corpus::Corpus;
 use rethread::source::mastodon_api::{self, Bars, Options, Summary};
@@ -92,21 +91,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let instance = parse_instance(&args.instance)?;
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_date(s, false))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_date(s, true))
-        .transpose()?;
-    if let (Some(s), Some(u)) = (since, until) {
-        if s >= u {
-            bail!("--since is not before --until: nothing could match");
-        }
-    }
+    let (since, until) = super::date_window(args.since.as_deref(), args.until.as_deref())?;
     let token = std::env::var("MASTODON_TOKEN")
         .ok()
         .map(|t| t.trim().to_string())
@@ -164,21 +149,6 @@ fn parse_instance(s: &str) -> Result<Url> {
     u.set_query(None);
     u.set_fragment(None);
     Ok(u)
-}
-
-/// A date is a whole UTC day: `--since D` starts at its midnight, `--until D` ends at the next.
-pub(super) fn parse_date(s: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let d = if end_of_day {
-            d.succ_opt().unwrap_or(d)
-        } else {
-            d
-        };
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .with_context(|| format!("{s:?}: not a date (YYYY-MM-DD) or time (RFC 3339)"))
 }
 
 pub(super) fn bars() -> Bars {
@@ -296,18 +266,5 @@ mod tests {
             "http://127.0.0.1:8080/"
         );
         assert!(parse_instance("ftp://m.example").is_err());
-    }
-
-    #[test]
-    fn dates_are_whole_days() {
-        assert_eq!(
-            parse_date("2024-01-31", false).unwrap().to_rfc3339(),
-            "2024-01-31T00:00:00+00:00"
-        );
-        assert_eq!(
-            parse_date("2024-01-31", true).unwrap().to_rfc3339(),
-            "2024-02-01T00:00:00+00:00"
-        );
-        assert!(parse_date("31/01/2024", false).is_err());
     }
 }

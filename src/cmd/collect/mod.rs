@@ -4,7 +4,8 @@
 pub mod mastodon;
 pub mod twitter;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
 
 /// Collect posts and their threads from a network's API into the corpus.
 #[derive(clap::Subcommand, Debug)]
@@ -54,5 +55,69 @@ impl NetArgs {
             pace: Duration::from_millis(self.pace),
             ..Default::default()
         })
+    }
+}
+
+/// Where a collection's time window starts and ends; `None` is open on that side.
+pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The `--since` / `--until` window of a collection, both ends checked before anything is asked.
+/// A date is a whole UTC day: `--since D` starts at its midnight, `--until D` ends at the next.
+/// An empty window is an error, not a silent empty collection.
+pub fn date_window(since: Option<&str>, until: Option<&str>) -> Result<Window> {
+    let since = since.map(|s| parse_date(s, false)).transpose()?;
+    let until = until.map(|s| parse_date(s, true)).transpose()?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if s >= u {
+            anyhow::bail!("--since is not before --until: nothing could match");
+        }
+    }
+    Ok((since, until))
+}
+
+fn parse_date(s: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("{s:?}: not a date (YYYY-MM-DD) or time (RFC 3339)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_whole_days() {
+        assert_eq!(
+            parse_date("2024-01-31", false).unwrap().to_rfc3339(),
+            "2024-01-31T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_date("2024-01-31", true).unwrap().to_rfc3339(),
+            "2024-02-01T00:00:00+00:00"
+        );
+        assert!(parse_date("31/01/2024", false).is_err());
+    }
+
+    #[test]
+    fn an_empty_window_is_refused() {
+        let (s, u) = date_window(Some("2024-01-31"), Some("2024-01-31")).unwrap();
+        assert!(s.unwrap() < u.unwrap(), "one whole day");
+        let err = date_window(Some("2024-02-01"), Some("2024-01-31")).unwrap_err();
+        assert!(
+            err.to_string().contains("--since is not before --until"),
+            "{err}"
+        );
+        let err = date_window(Some("2024-01-31T12:00:00Z"), Some("2024-01-30")).unwrap_err();
+        assert!(err.to_string().contains("--since"), "{err}");
+        assert_eq!(date_window(None, None).unwrap(), (None, None));
+        assert!(date_window(Some("yesterday"), None).is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! `rethread collect twitter`: a Twitter/X API v2 search, and the whole conversation of every
 //! tweet it finds, into the corpus.
 
-use super::mastodon::{bars, parse_date};
+use super::mastodon::bars;
 use anyhow::{bail, Context, Result};
 use rethread::corpus::Corpus;
 use rethread::source::twitter_api::{self, Options, Summary};
@@ -69,16 +69,7 @@ pub fn run(args: Args) -> Result<()> {
     if !matches!(api_base.scheme(), "https" | "http") || api_base.host_str().is_none() {
         bail!("--api-base {:?}: give the API's root URL", args.api_base);
     }
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_date(s, false))
-        .transpose()?;
-    let until = args
-        .until
-        .as_deref()
-        .map(|s| parse_date(s, true))
-        .transpose()?;
+    let (since, until) = super::date_window(args.since.as_deref(), args.until.as_deref())?;
     let token = ["TWITTER_BEARER_TOKEN", "X_BEARER_TOKEN"]
         .iter()
         .find_map(|k| std::env::var(k).ok())
