@@ -815,6 +815,42 @@ mod tests {
     }
 
     #[test]
+    fn a_line_that_is_not_utf8_is_named_by_line_and_column_or_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mixed.jsonl");
+        let good =
+            |id: u32| format!(r#"{{"id":"{id}","content":"<p>x</p>","account":{{"id":"1"}}}}"#);
+        let mut bytes = format!("{}\n", good(1)).into_bytes();
+        bytes.extend_from_slice(b"{\"id\":\"2\",\"content\":\"\xff\"}\n");
+        bytes.extend_from_slice(format!("{}\n", good(3)).as_bytes());
+        std::fs::write(&file, bytes).unwrap();
+        let read = |skip_bad: bool| {
+            let mut ids = Vec::new();
+            let opts = ReadOptions {
+                skip_bad,
+                ..ReadOptions::default()
+            };
+            let result = read_file(&file, &opts, &indicatif::ProgressBar::hidden(), &mut |r| {
+                if let Record::Post(p) = r {
+                    ids.push(p.id.clone());
+                }
+                Ok(())
+            });
+            (result, ids)
+        };
+        let (result, ids) = read(false);
+        let err = result.unwrap_err();
+        let bad = err.downcast_ref::<BadRecordError>().expect("a bad record");
+        assert_eq!((bad.0.line, ids), (2, vec!["1".to_string()]));
+        assert!(bad.0.message.contains("column 22"), "{}", bad.0.message);
+        let (result, ids) = read(true);
+        let report = result.unwrap();
+        assert_eq!(ids, ["1", "3"]);
+        assert_eq!(report.skipped.len(), 1);
+        assert_eq!(report.skipped[0].line, 2);
+    }
+
+    #[test]
     fn a_bad_line_deep_in_a_large_file_is_named_by_its_line() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("many.jsonl");
