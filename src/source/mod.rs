@@ -517,8 +517,8 @@ impl Run<'_> {
     /// A batch is one buffer of about 4 MiB holding whole lines, and it goes back to the reader
     /// once parsed. Reading each line into its own growing `Vec` instead cost a chain of
     /// reallocations per line (a twarc2 page is one ~170 kB line), and fresh memory for every
-    /// batch made the kernel zero pages over and over: a quarter of the CPU time of a 1.7 GB
-    /// file went to that.
+    /// batch made the kernel zero pages over and over: on a 1.7 GB file, about a fifth of the
+    /// CPU time went to that.
     fn jsonl(
         &mut self,
         reader: impl BufRead + Send,
