@@ -22,7 +22,6 @@ use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Deepest list nesting in the tree layout.
@@ -158,45 +157,44 @@ pub fn write_with(
     // The index is streamed to its file: held whole in memory, a million-post corpus's index
     // (tens of MB, doubled while its buffer grows) set the export's peak memory.
     let index_path = dir.join("index.md");
-    let cannot = || format!("{}: cannot write", index_path.display());
-    let file = std::fs::File::create(&index_path).with_context(cannot)?;
-    let mut index = std::io::BufWriter::with_capacity(1 << 16, file);
-    writeln!(index, "# Transcripts\n").with_context(cannot)?;
-    writeln!(
-        index,
-        "{} threads, {} posts, {} missing posts marked as gaps. Made by rethread {}.\n",
-        summary.threads,
-        summary.posts,
-        gaps,
-        env!("CARGO_PKG_VERSION")
-    )
-    .with_context(cannot)?;
-    if let Some(note) = note {
-        writeln!(index, "*{}*\n", escape_inline(note)).with_context(cannot)?;
-    }
-    writeln!(
-        index,
-        "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |"
-    )
-    .with_context(cannot)?;
-    writeln!(index, "|---|---|---:|---:|---:|---:|---|---|").with_context(cannot)?;
-    for (&ti, name) in selected.iter().zip(&names) {
-        let thread = &threads.threads[ti];
+    let write_index = |index: &mut dyn std::io::Write| -> std::io::Result<()> {
+        writeln!(index, "# Transcripts\n")?;
         writeln!(
             index,
-            "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |",
-            escape_inline(&thread.id),
-            thread.platform,
-            thread.posts,
-            thread.participants,
-            thread.gaps,
-            thread.depth,
-            thread.start.as_ref().map(format_time).unwrap_or_default(),
-            thread.end.as_ref().map(format_time).unwrap_or_default(),
-        )
-        .with_context(cannot)?;
-    }
-    index.flush().with_context(cannot)?;
+            "{} threads, {} posts, {} missing posts marked as gaps. Made by rethread {}.\n",
+            summary.threads,
+            summary.posts,
+            gaps,
+            env!("CARGO_PKG_VERSION")
+        )?;
+        if let Some(note) = note {
+            writeln!(index, "*{}*\n", escape_inline(note))?;
+        }
+        writeln!(
+            index,
+            "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |"
+        )?;
+        writeln!(index, "|---|---|---:|---:|---:|---:|---|---|")?;
+        for (&ti, name) in selected.iter().zip(&names) {
+            let thread = &threads.threads[ti];
+            writeln!(
+                index,
+                "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |",
+                escape_inline(&thread.id),
+                thread.platform,
+                thread.posts,
+                thread.participants,
+                thread.gaps,
+                thread.depth,
+                thread.start.as_ref().map(format_time).unwrap_or_default(),
+                thread.end.as_ref().map(format_time).unwrap_or_default(),
+            )?;
+        }
+        index.flush()
+    };
+    std::fs::File::create(&index_path)
+        .and_then(|file| write_index(&mut std::io::BufWriter::with_capacity(1 << 16, file)))
+        .with_context(|| format!("{}: cannot write", index_path.display()))?;
     summary.files += 1;
     summary.index = index_path;
     Ok(summary)
