@@ -57,13 +57,8 @@ pub struct Args {
     #[arg(long, value_name = "TAG", num_args = 1.., requires = "tag")]
     pub none: Vec<String>,
 
-    /// Only posts created on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
-
-    /// Only posts created on or before this date (the whole day, UTC) or before this time.
-    #[arg(long, value_name = "DATE")]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub window: super::WindowArgs,
 
     /// Stop after this many matching posts (threads are still completed).
     #[arg(long, value_name = "N")]
@@ -91,7 +86,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let instance = parse_instance(&args.instance)?;
-    let (since, until) = super::date_window(args.since.as_deref(), args.until.as_deref())?;
+    let (since, until) = args.window.window()?;
     let token = std::env::var("MASTODON_TOKEN")
         .ok()
         .map(|t| t.trim().to_string())

@@ -61,10 +61,28 @@ impl NetArgs {
 /// Where a collection's time window starts and ends; `None` is open on that side.
 pub type Window = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// The `--since` / `--until` window of a collection, both ends checked before anything is asked.
-/// A date is a whole UTC day: `--since D` starts at its midnight, `--until D` ends at the next.
-/// An empty window is an error, not a silent empty collection.
-pub fn date_window(since: Option<&str>, until: Option<&str>) -> Result<Window> {
+/// The time window of a collection: the flags every `collect` command shares.
+#[derive(clap::Args, Debug)]
+pub struct WindowArgs {
+    /// Only posts created on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Only posts created on or before this date (the whole day, UTC) or before this time.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+}
+
+impl WindowArgs {
+    /// Both ends read and checked before anything is asked. A date is a whole UTC day:
+    /// `--since D` starts at its midnight, `--until D` ends at the next. An empty window is an
+    /// error, not a silent empty collection.
+    pub fn window(&self) -> Result<Window> {
+        date_window(self.since.as_deref(), self.until.as_deref())
+    }
+}
+
+fn date_window(since: Option<&str>, until: Option<&str>) -> Result<Window> {
     let since = since.map(|s| parse_date(s, false)).transpose()?;
     let until = until.map(|s| parse_date(s, true)).transpose()?;
     if let (Some(s), Some(u)) = (since, until) {

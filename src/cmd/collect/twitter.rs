@@ -35,13 +35,8 @@ pub struct Args {
     #[arg(long)]
     pub archive: bool,
 
-    /// Only tweets created on or after this date (YYYY-MM-DD, UTC) or time (RFC 3339).
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
-
-    /// Only tweets created on or before this date (the whole day, UTC) or before this time.
-    #[arg(long, value_name = "DATE")]
-    pub until: Option<String>,
+    #[command(flatten)]
+    pub window: super::WindowArgs,
 
     /// Stop the search after this many tweets (conversations are still completed).
     #[arg(long, value_name = "N")]
@@ -69,7 +64,7 @@ pub fn run(args: Args) -> Result<()> {
     if !matches!(api_base.scheme(), "https" | "http") || api_base.host_str().is_none() {
         bail!("--api-base {:?}: give the API's root URL", args.api_base);
     }
-    let (since, until) = super::date_window(args.since.as_deref(), args.until.as_deref())?;
+    let (since, until) = args.window.window()?;
     let token = ["TWITTER_BEARER_TOKEN", "X_BEARER_TOKEN"]
         .iter()
         .find_map(|k| std::env::var(k).ok())
