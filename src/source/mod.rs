@@ -135,6 +135,27 @@ pub(crate) async fn until_ctrl_c(
     }
 }
 
+/// Record how a collector's run ended (what [`until_ctrl_c`] gave) in its summary:
+/// `interrupted` on Ctrl-C, the error in `errors` when it stopped on one. True only when it ran
+/// to its end and no error was recorded, during the run or now: the job is done.
+pub(crate) fn settle(
+    outcome: Option<anyhow::Result<()>>,
+    interrupted: &mut bool,
+    errors: &mut Vec<String>,
+) -> bool {
+    match outcome {
+        None => {
+            *interrupted = true;
+            false
+        }
+        Some(Ok(())) => errors.is_empty(),
+        Some(Err(e)) => {
+            errors.push(format!("{e:#}"));
+            false
+        }
+    }
+}
+
 /// What a record-level importer needs to know about where it is.
 pub struct Context {
     pub source: Arc<str>,
@@ -774,6 +795,26 @@ mod tests {
             err.contains("notes.txt") && err.contains("cannot tell"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn settle_records_how_a_collection_ended() {
+        let (mut interrupted, mut errors) = (false, Vec::new());
+        assert!(settle(Some(Ok(())), &mut interrupted, &mut errors));
+        assert!(!interrupted && errors.is_empty());
+        errors.push("host gave up".to_string());
+        assert!(
+            !settle(Some(Ok(())), &mut interrupted, &mut errors),
+            "an error during the run"
+        );
+        assert!(!settle(
+            Some(Err(anyhow::anyhow!("disk full"))),
+            &mut interrupted,
+            &mut errors
+        ));
+        assert_eq!(errors, ["host gave up", "disk full"]);
+        assert!(!settle(None, &mut interrupted, &mut errors));
+        assert!(interrupted);
     }
 
     /// Lines split into batches of every small size come out whole, numbered and in order,

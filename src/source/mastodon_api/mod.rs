@@ -259,21 +259,9 @@ impl<'a> Run<'a> {
         // Ctrl-C ends the run between transactions: everything committed stays, and the same
         // command resumes. (A kill -9 lands between or inside a transaction: the same holds.)
         let outcome = super::until_ctrl_c(work).await;
-        match outcome {
-            None => {
-                self.summary.interrupted = true;
-                self.finish(false)?;
-            }
-            Some(Ok(())) => {
-                let done = self.summary.errors.is_empty();
-                self.finish(done)?;
-            }
-            Some(Err(e)) => {
-                self.summary.errors.push(format!("{e:#}"));
-                self.finish(false)?;
-            }
-        }
-        Ok(())
+        let summary = &mut self.summary;
+        let done = super::settle(outcome, &mut summary.interrupted, &mut summary.errors);
+        self.finish(done)
     }
 
     /// Ask the server what it is, through megalodon (nodeinfo, then the instance description).

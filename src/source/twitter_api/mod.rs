@@ -219,21 +219,9 @@ impl<'a> Run<'a> {
             anyhow::Ok(())
         };
         let outcome = super::until_ctrl_c(work).await;
-        match outcome {
-            None => {
-                self.summary.interrupted = true;
-                self.finish(false)?;
-            }
-            Some(Ok(())) => {
-                let done = self.summary.errors.is_empty();
-                self.finish(done)?;
-            }
-            Some(Err(e)) => {
-                self.summary.errors.push(format!("{e:#}"));
-                self.finish(false)?;
-            }
-        }
-        Ok(())
+        let summary = &mut self.summary;
+        let done = super::settle(outcome, &mut summary.interrupted, &mut summary.errors);
+        self.finish(done)
     }
 
     fn finish(&mut self, done: bool) -> Result<()> {
