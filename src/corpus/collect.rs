@@ -73,6 +73,18 @@ pub fn job_key(args: serde_json::Value) -> (String, String) {
 }
 
 impl Corpus {
+    /// End a run of job `key`: save its counters (JSON) and, when `done`, mark it finished, in
+    /// one transaction.
+    pub fn end_run(&mut self, key: &str, counters: &str, done: bool) -> Result<()> {
+        let mut w = self.writer()?;
+        w.save_counters(key, counters)?;
+        if done {
+            w.finish_job(key)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
     /// Find the job with this key, or start it. A job that finished before is started over
     /// (its cursors and frontier cleared): running a finished collection again is how a
     /// researcher picks up what was posted since, and every write is an upsert.

@@ -153,14 +153,24 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// The requests, retries and 429s counted since the last call, and reset them.
-    pub fn take(&self) -> (u64, u64, u64) {
-        (
-            self.requests.swap(0, Ordering::Relaxed),
-            self.retries.swap(0, Ordering::Relaxed),
-            self.rate_limited.swap(0, Ordering::Relaxed),
-        )
+    /// Add the requests, retries and 429s counted since the last call to `totals`, and reset
+    /// them here.
+    pub fn drain_into(&self, totals: &mut HttpCounters) {
+        totals.http_requests += self.requests.swap(0, Ordering::Relaxed);
+        totals.retries += self.retries.swap(0, Ordering::Relaxed);
+        totals.rate_limited += self.rate_limited.swap(0, Ordering::Relaxed);
     }
+}
+
+/// A collection job's HTTP totals, part of the counters each collector keeps in the corpus
+/// (flattened there, so the saved keys are these names).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(default)]
+pub struct HttpCounters {
+    /// HTTP requests sent, retries included.
+    pub http_requests: u64,
+    pub retries: u64,
+    pub rate_limited: u64,
 }
 
 struct Gate {

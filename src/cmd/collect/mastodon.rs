@@ -226,7 +226,7 @@ fn report(s: &Summary, db: &std::path::Path) {
     };
     eprintln!(
         "  requests: {} (timeline {}, search {}, context {} of which origin {} and re-asked {}, status {}); {} per thread; {} retried, {} rate-limited",
-        c.http_requests,
+        c.http.http_requests,
         c.timeline_requests,
         c.search_requests,
         c.context_requests,
@@ -234,8 +234,8 @@ fn report(s: &Summary, db: &std::path::Path) {
         c.recheck_requests,
         c.status_requests,
         per_thread,
-        c.retries,
-        c.rate_limited
+        c.http.retries,
+        c.http.rate_limited
     );
     for e in &s.errors {
         eprintln!("error: {e}");

@@ -131,12 +131,12 @@ fn report(s: &Summary, db: &std::path::Path) {
     }
     eprintln!(
         "  requests: {} (search {}, conversation {}, lookup {}); {} retried, {} rate-limited",
-        c.http_requests,
+        c.http.http_requests,
         c.search_requests,
         c.conversation_requests,
         c.lookup_requests,
-        c.retries,
-        c.rate_limited
+        c.http.retries,
+        c.http.rate_limited
     );
     for e in &s.errors {
         eprintln!("error: {e}");

@@ -85,10 +85,8 @@ pub struct Counters {
     pub left_out: BTreeMap<String, u64>,
     /// Parents that could not be had, by reason.
     pub gaps: BTreeMap<String, u64>,
-    /// HTTP requests sent, retries included.
-    pub http_requests: u64,
-    pub retries: u64,
-    pub rate_limited: u64,
+    #[serde(flatten)]
+    pub http: crate::source::net::HttpCounters,
 }
 
 /// What a run did.
@@ -305,19 +303,9 @@ impl<'a> Run<'a> {
     }
 
     fn finish(&mut self, done: bool) -> Result<()> {
-        let s = &self.http.stats;
-        let c = &mut self.summary.counters;
-        let (requests, retries, rate_limited) = s.take();
-        c.http_requests += requests;
-        c.retries += retries;
-        c.rate_limited += rate_limited;
+        self.http.stats.drain_into(&mut self.summary.counters.http);
         let counters = serde_json::to_string(&self.summary.counters)?;
-        let mut w = self.corpus.writer()?;
-        w.save_counters(&self.job, &counters)?;
-        if done {
-            w.finish_job(&self.job)?;
-        }
-        w.commit()?;
+        self.corpus.end_run(&self.job, &counters, done)?;
         self.thread_summary()?;
         Ok(())
     }
@@ -896,6 +884,29 @@ impl<'r> Tx<'r> {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// The HTTP totals are saved under the same top-level keys as before they had a struct of
+    /// their own, so counters saved by an earlier run still read back, and the other way round.
+    #[test]
+    fn saved_counters_keep_their_keys() {
+        let saved =
+            r#"{"matched":3,"context_requests":2,"http_requests":7,"retries":1,"rate_limited":2}"#;
+        let c: Counters = serde_json::from_str(saved).unwrap();
+        assert_eq!(
+            (
+                c.matched,
+                c.http.http_requests,
+                c.http.retries,
+                c.http.rate_limited
+            ),
+            (3, 7, 1, 2)
+        );
+        let back: serde_json::Value = serde_json::to_value(&c).unwrap();
+        for key in ["matched", "http_requests", "retries", "rate_limited"] {
+            assert!(back.get(key).is_some(), "{key} in {back}");
+        }
+        assert!(back.get("http").is_none(), "{back}");
+    }
 
     fn opts() -> Options {
         Options {
