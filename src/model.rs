@@ -259,6 +259,24 @@ pub enum Record {
     Missing(Missing),
 }
 
+impl Record {
+    /// The post, when this record is one.
+    pub fn post(&self) -> Option<&Post> {
+        match self {
+            Record::Post(p) => Some(p),
+            Record::Missing(_) => None,
+        }
+    }
+
+    /// The post, owned, when this record is one.
+    pub fn into_post(self) -> Option<Post> {
+        match self {
+            Record::Post(p) => Some(*p),
+            Record::Missing(_) => None,
+        }
+    }
+}
+
 /// `text` on one line (runs of white space become one space), cut after `max_chars`
 /// characters with `…`: for messages, tables and labels.
 pub fn one_line(text: &str, max_chars: usize) -> String {

@@ -150,13 +150,7 @@ pub fn parse_record(json: &str, cx: &Context) -> Result<Vec<Record>, String> {
 /// (Mastodon lists ancestors from the root down): recorded as a missing post that knows its
 /// parent, so the thread stays one piece with the hole marked.
 fn focal_status(out: &[Record], ancestors: usize) -> Option<Missing> {
-    let posts: Vec<&Post> = out
-        .iter()
-        .filter_map(|r| match r {
-            Record::Post(p) => Some(&**p),
-            Record::Missing(_) => None,
-        })
-        .collect();
+    let posts: Vec<&Post> = out.iter().filter_map(Record::post).collect();
     let known: std::collections::HashSet<&str> = posts.iter().map(|p| p.id.as_str()).collect();
     let focal = posts
         .iter()
@@ -279,10 +273,7 @@ pub fn api_status(json: &str, server: &str, provenance: Provenance) -> Result<Ve
     };
     Ok(out
         .into_iter()
-        .filter_map(|r| match r {
-            Record::Post(p) => Some(*p),
-            Record::Missing(_) => None,
-        })
+        .filter_map(Record::into_post)
         .map(|mut p| {
             p.id = qualified(&p.id, server);
             qualify(&mut p.reply_to);
@@ -413,10 +404,7 @@ mod tests {
         parse_record(json, &cx())
             .unwrap()
             .into_iter()
-            .filter_map(|r| match r {
-                Record::Post(p) => Some(*p),
-                Record::Missing(_) => None,
-            })
+            .filter_map(Record::into_post)
             .collect()
     }
 

@@ -253,10 +253,7 @@ mod tests {
         parse_record(json, &cx())
             .unwrap()
             .into_iter()
-            .filter_map(|r| match r {
-                Record::Post(p) => Some(*p),
-                Record::Missing(_) => None,
-            })
+            .filter_map(Record::into_post)
             .collect()
     }
 
