@@ -1,6 +1,6 @@
 //! `rethread export twarc2`: the corpus's Twitter data as twarc2 JSONL.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rethread::corpus::Corpus;
 use rethread::export::twarc2;
 use std::io::BufWriter;
@@ -32,21 +32,12 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         // Written beside the target and renamed into place: a failed export never leaves a
         // half-written file under the name a script expects.
-        let tmp = args.out.with_extension("jsonl.partial");
-        let file = std::fs::File::create(&tmp)
-            .with_context(|| format!("{}: cannot create", tmp.display()))?;
-        let mut out = BufWriter::new(file);
-        let report = twarc2::write(&corpus, &mut out)
-            .with_context(|| format!("{}: write failed", tmp.display()))?;
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("{}: write failed", tmp.display()))?;
-        file.sync_all()
-            .with_context(|| format!("{}: write failed", tmp.display()))?;
-        std::fs::rename(&tmp, &args.out)
-            .with_context(|| format!("{}: cannot move into place", args.out.display()))?;
-        report
+        let mut report = None;
+        super::write_atomically(&args.out, |out| {
+            report = Some(twarc2::write(&corpus, out)?);
+            Ok(())
+        })?;
+        report.expect("write_atomically ran the writer")
     };
     eprintln!(
         "wrote {} API pages as fetched, {} pages assembled from {} imported tweets, {} missing-tweet notes",
