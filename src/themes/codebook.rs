@@ -64,6 +64,14 @@ impl Codebook {
         Codebook::parse(DEFAULT, "the built-in codebook").expect("the built-in codebook is valid")
     }
 
+    /// The codebook at `path` (a `--codebook` flag), or the built-in one without it.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Codebook> {
+        match path {
+            Some(path) => Codebook::load(path),
+            None => Ok(Codebook::default_codebook()),
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Codebook> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read codebook", path.display()))?;

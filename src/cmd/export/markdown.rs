@@ -69,11 +69,10 @@ pub fn run(args: Args) -> Result<()> {
             bail!("no thread {wanted:?} (list them with `rethread threads`)");
         }
     }
-    let book = match (&args.codebook, args.themes) {
-        (Some(path), _) => Some(Codebook::load(path)?),
-        (None, true) => Some(Codebook::default_codebook()),
-        (None, false) => None,
-    };
+    // A codebook given means themes are wanted, as --themes does.
+    let book = (args.themes || args.codebook.is_some())
+        .then(|| Codebook::load_or_default(args.codebook.as_deref()))
+        .transpose()?;
     let coding = match &book {
         Some(book) => {
             let coder = Coder::new(book)?;

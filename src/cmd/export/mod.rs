@@ -110,10 +110,7 @@ pub struct Loaded {
 
 impl Rows {
     pub fn load(&self) -> Result<Loaded> {
-        let book = match &self.codebook {
-            Some(p) => rethread::themes::Codebook::load(p)?,
-            None => rethread::themes::Codebook::default_codebook(),
-        };
+        let book = rethread::themes::Codebook::load_or_default(self.codebook.as_deref())?;
         let coder = rethread::themes::Coder::new(&book)?;
         let mut set = self.corpus.load()?;
         let pseudonymised = self.pseudonym.apply(&mut set)?;

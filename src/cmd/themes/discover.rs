@@ -39,10 +39,7 @@ pub fn run(args: Args) -> Result<()> {
     if !matches!(args.format.as_str(), "table" | "json") {
         bail!("--format {:?}: use table or json", args.format);
     }
-    let book = match &args.codebook {
-        Some(p) => Codebook::load(p)?,
-        None => Codebook::default_codebook(),
-    };
+    let book = Codebook::load_or_default(args.codebook.as_deref())?;
     let coder = Coder::new(&book)?;
     let set = args.corpus.load()?;
     let threads = crate::cmd::build_threads(&set, false);

@@ -39,10 +39,7 @@ pub fn run(args: Args) -> Result<()> {
     if !matches!(args.format.as_str(), "table" | "json") {
         bail!("--format {:?}: use table or json", args.format);
     }
-    let book = match &args.codebook {
-        Some(p) => Codebook::load(p)?,
-        None => Codebook::default_codebook(),
-    };
+    let book = Codebook::load_or_default(args.codebook.as_deref())?;
     let gold = read_gold(&args.gold)?;
     let r = evaluate(&book, &gold)?;
     let stdout = std::io::stdout();

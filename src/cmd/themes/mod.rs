@@ -56,10 +56,7 @@ pub fn run(args: Args) -> Result<()> {
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {
         bail!("--format {:?}: use table, json or csv", args.format);
     }
-    let book = match &args.codebook {
-        Some(path) => Codebook::load(path)?,
-        None => Codebook::default_codebook(),
-    };
+    let book = Codebook::load_or_default(args.codebook.as_deref())?;
     let coder = Coder::new(&book)?;
     let set = args.corpus.load()?;
     let threads = super::build_threads(&set, false);
