@@ -238,23 +238,33 @@ fn rate_limits_and_server_errors_are_waited_out_and_nothing_is_lost() {
     assert!(log[1].at - log[0].at >= Duration::from_millis(900));
 }
 
+/// `collect twitter --query x` plus `extra`, with `token` as the bearer token (none: unset),
+/// against an address where no server listens: for what must fail before any request.
+fn collect_unreachable(extra: &[&str], token: Option<&str>) -> (tempfile::TempDir, Output) {
+    let work = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rethread"));
+    cmd.args([
+        "collect",
+        "twitter",
+        "--query",
+        "x",
+        "--api-base",
+        "http://127.0.0.1:9",
+    ])
+    .args(extra)
+    .env_remove("TWITTER_BEARER_TOKEN")
+    .env_remove("X_BEARER_TOKEN")
+    .current_dir(work.path());
+    if let Some(token) = token {
+        cmd.env("TWITTER_BEARER_TOKEN", token);
+    }
+    let o = cmd.output().unwrap();
+    (work, o)
+}
+
 #[test]
 fn a_missing_token_is_a_clear_error() {
-    let work = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rethread"))
-        .args([
-            "collect",
-            "twitter",
-            "--query",
-            "x",
-            "--api-base",
-            "http://127.0.0.1:9",
-        ])
-        .env_remove("TWITTER_BEARER_TOKEN")
-        .env_remove("X_BEARER_TOKEN")
-        .current_dir(work.path())
-        .output()
-        .unwrap();
+    let (_work, o) = collect_unreachable(&[], None);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("TWITTER_BEARER_TOKEN"),
@@ -267,24 +277,8 @@ fn a_missing_token_is_a_clear_error() {
 /// API would only answer an error page, or nothing at all.
 #[test]
 fn an_empty_date_window_is_refused_before_asking() {
-    let work = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rethread"))
-        .args([
-            "collect",
-            "twitter",
-            "--query",
-            "x",
-            "--api-base",
-            "http://127.0.0.1:9",
-            "--since",
-            "2024-02-01",
-            "--until",
-            "2024-01-31",
-        ])
-        .env("TWITTER_BEARER_TOKEN", TOKEN)
-        .current_dir(work.path())
-        .output()
-        .unwrap();
+    let window = ["--since", "2024-02-01", "--until", "2024-01-31"];
+    let (work, o) = collect_unreachable(&window, Some(TOKEN));
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("--since is not before --until"),
