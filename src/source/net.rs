@@ -579,6 +579,38 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
+    /// The HTTP totals are saved under the same top-level keys as before they had a struct of
+    /// their own, in both collectors' counters: counters saved by an earlier run read back.
+    #[test]
+    fn saved_counters_keep_their_http_keys() {
+        fn check<C: serde::Serialize + serde::de::DeserializeOwned>(
+            saved: &str,
+            http: impl Fn(&C) -> &HttpCounters,
+        ) {
+            let c: C = serde_json::from_str(saved).unwrap();
+            let want = HttpCounters {
+                http_requests: 7,
+                retries: 1,
+                rate_limited: 2,
+            };
+            assert_eq!(http(&c), &want, "{saved}");
+            let back = serde_json::to_value(&c).unwrap();
+            for key in ["matched", "http_requests", "retries", "rate_limited"] {
+                assert!(back.get(key).is_some(), "{key} in {back}");
+            }
+            assert!(back.get("http").is_none(), "{back}");
+        }
+        let http = r#""http_requests":7,"retries":1,"rate_limited":2"#;
+        check(
+            &format!(r#"{{"matched":3,"context_requests":2,{http}}}"#),
+            |c: &crate::source::mastodon_api::Counters| &c.http,
+        );
+        check(
+            &format!(r#"{{"matched":3,"lookup_requests":2,{http}}}"#),
+            |c: &crate::source::twitter_api::Counters| &c.http,
+        );
+    }
+
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
             .unwrap()

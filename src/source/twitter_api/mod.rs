@@ -543,29 +543,6 @@ impl<'a> Run<'a> {
 mod tests {
     use super::*;
 
-    /// The HTTP totals are saved under the same top-level keys as before they had a struct of
-    /// their own, so counters saved by an earlier run still read back, and the other way round.
-    #[test]
-    fn saved_counters_keep_their_keys() {
-        let saved =
-            r#"{"matched":3,"lookup_requests":2,"http_requests":7,"retries":1,"rate_limited":2}"#;
-        let c: Counters = serde_json::from_str(saved).unwrap();
-        assert_eq!(
-            (
-                c.matched,
-                c.http.http_requests,
-                c.http.retries,
-                c.http.rate_limited
-            ),
-            (3, 7, 1, 2)
-        );
-        let back: serde_json::Value = serde_json::to_value(&c).unwrap();
-        for key in ["matched", "http_requests", "retries", "rate_limited"] {
-            assert!(back.get(key).is_some(), "{key} in {back}");
-        }
-        assert!(back.get("http").is_none(), "{back}");
-    }
-
     fn opts() -> Options {
         Options {
             api_base: Url::parse("https://api.twitter.com").unwrap(),
