@@ -35,6 +35,27 @@ pub struct CorpusArgs {
     pub skip_bad: bool,
 }
 
+/// How a command that writes CSV writes its cells (`export csv`, `threads --format csv`,
+/// `themes --format csv`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct CsvArgs {
+    /// Write CSV cells exactly as in the data, for loading with code. Without it, a cell that a
+    /// spreadsheet would run as a formula (beginning with = + - @, tab or CR; plain numbers
+    /// excepted) gets a ' before it. Control characters become U+FFFD either way.
+    #[arg(long)]
+    pub csv_raw: bool,
+}
+
+impl CsvArgs {
+    pub fn cells(&self) -> rethread::export::table::CsvCells {
+        if self.csv_raw {
+            rethread::export::table::CsvCells::Raw
+        } else {
+            rethread::export::table::CsvCells::Neutralised
+        }
+    }
+}
+
 impl CorpusArgs {
     /// Load every post, from the files or from the corpus.
     pub fn load(&self) -> Result<PostSet> {

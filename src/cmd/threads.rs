@@ -2,7 +2,7 @@
 
 use super::CorpusArgs;
 use anyhow::Result;
-use rethread::export::table::{thread_row, THREAD_COLUMNS};
+use rethread::export::table::{thread_row, CsvCells, CsvWriter, THREAD_COLUMNS};
 use rethread::model::format_time;
 use rethread::thread::Thread;
 use std::io::Write;
@@ -33,6 +33,9 @@ pub struct Args {
     /// Attach quote posts under the post they quote.
     #[arg(long)]
     pub quotes: bool,
+
+    #[command(flatten)]
+    pub csv: super::CsvArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +57,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format {
         OutputFormat::Json => write_json(&mut out, &selected)?,
-        OutputFormat::Csv => write_csv(&mut out, &selected)?,
+        OutputFormat::Csv => write_csv(&mut out, &selected, args.csv.cells())?,
         OutputFormat::Table => write_table(&mut out, &selected)?,
     }
     out.flush()?;
@@ -100,8 +103,8 @@ fn write_json(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
     Ok(())
 }
 
-fn write_csv(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
+fn write_csv(out: &mut impl Write, threads: &[&Thread], cells: CsvCells) -> Result<()> {
+    let mut w = CsvWriter::new(out, cells);
     w.write_record(THREAD_COLUMNS)?;
     for t in threads {
         w.write_record(thread_row(t))?;

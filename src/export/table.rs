@@ -5,6 +5,11 @@
 //! rows for missing parents (`gap: true`, with the missing id and the reason), so that a reader
 //! of the file can rebuild the tree without rethread. Text is data here, not markup: JSON and
 //! RFC 4180 quoting escape it.
+//!
+//! CSV has a second reader besides code: the spreadsheet a researcher double-clicks it into,
+//! which runs a cell beginning with `=` (or `+`, `-`, `@`) as a formula. Every CSV rethread
+//! writes therefore goes through one writer, [`CsvWriter`], whose [`csv_cell`] neutralises such
+//! cells and keeps control characters out of every cell.
 
 use crate::corpus::PostSet;
 use crate::model::format_time;
@@ -12,7 +17,153 @@ use crate::themes::{Codebook, Evidence};
 use crate::thread::{EdgeKind, Node, Threads};
 use anyhow::Result;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::io::Write;
+
+/// How CSV cells are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CsvCells {
+    /// For spreadsheets (the default): a cell that a spreadsheet would run as a formula gets a
+    /// `'` before it, which makes it text.
+    #[default]
+    Neutralised,
+    /// For code (`--csv-raw`): cells as in the data.
+    Raw,
+}
+
+/// The one function that makes a CSV cell, for every CSV rethread writes.
+///
+/// In both modes a control character (Unicode `Cc`: C0 but tab, LF and CR, DEL, C1) becomes
+/// U+FFFD: NUL cuts a cell short in some readers, ESC and CSI drive the terminal a file is
+/// `cat` to, and none of them is text a researcher wants; U+FFFD shows that something was there.
+///
+/// Neutralised, a cell gets a `'` before it (OWASP's advice for CSV injection) when it begins
+/// with `=`, `+`, `-`, `@`, tab or CR; or with one of `=+-@` after leading white space
+/// (spreadsheets trim spaces and line breaks on import: LibreOffice's "trim spaces", Excel when
+/// it reads a cell as a number or formula); or with their full-width forms `＝＋－＠` (East Asian
+/// Excel turns them into the ASCII ones as they are entered). A `'` where none was needed costs
+/// nothing; a formula that runs is a leak or worse.
+///
+/// A plain decimal number is left as it is, so that spreadsheets still read it as one: an
+/// optional sign, digits with at most one decimal point (at least one digit in all), an
+/// optional exponent (`e` or `E`, optional sign, digits), nothing else (no spaces): `-3`,
+/// `-3.5`, `+1e5`, `.5`, `-2.` are numbers; `-3 `, `1,5`, `-0x1`, `-1+2`, `-inf` are not.
+pub fn csv_cell(cell: &str, cells: CsvCells) -> Cow<'_, str> {
+    let clean = |c: char| !c.is_control() || matches!(c, '\t' | '\n' | '\r');
+    let cell: Cow<str> = if cell.chars().all(clean) {
+        Cow::Borrowed(cell)
+    } else {
+        Cow::Owned(
+            cell.chars()
+                .map(|c| if clean(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    };
+    if cells == CsvCells::Raw || !runs_as_formula(&cell) || is_plain_number(&cell) {
+        return cell;
+    }
+    let mut out = String::with_capacity(cell.len() + 1);
+    out.push('\'');
+    out.push_str(&cell);
+    Cow::Owned(out)
+}
+
+/// Whether a spreadsheet may take `cell` for a formula (see [`csv_cell`]).
+fn runs_as_formula(cell: &str) -> bool {
+    const STARTS: [char; 8] = [
+        '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+    ];
+    cell.starts_with(['\t', '\r']) || cell.trim_start().starts_with(STARTS)
+}
+
+/// A plain decimal number, as [`csv_cell`] defines it.
+fn is_plain_number(cell: &str) -> bool {
+    let b = cell.as_bytes();
+    let digits = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let int_end = digits(i);
+    let mut n = int_end - i;
+    i = int_end;
+    if b.get(i) == Some(&b'.') {
+        let frac_end = digits(i + 1);
+        n += frac_end - (i + 1);
+        i = frac_end;
+    }
+    if n == 0 {
+        return false;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1 + usize::from(matches!(b.get(i + 1), Some(b'+' | b'-')));
+        let exp_end = digits(i);
+        if exp_end == i {
+            return false;
+        }
+        i = exp_end;
+    }
+    i == b.len()
+}
+
+/// Writes CSV records (RFC 4180, `\n` between records), every cell through [`csv_cell`].
+///
+/// Quoting is done here rather than by the `csv` crate because one more case needs it: besides
+/// a comma, a quote, CR or LF, a cell holding `;` or a tab is quoted too. A spreadsheet set to
+/// a European locale splits a `.csv` on `;` (and some on tabs), and would otherwise make
+/// `hi;=1+1` two cells, the second a formula; quoted, it stays one cell beginning with `h`.
+pub struct CsvWriter<W: Write> {
+    out: W,
+    cells: CsvCells,
+    line: Vec<u8>,
+}
+
+impl<W: Write> CsvWriter<W> {
+    pub fn new(out: W, cells: CsvCells) -> CsvWriter<W> {
+        CsvWriter {
+            out,
+            cells,
+            line: Vec::new(),
+        }
+    }
+
+    /// Write one record.
+    pub fn write_record<I, S>(&mut self, record: I) -> std::io::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.line.clear();
+        let mut fields = 0;
+        for field in record {
+            if fields > 0 {
+                self.line.push(b',');
+            }
+            fields += 1;
+            let cell = csv_cell(field.as_ref(), self.cells);
+            if cell.contains([',', '"', '\r', '\n', ';', '\t']) {
+                self.line.push(b'"');
+                self.line
+                    .extend_from_slice(cell.replace('"', "\"\"").as_bytes());
+                self.line.push(b'"');
+            } else {
+                self.line.extend_from_slice(cell.as_bytes());
+            }
+        }
+        // A record of one empty field would be an empty line, which readers skip.
+        if fields == 1 && self.line.is_empty() {
+            self.line.extend_from_slice(b"\"\"");
+        }
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
 
 /// The themes to attach, with the codebook their indices refer to.
 pub struct Codes<'a> {
@@ -183,19 +334,25 @@ pub fn write_jsonl(
     Ok(n)
 }
 
+/// Where `export csv` writes its three files, and how it writes their cells.
+pub struct CsvFiles<'a> {
+    pub posts: &'a mut dyn Write,
+    pub edges: &'a mut dyn Write,
+    pub threads: &'a mut dyn Write,
+    pub cells: CsvCells,
+}
+
 /// CSV: `posts.csv` (posts and gaps), `edges.csv` (reply → the post it replies to) and `threads.csv` (the
 /// metrics of `rethread threads`), each with a header row.
 pub fn write_csv(
-    posts_out: &mut impl Write,
-    edges_out: &mut impl Write,
-    threads_out: &mut impl Write,
+    out: CsvFiles,
     set: &PostSet,
     threads: &Threads,
     selected: &[usize],
     codes: Option<&Codes>,
 ) -> Result<(u64, u64)> {
-    let mut posts = csv::Writer::from_writer(posts_out);
-    let mut edges = csv::Writer::from_writer(edges_out);
+    let mut posts = CsvWriter::new(out.posts, out.cells);
+    let mut edges = CsvWriter::new(out.edges, out.cells);
     let pseudonymised = codes.is_some_and(|c| c.pseudonymised);
     let mut header = vec![
         "thread",
@@ -302,11 +459,95 @@ pub fn write_csv(
     }
     posts.flush()?;
     edges.flush()?;
-    let mut t = csv::Writer::from_writer(threads_out);
+    let mut t = CsvWriter::new(out.threads, out.cells);
     t.write_record(THREAD_COLUMNS)?;
     for &ti in selected {
         t.write_record(thread_row(&threads.threads[ti]))?;
     }
     t.flush()?;
     Ok((np, ne))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(s: &str) -> String {
+        csv_cell(s, CsvCells::Neutralised).into_owned()
+    }
+
+    #[test]
+    fn formulas_get_a_quote_and_numbers_do_not() {
+        for f in [
+            "=1+1", "+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx", " =1", "\n@x", "＝1", "－1", "-",
+            "+", "-3 ", "-0x1", "-inf", "--3", "-.", "-e5", "+1e", "-1,5",
+        ] {
+            assert_eq!(cell(f), format!("'{f}"), "{f:?}");
+        }
+        for n in [
+            "-3", "-3.5", "+1e5", "+1E-5", ".5", "-2.", "-.5e+3", "3", "0",
+        ] {
+            assert_eq!(cell(n), n, "{n:?} is a number");
+        }
+        for t in ["", "1e5+1", "a=1", "twitter-=1", "'=1", "x -1", "1-2"] {
+            assert_eq!(cell(t), t, "{t:?} does not start a formula");
+        }
+        assert_eq!(csv_cell("=1+1", CsvCells::Raw), "=1+1");
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_cell() {
+        let dirty = "a\u{0}b\u{1b}[1mc\u{7f}d\u{85}e\u{9b}f\u{7}\t\n\r";
+        let want = "a\u{FFFD}b\u{FFFD}[1mc\u{FFFD}d\u{FFFD}e\u{FFFD}f\u{FFFD}\t\n\r";
+        assert_eq!(csv_cell(dirty, CsvCells::Raw), want);
+        assert_eq!(cell(dirty), want);
+        assert_eq!(cell("\u{0}=1"), "\u{FFFD}=1");
+    }
+
+    #[test]
+    fn records_read_back_as_written_and_plain_ones_as_the_csv_crate_writes_them() {
+        let records: Vec<Vec<&str>> = vec![
+            vec!["id", "text", "n"],
+            vec!["1", "plain text", "-3"],
+            vec!["2", "a, \"quoted\"\nline\r\nbreak", ""],
+            vec!["3", "hi;there", "tab\there"],
+            vec![""],
+            vec!["", "", ""],
+            vec!["ünïcödé", "🙂", "'"],
+        ];
+        let mut ours = Vec::new();
+        let mut w = CsvWriter::new(&mut ours, CsvCells::Raw);
+        for r in &records {
+            w.write_record(r).unwrap();
+        }
+        w.flush().unwrap();
+        let back: Vec<Vec<String>> = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&ours[..])
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(back, records);
+        let text = String::from_utf8(ours).unwrap();
+        assert!(text.contains("\"hi;there\",\"tab\there\""), "{text}");
+        // Without `;` or tabs, the bytes are the csv crate's own.
+        let plain: Vec<&Vec<&str>> = records
+            .iter()
+            .filter(|r| !r.concat().contains([';', '\t']))
+            .collect();
+        let mut ours = Vec::new();
+        let mut theirs = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(Vec::new());
+        let mut w = CsvWriter::new(&mut ours, CsvCells::Raw);
+        for r in &plain {
+            w.write_record(*r).unwrap();
+            theirs.write_record(*r).unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            String::from_utf8(theirs.into_inner().unwrap()).unwrap()
+        );
+    }
 }

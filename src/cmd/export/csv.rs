@@ -2,7 +2,7 @@
 
 use super::{write_atomically, Rows};
 use anyhow::{Context, Result};
-use rethread::export::table::{write_csv, Codes};
+use rethread::export::table::{write_csv, Codes, CsvFiles};
 use std::path::PathBuf;
 
 /// Write three CSV files with header rows and RFC 4180 quoting into a directory: `posts.csv`
@@ -17,6 +17,9 @@ pub struct Args {
 
     #[command(flatten)]
     pub rows: Rows,
+
+    #[command(flatten)]
+    pub csv: crate::cmd::CsvArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -33,15 +36,13 @@ pub fn run(args: Args) -> Result<()> {
     let (mut edges, mut threads) = (Vec::new(), Vec::new());
     let mut counts = (0, 0);
     write_atomically(&args.out.join("posts.csv"), |posts| {
-        counts = write_csv(
+        let files = CsvFiles {
             posts,
-            &mut edges,
-            &mut threads,
-            &l.set,
-            &l.threads,
-            &l.selected,
-            Some(&codes),
-        )?;
+            edges: &mut edges,
+            threads: &mut threads,
+            cells: args.csv.cells(),
+        };
+        counts = write_csv(files, &l.set, &l.threads, &l.selected, Some(&codes))?;
         Ok(())
     })?;
     use std::io::Write;

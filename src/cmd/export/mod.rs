@@ -66,8 +66,8 @@ pub struct Rows {
 /// Pseudonymisation of an export.
 #[derive(clap::Args, Debug)]
 pub struct Pseudonym {
-    /// Replace every account (author, replied-to, mentions, @handles in text) by a stable
-    /// salted hash, and drop post URLs; the output says it is pseudonymised.
+    /// Replace every account (author, replied-to, mentions, @handles and profile and post links
+    /// in text) by a stable salted hash, and drop post URLs; the output says it is pseudonymised.
     #[arg(long)]
     pub pseudonymize: bool,
 

@@ -37,6 +37,9 @@ pub struct Args {
     /// table (a line per theme), json (with per-thread and per-branch detail) or csv.
     #[arg(long, value_name = "FORMAT", default_value = "table")]
     pub format: String,
+
+    #[command(flatten)]
+    pub csv: crate::cmd::CsvArgs,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -91,7 +94,8 @@ pub fn run(args: Args) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     match args.format.as_str() {
         "csv" => {
-            let mut w = csv::Writer::from_writer(&mut out);
+            // Theme ids and labels come from a codebook someone else may have written.
+            let mut w = rethread::export::table::CsvWriter::new(&mut out, args.csv.cells());
             w.write_record(["theme", "label", "posts", "threads", "authors"])?;
             for (k, t) in book.themes.iter().enumerate() {
                 w.write_record([
