@@ -153,7 +153,8 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, answer: &Answer, max: usi
             head += &format!("{k}: {v}\r\n");
         }
         head += "\r\n";
-        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(r.body.as_bytes()).is_err()
+        if stream.write_all(head.as_bytes()).is_err()
+            || stream.write_all(r.body.as_bytes()).is_err()
         {
             return;
         }

@@ -207,7 +207,11 @@ fn mastodon_error_bodies_that_echo_the_headers_never_show_the_token() {
         headers: vec![],
     })
     .len();
-    for status in ["400 Bad Request", "401 Unauthorized", "500 Internal Server Error"] {
+    for status in [
+        "400 Bad Request",
+        "401 Unauthorized",
+        "500 Internal Server Error",
+    ] {
         for form in 0..n {
             let server = Loopback::start(10, move |r| {
                 if !r.path().starts_with("/api/") {
@@ -254,7 +258,10 @@ fn twitter_error_bodies_that_echo_the_headers_never_show_the_token() {
         let err = stderr(&o);
         assert!(!o.status.success(), "form {form}: {err}");
         assert!(err.contains("HTTP 401"), "{err}");
-        assert!(err.contains("TWITTER_BEARER_TOKEN"), "the hint stays: {err}");
+        assert!(
+            err.contains("TWITTER_BEARER_TOKEN"),
+            "the hint stays: {err}"
+        );
         assert_output_clean(&o);
         assert_dir_clean(dir.path());
         assert!(err.contains("[redacted]"), "form {form}: {err}");
@@ -309,7 +316,9 @@ fn a_mastodon_page_that_echoes_the_token_is_stored_without_it() {
     assert_dir_clean(dir.path());
     let conn = rusqlite::Connection::open(dir.path().join("rethread.db")).unwrap();
     let (text, raw): (String, String) = conn
-        .query_row("SELECT text, raw FROM posts", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT text, raw FROM posts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert!(text.contains("[redacted]"), "{text}");
     let raw: serde_json::Value = serde_json::from_str(&raw).expect("still JSON");
@@ -343,9 +352,11 @@ fn a_twitter_page_that_echoes_the_token_is_stored_without_it() {
         .unwrap();
     assert_eq!(pages, 2, "both pages kept");
     let page: String = conn
-        .query_row("SELECT body FROM api_pages ORDER BY rowid LIMIT 1", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT body FROM api_pages ORDER BY rowid LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     let page: serde_json::Value = serde_json::from_str(&page).expect("still JSON");
     assert!(page["data"][0]["text"]

@@ -227,10 +227,14 @@ fn escape_at(b: &[u8], at: usize) -> Option<(char, usize)> {
             let v = hex_at(b, at + 1, 2)?;
             // Bytes above ASCII would need the following ones to make a character: a secret
             // with such characters is found as written or JSON-escaped, not percent-encoded.
-            (v < 0x80).then(|| (v as u8 as char, 3))
+            (v < 0x80).then_some((v as u8 as char, 3))
         }
         b'&' => {
-            let end = at + 1 + b.get(at + 1..(at + 12).min(b.len()))?.iter().position(|&c| c == b';')?;
+            let end = at
+                + 1
+                + b.get(at + 1..(at + 12).min(b.len()))?
+                    .iter()
+                    .position(|&c| c == b';')?;
             let name = &b[at + 1..end];
             let c = match name {
                 [b'#', b'x' | b'X', digits @ ..] if !digits.is_empty() => {
@@ -462,10 +466,7 @@ mod tests {
     fn overlapping_and_repeated_secrets_leave_one_mark_each() {
         let r = Redactor::new(["abcabc", "cab"]);
         assert_eq!(r.secrets("xabcabcabcy"), format!("x{REDACTED}y"));
-        assert_eq!(
-            r.secrets("abcabc-abcabc"),
-            format!("{REDACTED}-{REDACTED}")
-        );
+        assert_eq!(r.secrets("abcabc-abcabc"), format!("{REDACTED}-{REDACTED}"));
     }
 
     #[test]
