@@ -6,7 +6,9 @@
 //!
 //! 1. **Match.** Page the tag timelines (`Link` header, 40 a page) or the search, newest
 //!    first, until the date bound, `--max-posts` or the end. Each page is stored, with the
-//!    cursor to the next one, in one transaction.
+//!    cursor to the next one, in one transaction. A server that pages in circles (a `Link` seen
+//!    before in this timeline, a page of posts all seen before, only empty pages) is not
+//!    followed: the timeline ends with a warning, and each post is matched once.
 //! 2. **Threads.** For each matched post not yet placed in a fetched thread, ask its context
 //!    (one request per thread, not per post). Posts the context brings in are stored even
 //!    without the hashtag. A post whose `uri` names another server is asked on that origin too,

@@ -4,7 +4,9 @@
 //! One entry point, [`collect`], in three resumable phases (state in `corpus::collect`):
 //!
 //! 1. **Search**: `/2/tweets/search/recent`, or `/2/tweets/search/all` with `archive`, paged by
-//!    `meta.next_token`. Full-archive search is asked no faster than one page a second.
+//!    `meta.next_token`. Full-archive search is asked no faster than one page a second. A token
+//!    seen before in this search, a page of tweets all seen before, or only empty pages end
+//!    the paging with a warning (see `Run::page`), here and in phase 2.
 //! 2. **Conversations**: for each `conversation_id` seen, the search `conversation_id:ID` (same
 //!    endpoint), paged the same way.
 //! 3. **Roots and parents**: search may leave a conversation's root out, and a reply's parent may
