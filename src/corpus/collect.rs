@@ -42,6 +42,126 @@ pub struct Cursor {
     pub done: bool,
 }
 
+/// Pages in a row that bring no post at all, with a next cursor each time, before a timeline is
+/// given up. The Twitter/X full-archive search does send empty pages with a `next_token` when
+/// a query is sparse, so one empty page is no reason to stop; a server that sends nothing but
+/// fresh cursors would otherwise be paged forever.
+pub const MAX_EMPTY_PAGES: u32 = 20;
+
+/// Why a timeline was stopped although the server offered a next page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStop {
+    /// The next cursor is one this timeline has already asked (the same as the last one, or an
+    /// earlier one: a cycle).
+    RepeatedCursor,
+    /// Every post of the page was on an earlier page of this timeline.
+    NothingNew,
+    /// [`MAX_EMPTY_PAGES`] pages in a row had no post.
+    EmptyPages,
+}
+
+impl std::fmt::Display for PageStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PageStop::RepeatedCursor => write!(f, "the server repeated a cursor"),
+            PageStop::NothingNew => write!(f, "the page brought nothing new"),
+            PageStop::EmptyPages => write!(f, "{MAX_EMPTY_PAGES} pages in a row brought no post"),
+        }
+    }
+}
+
+/// Watches the pages of one timeline (a tag, a search, a conversation) for a server that pages
+/// in circles, which otherwise is asked for ever: cursors and post ids are server data, and a
+/// server may send the same again. Start a guard per timeline and per run; a resumed run
+/// starts from the stored cursor, which it counts as asked.
+#[derive(Debug, Default)]
+pub struct PageGuard {
+    cursors: std::collections::HashSet<String>,
+    ids: std::collections::HashSet<String>,
+    empty_run: u32,
+}
+
+impl PageGuard {
+    /// A guard that counts `asked` (the first page's URL, or the stored cursor) as asked.
+    pub fn starting_at(asked: &str) -> PageGuard {
+        let mut g = PageGuard::default();
+        g.cursors.insert(asked.to_string());
+        g
+    }
+
+    /// Note the posts of a page; returns, for each, whether this timeline sees it for the
+    /// first time.
+    pub fn fresh<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> Vec<bool> {
+        ids.into_iter()
+            .map(|id| self.ids.insert(id.to_string()))
+            .collect()
+    }
+
+    /// After a page of `posts` posts of which `fresh` were new, the server offers `next`:
+    /// whether to stop instead of asking it. A cursor is counted as asked from here on.
+    pub fn stop_before(&mut self, next: &str, posts: usize, fresh: usize) -> Option<PageStop> {
+        if !self.cursors.insert(next.to_string()) {
+            return Some(PageStop::RepeatedCursor);
+        }
+        if posts > 0 && fresh == 0 {
+            return Some(PageStop::NothingNew);
+        }
+        if posts == 0 {
+            self.empty_run += 1;
+            if self.empty_run >= MAX_EMPTY_PAGES {
+                return Some(PageStop::EmptyPages);
+            }
+        } else {
+            self.empty_run = 0;
+        }
+        None
+    }
+}
+
+/// Things the researcher should know about a job, kept with its counters in the corpus so that
+/// a resumed run reports them too. At most [`Warnings::KEPT`] are kept word for word (a job
+/// may page thousands of conversations); the rest are counted.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Warnings {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_warnings: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Warnings {
+    pub const KEPT: usize = 20;
+
+    pub fn add(&mut self, w: String) {
+        if self.warnings.contains(&w) {
+            return;
+        }
+        if self.warnings.len() < Self::KEPT {
+            self.warnings.push(w);
+        } else {
+            self.more_warnings += 1;
+        }
+    }
+
+    /// The lines to print: each warning, and how many more there were.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = self.warnings.clone();
+        if self.more_warnings > 0 {
+            out.push(format!(
+                "{} more warnings like these (the first {} are shown)",
+                self.more_warnings,
+                Self::KEPT
+            ));
+        }
+        out
+    }
+}
+
 /// Frontier state of one post on one server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrontierState {
@@ -538,6 +658,50 @@ mod tests {
         );
         assert_eq!(c.frontier_counts("j").unwrap(), (3, 1, 1, 0));
         assert_eq!(c.frontier_posts("j").unwrap().len(), 5);
+    }
+
+    #[test]
+    fn a_page_guard_stops_on_a_cursor_seen_before_nothing_new_or_only_empty_pages() {
+        let mut g = PageGuard::starting_at("first");
+        assert_eq!(g.fresh(["1", "2"]), [true, true]);
+        assert_eq!(g.stop_before("a", 2, 2), None);
+        // A cycle back to the first page, or to any page asked before.
+        let mut again = PageGuard::starting_at("first");
+        assert_eq!(
+            again.stop_before("first", 2, 2),
+            Some(PageStop::RepeatedCursor)
+        );
+        assert_eq!(g.stop_before("a", 2, 2), Some(PageStop::RepeatedCursor));
+        assert_eq!(g.fresh(["2", "3"]), [false, true]);
+        assert_eq!(g.stop_before("b", 2, 1), None);
+        assert_eq!(g.fresh(["1", "3"]), [false, false]);
+        assert_eq!(g.stop_before("c", 2, 0), Some(PageStop::NothingNew));
+        let mut g = PageGuard::default();
+        for i in 1..MAX_EMPTY_PAGES {
+            assert_eq!(g.stop_before(&format!("e{i}"), 0, 0), None, "{i}");
+        }
+        // A page with a post starts the count again.
+        assert_eq!(g.stop_before("p", 1, 1), None);
+        for i in 1..MAX_EMPTY_PAGES {
+            assert_eq!(g.stop_before(&format!("f{i}"), 0, 0), None, "{i}");
+        }
+        assert_eq!(g.stop_before("last", 0, 0), Some(PageStop::EmptyPages));
+    }
+
+    #[test]
+    fn warnings_are_kept_once_and_counted_past_a_bound() {
+        let mut w = Warnings::default();
+        w.add("a".into());
+        w.add("a".into());
+        assert_eq!(w.lines(), ["a"]);
+        for i in 0..30 {
+            w.add(format!("w{i}"));
+        }
+        assert_eq!(w.warnings.len(), Warnings::KEPT);
+        assert_eq!(w.more_warnings, 11);
+        assert!(w.lines().last().unwrap().starts_with("11 more warnings"));
+        let json = serde_json::to_string(&Warnings::default()).unwrap();
+        assert_eq!(json, "{}", "nothing saved when there is nothing to say");
     }
 
     #[test]

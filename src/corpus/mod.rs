@@ -17,7 +17,9 @@ mod collect;
 mod packed;
 mod sqlite;
 
-pub use collect::{job_key, Cursor, FrontierState, Job};
+pub use collect::{
+    job_key, Cursor, FrontierState, Job, PageGuard, PageStop, Warnings, MAX_EMPTY_PAGES,
+};
 pub use packed::PackedPost;
 pub use sqlite::{Corpus, ImportWriter};
 

@@ -14,11 +14,20 @@
 //! left, requests go at the configured pace; once less than a quarter is left, the rest is
 //! spread over the time to the reset, and with one request left we wait for the reset. A short
 //! job runs at full speed, a long one trickles instead of stalling, and neither meets a 429.
+//!
+//! Every body and header a server sends back passes through the client's [`Redactor`] before
+//! anything reads it, and every message made from an answer (the quote of an error body, a
+//! network error) through its stricter form: the researcher's token never reaches a message,
+//! a progress line or the corpus, whatever a server echoes (see `redact`).
+
+mod redact;
+pub use redact::{Redactor, REDACTED};
 
 use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,7 +81,8 @@ pub struct Fetched {
     pub fetched_at: DateTime<Utc>,
 }
 
-/// Why a request gave no usable answer. Every variant names the URL.
+/// Why a request gave no usable answer. Every variant names the URL. Bodies and messages in it
+/// have been through the client's [`Redactor`].
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     #[error("{url}: HTTP {status}: {body}")]
@@ -195,6 +205,8 @@ pub struct Http {
     cfg: NetConfig,
     /// The token and the one server it belongs to: it is never sent anywhere else.
     token: Option<(String, String)>,
+    /// The secrets never to let through from an answer: the token.
+    redactor: Redactor,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
     pub stats: Stats,
     bar: ProgressBar,
@@ -226,15 +238,39 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let seed = Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64 | 1;
+        // Every secret the client is given goes in here (today the one token); the token is
+        // redacted from every server's answers, not only from those of the server it is sent to.
+        let redactor = Redactor::new(token.iter().map(|(_, t)| t.as_str()));
         Ok(Http {
             client,
             cfg,
             token,
+            redactor,
             hosts: Mutex::new(HashMap::new()),
             stats: Stats::default(),
             bar,
             seed: AtomicU64::new(seed),
         })
+    }
+
+    /// The secrets this client holds, for anything else a collector prints or stores.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// A body with the secrets taken out (moved through when there are none).
+    fn clean(&self, body: String) -> String {
+        let cleaned = match self.redactor.secrets(&body) {
+            Cow::Owned(c) => Some(c),
+            Cow::Borrowed(_) => None,
+        };
+        cleaned.unwrap_or(body)
+    }
+
+    /// The start of an error body, on one line, for messages. Redacted before it is cut, so
+    /// that a secret across the cut is found whole.
+    fn snippet(&self, body: &str) -> String {
+        crate::model::one_line(&self.redactor.message(body), 200)
     }
 
     pub fn authenticated_for(&self, host: &str) -> bool {
@@ -304,14 +340,16 @@ impl Http {
                 },
                 Err(e) => FetchError::Network {
                     url: url_s.clone(),
-                    message: error_chain(&e),
+                    message: self.redactor.message(&error_chain(&e)),
                     attempts: attempt + 1,
                 },
                 Ok(resp) => {
                     let status = resp.status();
-                    let headers = resp.headers().clone();
+                    let headers = self.redactor.headers(resp.headers().clone());
                     self.note_budget(&host, &headers).await;
-                    let body = resp.text().await;
+                    // Cleaned before it is checked: even a validator's message quoting the
+                    // body cannot show a secret.
+                    let body = resp.text().await.map(|b| self.clean(b));
                     match (status, body) {
                         (_, Err(e)) if e.is_timeout() => FetchError::Timeout {
                             url: url_s.clone(),
@@ -320,7 +358,7 @@ impl Http {
                         },
                         (_, Err(e)) => FetchError::Network {
                             url: url_s.clone(),
-                            message: error_chain(&e),
+                            message: self.redactor.message(&error_chain(&e)),
                             attempts: attempt + 1,
                         },
                         (StatusCode::OK, Ok(body)) => match valid(&body) {
@@ -336,7 +374,7 @@ impl Http {
                             }
                             Err(message) => FetchError::Malformed {
                                 url: url_s.clone(),
-                                message,
+                                message: self.redactor.message(&message),
                                 attempts: attempt + 1,
                             },
                         },
@@ -360,7 +398,7 @@ impl Http {
                             FetchError::Status {
                                 url: url_s.clone(),
                                 status: 429,
-                                body: snippet(&body),
+                                body: self.snippet(&body),
                             }
                         }
                         (s, Ok(body)) if s.is_server_error() => {
@@ -372,7 +410,7 @@ impl Http {
                             FetchError::Status {
                                 url: url_s.clone(),
                                 status: s.as_u16(),
-                                body: snippet(&body),
+                                body: self.snippet(&body),
                             }
                         }
                         // 4xx other than 429 (and 3xx): asking again will not change the answer.
@@ -381,7 +419,7 @@ impl Http {
                             return Err(FetchError::Status {
                                 url: url_s,
                                 status: s.as_u16(),
-                                body: snippet(&body),
+                                body: self.snippet(&body),
                             });
                         }
                     }
@@ -567,11 +605,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-/// The start of an error body, on one line, for messages.
-fn snippet(body: &str) -> String {
-    crate::model::one_line(body, 200)
 }
 
 #[cfg(test)]

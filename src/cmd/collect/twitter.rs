@@ -138,6 +138,11 @@ fn report(s: &Summary, db: &std::path::Path) {
         c.http.retries,
         c.http.rate_limited
     );
+    // A server that paged in circles: what it sent is kept and the job is complete as far as
+    // it goes, so these are warnings (exit 0), not errors; running again would not help.
+    for w in c.warnings.lines() {
+        eprintln!("warning: {w}");
+    }
     for e in &s.errors {
         eprintln!("error: {e}");
     }

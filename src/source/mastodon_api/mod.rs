@@ -6,7 +6,9 @@
 //!
 //! 1. **Match.** Page the tag timelines (`Link` header, 40 a page) or the search, newest
 //!    first, until the date bound, `--max-posts` or the end. Each page is stored, with the
-//!    cursor to the next one, in one transaction.
+//!    cursor to the next one, in one transaction. A server that pages in circles (a `Link` seen
+//!    before in this timeline, a page of posts all seen before, only empty pages) is not
+//!    followed: the timeline ends with a warning, and each post is matched once.
 //! 2. **Threads.** For each matched post not yet placed in a fetched thread, ask its context
 //!    (one request per thread, not per post). Posts the context brings in are stored even
 //!    without the hashtag. A post whose `uri` names another server is asked on that origin too,
@@ -27,7 +29,7 @@ pub mod plan;
 
 use super::net::{authority, FetchError, Fetched, Http, NetConfig};
 pub use super::Bars;
-use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PostSet};
+use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PageGuard, PostSet, Warnings};
 use crate::model::{parse_time, Platform, Provenance, Record};
 use crate::source::mastodon::{api_status, qualified, unqualify};
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -65,7 +67,7 @@ pub struct Options {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Counters {
-    /// Posts that matched the tag or search (stored or left out).
+    /// Posts that matched the tag or search (stored or left out), each counted once.
     pub matched: u64,
     /// Posts stored (new or updated copies, every server counted).
     pub stored: u64,
@@ -87,6 +89,24 @@ pub struct Counters {
     pub gaps: BTreeMap<String, u64>,
     #[serde(flatten)]
     pub http: crate::source::net::HttpCounters,
+    /// Timelines stopped because the server paged in circles, and the like.
+    #[serde(flatten)]
+    pub warnings: Warnings,
+}
+
+impl Counters {
+    /// Add what one transaction did.
+    fn absorb(&mut self, r: &TxReport) {
+        self.stored += r.stored;
+        self.origins_unknown += r.origins_unknown;
+        self.matched += r.matched;
+        for (k, n) in &r.left_out {
+            *self.left_out.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &r.gaps {
+            *self.gaps.entry(k.clone()).or_default() += n;
+        }
+    }
 }
 
 /// What a run did.
@@ -151,6 +171,10 @@ struct Run<'a> {
     host: String,
     job: String,
     summary: Summary,
+    /// The posts matched so far in this run (`local_id@server`), so that each is counted once
+    /// whichever tags and pages bring it again. (A resumed run goes on from the stored cursors,
+    /// after the pages counted before.)
+    matched_ids: HashSet<String>,
 }
 
 /// A context answer and the post it was asked for.
@@ -234,6 +258,7 @@ impl<'a> Run<'a> {
             bars: bars.clone(),
             http,
             host,
+            matched_ids: HashSet::new(),
             job: key.clone(),
             summary: Summary {
                 job: key,
@@ -380,10 +405,16 @@ impl<'a> Run<'a> {
         self.corpus.cursor_total(&self.job)
     }
 
+    /// Page one timeline or search to its end, the date bound or `--max-posts`, resuming from
+    /// its stored cursor. A server that pages in circles (a cursor seen before in this
+    /// timeline, a page of posts all seen before, or only empty pages) is not followed: the
+    /// timeline is marked done with a warning, in the transaction of its last page, so that
+    /// neither this run nor a resumed one asks again. A post is matched once per job, however
+    /// often pages repeat it.
     async fn page_stream(&mut self, stream: &str, first: Url) -> Result<()> {
         let is_search = stream.starts_with("search:");
         let mut cur = self.corpus.cursor(&self.job, stream)?;
-        let mut seen_in_search: HashSet<String> = HashSet::new();
+        let mut guard = PageGuard::starting_at(cur.next_url.as_deref().unwrap_or(first.as_str()));
         while !cur.done {
             if let Some(max) = self.opts.max_posts {
                 if self.matched_total()? >= max {
@@ -407,14 +438,17 @@ impl<'a> Run<'a> {
             } else {
                 serde_json::from_str(&fetched.body)?
             };
+            let metas: Vec<StatusMeta> = items
+                .iter()
+                .map(|raw| {
+                    serde_json::from_str(raw.get())
+                        .with_context(|| format!("{url}: a status without an id"))
+                })
+                .collect::<Result<_>>()?;
+            let fresh = guard.fresh(metas.iter().map(|m| m.id.as_str()));
             let mut next = if is_search {
-                // Search pages by offset. A server that ignores `offset` sends the same page
-                // again: a page with nothing new ends the search.
-                let fresh = items.iter().any(|raw| {
-                    serde_json::from_str::<StatusMeta>(raw.get())
-                        .is_ok_and(|m| !seen_in_search.contains(&m.id))
-                });
-                if items.is_empty() || !fresh {
+                // Search pages by offset: the next page starts after this one's statuses.
+                if items.is_empty() {
                     None
                 } else {
                     let offset: u64 = url
@@ -437,6 +471,13 @@ impl<'a> Run<'a> {
             } else {
                 self.next_page(&fetched)?
             };
+            // A server that ignores `offset` sends the same page again: nothing new, stop.
+            let stop = next.as_ref().and_then(|n| {
+                let new = fresh.iter().filter(|&&f| f).count();
+                guard.stop_before(n.as_str(), items.len(), new)
+            });
+            let warning = stop
+                .map(|why| format!("stopped paging {url}: {why} (everything it sent is stored)"));
             if is_search && items.is_empty() && cur.next_url.is_none() && !fetched.authenticated {
                 self.summary.notes.push(format!(
                     "{} returned no statuses for the search {:?} to an anonymous client. Mastodon shows \
@@ -449,17 +490,20 @@ impl<'a> Run<'a> {
             }
             let endpoint = if is_search { "search" } else { "timeline" };
             let mut matched_here = 0u64;
-            let mut reached_end = false;
+            let mut reached_end = stop.is_some();
             let opts = self.opts;
             let max = opts.max_posts;
             let before = self.matched_total()?;
             let (job, host) = (self.job.clone(), self.host.clone());
+            // Taken out while the transaction holds the run; put back below.
+            let mut matched_ids = std::mem::take(&mut self.matched_ids);
+            let counters_before = warning.as_ref().map(|_| self.summary.counters.clone());
+            let http = self.http.clone();
             let mut tx = Tx::new(self)?;
-            for raw in &items {
-                let meta: StatusMeta = serde_json::from_str(raw.get())
-                    .with_context(|| format!("{url}: a status without an id"))?;
-                if is_search {
-                    seen_in_search.insert(meta.id.clone());
+            for ((raw, meta), new_here) in items.iter().zip(&metas).zip(&fresh) {
+                if !new_here {
+                    // Already on an earlier page of this timeline: stored and counted there.
+                    continue;
                 }
                 let created = meta.created_at.as_deref().and_then(parse_time);
                 if let (Some(until), Some(c)) = (opts.until, created) {
@@ -477,12 +521,17 @@ impl<'a> Run<'a> {
                         continue;
                     }
                 }
+                if !matched_ids.insert(qualified(&meta.id, &host)) {
+                    // Matched by another tag of this job already (and stored then).
+                    continue;
+                }
                 if max.is_some_and(|m| before + matched_here >= m) {
                     reached_end = true;
                     break;
                 }
                 matched_here += 1;
-                let stored = tx.store(raw.get(), &meta, &host, endpoint, &fetched)?;
+                tx.report.matched += 1;
+                let stored = tx.store(raw.get(), meta, &host, endpoint, &fetched)?;
                 if stored {
                     // A post that replies to nothing, has no replies, and lives here (its own
                     // server has every reply it was sent) is a whole thread: no context to ask.
@@ -511,8 +560,24 @@ impl<'a> Run<'a> {
                 done: next.is_none(),
             };
             tx.w.set_cursor(&job, stream, &cur)?;
+            // The warning is saved with the counters in the page's own transaction: a run
+            // stopped right after still reports it when resumed.
+            let counters_after = match (counters_before, warning) {
+                (Some(mut c), Some(w)) => {
+                    c.absorb(&tx.report);
+                    c.warnings.add(w);
+                    http.stats.drain_into(&mut c.http);
+                    tx.w.save_counters(&job, &serde_json::to_string(&c)?)?;
+                    Some(c)
+                }
+                _ => None,
+            };
             let report = tx.commit()?;
-            self.absorb(report);
+            self.matched_ids = matched_ids;
+            match counters_after {
+                Some(c) => self.summary.counters = c,
+                None => self.summary.counters.absorb(&report),
+            }
             self.bars.posts.set_position(self.summary.counters.stored);
         }
         Ok(())
@@ -544,16 +609,7 @@ impl<'a> Run<'a> {
     }
 
     fn absorb(&mut self, r: TxReport) {
-        let c = &mut self.summary.counters;
-        c.stored += r.stored;
-        c.origins_unknown += r.origins_unknown;
-        c.matched += r.matched;
-        for (k, n) in r.left_out {
-            *c.left_out.entry(k).or_default() += n;
-        }
-        for (k, n) in r.gaps {
-            *c.gaps.entry(k).or_default() += n;
-        }
+        self.summary.counters.absorb(&r);
     }
 
     // ---- phase 2 -------------------------------------------------------------------------
@@ -789,9 +845,6 @@ impl<'r> Tx<'r> {
         endpoint: &str,
         f: &Fetched,
     ) -> Result<bool> {
-        if endpoint == "timeline" || endpoint == "search" {
-            self.report.matched += 1;
-        }
         let id = qualified(&meta.id, server);
         let parent = meta.in_reply_to_id.as_deref().map(|p| qualified(p, server));
         if let Some(reason) = plan::left_out_reason(meta, self.include_opted_out) {

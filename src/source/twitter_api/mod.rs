@@ -4,7 +4,9 @@
 //! One entry point, [`collect`], in three resumable phases (state in `corpus::collect`):
 //!
 //! 1. **Search**: `/2/tweets/search/recent`, or `/2/tweets/search/all` with `archive`, paged by
-//!    `meta.next_token`. Full-archive search is asked no faster than one page a second.
+//!    `meta.next_token`. Full-archive search is asked no faster than one page a second. A token
+//!    seen before in this search, a page of tweets all seen before, or only empty pages end
+//!    the paging with a warning (see `Run::page`), here and in phase 2.
 //! 2. **Conversations**: for each `conversation_id` seen, the search `conversation_id:ID` (same
 //!    endpoint), paged the same way.
 //! 3. **Roots and parents**: search may leave a conversation's root out, and a reply's parent may
@@ -17,7 +19,7 @@
 
 use super::net::{authority, FetchError, Fetched, Http, NetConfig};
 use super::{twarc2, Bars, Context, Format};
-use crate::corpus::{Corpus, Cursor, FrontierState};
+use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PageGuard, Warnings};
 use crate::model::Record;
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -56,7 +58,7 @@ pub struct Options {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Counters {
-    /// Tweets the search returned.
+    /// Tweets the search returned, each counted once.
     pub matched: u64,
     /// Tweets stored (every page's `data` and `includes.tweets`, repeats counted once each time).
     pub stored: u64,
@@ -68,6 +70,9 @@ pub struct Counters {
     pub gaps: BTreeMap<String, u64>,
     #[serde(flatten)]
     pub http: crate::source::net::HttpCounters,
+    /// Searches and conversations stopped because the API paged in circles.
+    #[serde(flatten)]
+    pub warnings: Warnings,
 }
 
 /// What a run did.
@@ -135,6 +140,8 @@ struct PageMeta {
 #[derive(Deserialize)]
 struct TweetMeta {
     #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
     conversation_id: Option<String>,
 }
 
@@ -166,6 +173,21 @@ fn valid_page(body: &str) -> Result<(), String> {
 /// Ids are digits; anything else from a response is never put into a query.
 fn safe_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 30 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Add `warning` to the counters and save them in `w`'s transaction, the one that ends the
+/// paging it is about: a run stopped right after still reports it when resumed. (The HTTP
+/// totals are moved into the counters first, so that they are saved as well.)
+fn save_warning(
+    c: &mut Counters,
+    http: &Http,
+    w: &mut ImportWriter,
+    job: &str,
+    warning: String,
+) -> Result<()> {
+    c.warnings.add(warning);
+    http.stats.drain_into(&mut c.http);
+    w.save_counters(job, &serde_json::to_string(c)?)
 }
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -305,7 +327,8 @@ impl<'a> Run<'a> {
 
     /// Store one page (`meta` is its already-parsed summary): its tweets and error notes through
     /// the twarc2 importer, the page itself, and the conversations its `data` belongs to. The
-    /// caller's cursor goes into the same transaction.
+    /// caller's cursor goes into the same transaction, and with a `warning` (the paging was
+    /// stopped) the counters with it.
     fn store_page(
         &mut self,
         f: &Fetched,
@@ -313,6 +336,7 @@ impl<'a> Run<'a> {
         endpoint: &str,
         seeds: bool,
         cursor: Option<(&str, &Cursor)>,
+        warning: Option<String>,
     ) -> Result<()> {
         let cx = Context {
             source: Arc::from(f.url.as_str()),
@@ -355,14 +379,29 @@ impl<'a> Run<'a> {
         if let Some((stream, c)) = cursor {
             w.set_cursor(&job, stream, c)?;
         }
-        w.commit()?;
         self.summary.counters.stored += stored;
+        if let Some(warning) = warning {
+            save_warning(
+                &mut self.summary.counters,
+                &self.http,
+                &mut w,
+                &job,
+                warning,
+            )?;
+        }
+        w.commit()?;
         self.bars.posts.set_position(self.summary.counters.stored);
         Ok(())
     }
 
     /// Page a search to its end (or `--max-posts`), resuming from its stored cursor. The outer
     /// error is the corpus failing; the inner one, the API not answering.
+    ///
+    /// A `next_token` this search has asked before (the last one or any earlier one), a page
+    /// of tweets all seen on earlier pages, or only empty pages are not followed: the search is
+    /// marked done with a warning in the transaction of its last page, so that neither this run
+    /// nor a resumed one asks again. A page with nothing new is not stored (it would only repeat
+    /// pages stored already); every tweet is matched once.
     async fn page(
         &mut self,
         stream: &str,
@@ -370,6 +409,18 @@ impl<'a> Run<'a> {
         seeds: bool,
     ) -> Result<Result<(), FetchError>> {
         let mut cur = self.corpus.cursor(&self.job, stream)?;
+        // The cursors are the tokens (the page size in the URL may change from page to page).
+        let mut guard = PageGuard::starting_at(
+            &cur.next_url
+                .as_deref()
+                .and_then(|u| Url::parse(u).ok())
+                .and_then(|u| {
+                    u.query_pairs()
+                        .find(|(k, _)| k == "next_token")
+                        .map(|(_, v)| v.into_owned())
+                })
+                .unwrap_or_default(),
+        );
         while !cur.done {
             if seeds {
                 if let Some(max) = self.opts.max_posts {
@@ -398,22 +449,63 @@ impl<'a> Run<'a> {
             };
             // The next page's URL is known before storing, so that page and cursor commit together.
             let meta: PageMeta = serde_json::from_str(&f.body)?;
-            let next = meta.next_token();
-            let matched = meta.data.as_ref().map_or(0, |d| d.len() as u64);
+            let mut next = meta.next_token();
+            let ids: Vec<&str> = meta
+                .data
+                .iter()
+                .flatten()
+                .filter_map(|t| t.id.as_deref())
+                .collect();
+            let matched = guard
+                .fresh(ids.iter().copied())
+                .iter()
+                .filter(|&&f| f)
+                .count() as u64;
+            let stop = next
+                .as_deref()
+                .and_then(|t| guard.stop_before(t, ids.len(), matched as usize));
+            let warning = stop.map(|why| {
+                next = None;
+                format!("stopped paging {url}: {why} (everything it sent is stored)")
+            });
             let total = cur.matched + matched;
-            let stop = seeds && self.opts.max_posts.is_some_and(|m| total >= m);
+            let stop_max = seeds && self.opts.max_posts.is_some_and(|m| total >= m);
             let new_cur = Cursor {
                 next_url: next.as_deref().map(|t| {
                     let left = want.map(|w| w.saturating_sub(matched));
                     self.search_url(query, Some(t), left).to_string()
                 }),
                 matched: total,
-                done: next.is_none() || stop,
+                done: next.is_none() || stop_max,
             };
-            let endpoint = if seeds { "search" } else { "conversation" };
-            self.store_page(&f, &meta, endpoint, seeds, Some((stream, &new_cur)))?;
             if seeds {
                 self.summary.counters.matched += matched;
+            }
+            if !ids.is_empty() && matched == 0 {
+                // Only the cursor (and why the paging stopped) is new.
+                let job = self.job.clone();
+                let mut w = self.corpus.writer()?;
+                w.set_cursor(&job, stream, &new_cur)?;
+                if let Some(warning) = warning {
+                    save_warning(
+                        &mut self.summary.counters,
+                        &self.http,
+                        &mut w,
+                        &job,
+                        warning,
+                    )?;
+                }
+                w.commit()?;
+            } else {
+                let endpoint = if seeds { "search" } else { "conversation" };
+                self.store_page(
+                    &f,
+                    &meta,
+                    endpoint,
+                    seeds,
+                    Some((stream, &new_cur)),
+                    warning,
+                )?;
             }
             cur = new_cur;
         }
@@ -493,7 +585,7 @@ impl<'a> Run<'a> {
                 match self.http.get(&url, valid_page).await {
                     Ok(f) => {
                         let meta: PageMeta = serde_json::from_str(&f.body)?;
-                        self.store_page(&f, &meta, "lookup", false, None)?;
+                        self.store_page(&f, &meta, "lookup", false, None, None)?;
                         // An id the API neither returned nor explained.
                         let mut unexplained = Vec::new();
                         for id in batch {
