@@ -18,6 +18,8 @@ mod deep_raw;
 mod first_lines;
 #[path = "hostile/formulas.rs"]
 mod formulas;
+#[path = "hostile/long_cycle.rs"]
+mod long_cycle;
 #[path = "hostile/names.rs"]
 mod names;
 #[path = "hostile/pseudonyms.rs"]
