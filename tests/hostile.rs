@@ -16,8 +16,14 @@ mod deep_markup;
 mod deep_raw;
 #[path = "hostile/first_lines.rs"]
 mod first_lines;
+#[path = "hostile/foreign_db.rs"]
+mod foreign_db;
 #[path = "hostile/formulas.rs"]
 mod formulas;
+#[path = "hostile/import_log.rs"]
+mod import_log;
+#[path = "hostile/long_cycle.rs"]
+mod long_cycle;
 #[path = "hostile/names.rs"]
 mod names;
 #[path = "hostile/pseudonyms.rs"]

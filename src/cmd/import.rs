@@ -46,14 +46,15 @@ pub fn run(args: Args) -> Result<()> {
     let bar = super::bytes_bar("importing");
     for file in &args.files {
         bar.set_message(file.display().to_string());
-        let mut writer = corpus.writer()?;
+        // Logged before reading, so that a failed or killed import leaves its row too.
+        let mut writer = corpus.import(&file.display().to_string(), args.format)?;
         let result = source::read_file(file, &opts, &bar, &mut |record| {
             writer.add(&record).map(|_| ())
         });
         let tally = writer.tally();
         match result {
             Ok(report) => {
-                writer.log_import(&report, &tally)?;
+                writer.finish_import(&report)?;
                 writer.commit()?;
                 bar.suspend(|| {
                     eprintln!(
@@ -73,7 +74,13 @@ pub fn run(args: Args) -> Result<()> {
             }
             Err(e) => {
                 // Keep everything read before the failure: committing is what makes an import
-                // that stops half-way lose nothing.
+                // that stops half-way lose nothing. The log row says why it stopped; if even
+                // that cannot be written, the posts still matter more.
+                if let Err(log) = writer.fail_import(&format!("{e:#}")) {
+                    bar.suspend(|| {
+                        eprintln!("warning: could not log the failed import in `imports`: {log:#}")
+                    });
+                }
                 writer
                     .commit()
                     .context("could not save the records read before the error")?;

@@ -91,12 +91,27 @@ pub fn build_threads(set: &PostSet, quotes: bool) -> Threads {
             "warning: {} reply cycle among {} posts ({}); cut the reply link from {} to {}",
             c.platform,
             c.ids.len(),
-            c.ids.join(" → "),
+            cycle_ids(&c.ids),
             c.cut,
             c.dropped_parent
         );
     }
     threads
+}
+
+/// The posts of a cycle for a warning: all of a short cycle, the first few of a long one and
+/// how many more. A cycle can hold every post of a corpus, and one warning line must not run
+/// to megabytes.
+fn cycle_ids(ids: &[String]) -> String {
+    const SHOWN: usize = 5;
+    if ids.len() <= SHOWN + 1 {
+        return ids.join(" → ");
+    }
+    format!(
+        "{} → … {} more",
+        ids[..SHOWN].join(" → "),
+        ids.len() - SHOWN
+    )
 }
 
 /// The command is done with its posts and threads and the process is about to end: leave

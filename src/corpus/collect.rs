@@ -225,16 +225,20 @@ impl Corpus {
                 counters,
             }),
             Some((Some(_), _)) | None => {
-                let tx = self.conn.unchecked_transaction()?;
-                tx.execute("DELETE FROM collect_cursors WHERE job = ?1", params![key])?;
-                tx.execute("DELETE FROM collect_frontier WHERE job = ?1", params![key])?;
-                tx.execute(
+                // A writer's transaction (BEGIN IMMEDIATE), which waits while another process
+                // writes; a plain (deferred) one could not, and would fail at once.
+                let w = self.writer()?;
+                w.conn
+                    .execute("DELETE FROM collect_cursors WHERE job = ?1", params![key])?;
+                w.conn
+                    .execute("DELETE FROM collect_frontier WHERE job = ?1", params![key])?;
+                w.conn.execute(
                     "INSERT INTO collect_jobs (job, args, started_at, finished_at, counters)
                      VALUES (?1, ?2, ?3, NULL, '{}')
                      ON CONFLICT (job) DO UPDATE SET started_at = ?3, finished_at = NULL, counters = '{}'",
                     params![key, args, now],
                 )?;
-                tx.commit()?;
+                w.commit()?;
                 Ok(Job {
                     key: key.into(),
                     resumed: false,

@@ -6,21 +6,45 @@
 //! `missing` keeps what a source said about posts it could not deliver (deleted, protected…);
 //! `imports` logs every file read, so a corpus can say where it came from.
 //!
-//! Imports run in transactions committed every [`COMMIT_EVERY`] records and at the end of each
-//! file, and the import command commits before it reports a bad record: an interrupted or failed
-//! import keeps everything before the point where it stopped, and running it again is harmless
-//! because every write is an upsert.
+//! Imports run in transactions committed every [`COMMIT_EVERY`] records (or [`BATCH_TIME`],
+//! whichever comes first) and at the end of each file, and the import command commits before it
+//! reports a bad record: an interrupted or failed import keeps everything before the point where
+//! it stopped, and running it again is harmless because every write is an upsert. Each import is
+//! logged in `imports` when it starts, and the row says at the end whether it finished or failed
+//! (and why); a row left `running` is an import that was killed.
+//!
+//! Several processes may write one corpus at once (two imports, a collection and an import).
+//! SQLite lets one write at a time, and a transaction begun as a reader cannot wait to become the
+//! writer: SQLite answers "database is locked" at once, whatever the busy timeout. So every
+//! write transaction here begins as a writer (`BEGIN IMMEDIATE`), which waits its turn; batches
+//! are short ([`BATCH_TIME`]), a waiting writer tries again every [`BUSY_POLL`] for up to
+//! [`BUSY_WAIT`], and a writer that held the corpus for a while pauses after its commit
+//! ([`LET_IN`]) so that a waiting one gets in before its next batch.
 
 use super::{Outcome, PostSet, Tally};
 use crate::model::{format_time, parse_time, Author, Missing, Platform, Post, Provenance, Record};
-use crate::source::FileReport;
+use crate::source::{FileReport, Format};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 const COMMIT_EVERY: u64 = 50_000;
+/// A batch is committed once it has held the corpus this long, even with fewer records: another
+/// writer waits for at most one batch.
+const BATCH_TIME: Duration = Duration::from_secs(1);
+/// How long a writer waits for another process's transaction before it gives up. Transactions
+/// are at most a batch long, so this is only reached when another process hangs holding one.
+const BUSY_WAIT: Duration = Duration::from_secs(300);
+/// How often a waiting writer tries again. SQLite's own busy timeout backs off to tries 100 ms
+/// apart, which a writer that commits and begins again at once would never let in.
+const BUSY_POLL: Duration = Duration::from_millis(5);
+/// A writer that held the corpus at least [`HELD_LONG`] pauses [`LET_IN`] after committing, so
+/// that a writer polling every [`BUSY_POLL`] takes its turn before the next batch.
+const HELD_LONG: Duration = Duration::from_millis(100);
+const LET_IN: Duration = Duration::from_millis(10);
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS posts (
@@ -109,17 +133,32 @@ CREATE TABLE IF NOT EXISTS collect_frontier (
     priority INTEGER NOT NULL DEFAULT 0,
     UNIQUE (job, server, local_id)
 );
+";
+
+/// The import log (schema 3). Until schema 2 a row was written only when a file had been read
+/// to its end, so a failed or killed import left no trace; now the row is written when the
+/// import starts and completed when it ends.
+const IMPORTS: &str = "
 CREATE TABLE IF NOT EXISTS imports (
     file        TEXT NOT NULL,
-    format      TEXT NOT NULL,
-    records     INTEGER NOT NULL,
-    inserted    INTEGER NOT NULL,
-    updated     INTEGER NOT NULL,
-    unchanged   INTEGER NOT NULL,
-    aliases     INTEGER NOT NULL,
-    missing     INTEGER NOT NULL,
-    skipped     INTEGER NOT NULL,
-    finished_at TEXT NOT NULL
+    -- NULL until the file's format is known (an import that failed before reading it).
+    format      TEXT,
+    -- Input records read; until the import ends, the records stored so far.
+    records     INTEGER NOT NULL DEFAULT 0,
+    inserted    INTEGER NOT NULL DEFAULT 0,
+    updated     INTEGER NOT NULL DEFAULT 0,
+    unchanged   INTEGER NOT NULL DEFAULT 0,
+    aliases     INTEGER NOT NULL DEFAULT 0,
+    missing     INTEGER NOT NULL DEFAULT 0,
+    skipped     INTEGER NOT NULL DEFAULT 0,
+    -- NULL until the import ends.
+    finished_at TEXT,
+    -- NULL for imports logged before schema 3.
+    started_at  TEXT,
+    -- 'running' (still, or killed: the counts are what its committed batches stored),
+    -- 'done', or 'failed' (with the error; the counts are what was kept).
+    state       TEXT NOT NULL DEFAULT 'done',
+    error       TEXT
 );
 ";
 
@@ -151,39 +190,71 @@ impl Corpus {
 
     fn init(conn: Connection, path: &Path) -> Result<Corpus> {
         let name = path.display().to_string();
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_handler(Some(wait_for_writer))?;
+        // Look before writing anything: the pragmas below change the file, and a database of
+        // another program must be left as it is.
+        // In one read transaction: another process creating the corpus meanwhile must be seen
+        // before or after, never with its tables but not yet its version.
+        let (version, tables) = conn
+            .execute_batch("BEGIN")
+            .and_then(|()| inspect(&conn))
+            .and_then(|found| conn.execute_batch("COMMIT").map(|()| found))
+            .with_context(|| format!("{name}: not an SQLite corpus"))?;
+        check_schema(&name, version, &tables)?;
         // Posts with their raw JSON run to a few KiB; larger pages hold several of them with
         // less unused space (only takes effect when the file is created).
         conn.pragma_update(None, "page_size", 16384)?;
         // WAL lets a reader look at the corpus while an import runs; NORMAL sync is durable
         // against process crashes, which is what an interrupted import needs.
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .with_context(|| format!("{name}: not an SQLite corpus"))?;
+        set_wal(&conn).with_context(|| format!("{name}: not an SQLite corpus"))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            bail!("{name}: corpus schema version {version} is newer than this rethread understands ({SCHEMA_VERSION})");
+        if version < SCHEMA_VERSION {
+            create_or_upgrade(&conn, &name)?;
         }
-        if version == 1 {
-            // Version 2 added `missing.retry`; everything else it added is a new table.
-            conn.execute_batch("ALTER TABLE missing ADD COLUMN retry INTEGER NOT NULL DEFAULT 0")
-                .with_context(|| {
-                    format!("{name}: cannot upgrade the corpus to schema version 2")
-                })?;
-        }
-        conn.execute_batch(SCHEMA)
-            .with_context(|| format!("{name}: cannot create the corpus tables"))?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Corpus { conn })
     }
 
     /// Start writing. Call [`ImportWriter::commit`] to keep what was written.
+    ///
+    /// The transaction begins as the writer (`BEGIN IMMEDIATE`): when another process is
+    /// writing, this waits for its transaction to end, where a reader's transaction that came
+    /// to write later could not wait and would fail.
     pub fn writer(&mut self) -> Result<ImportWriter<'_>> {
-        self.conn.execute_batch("BEGIN")?;
+        begin_writing(&self.conn)?;
         Ok(ImportWriter {
             conn: &self.conn,
             pending: 0,
+            began: Instant::now(),
             tally: Tally::default(),
+            import: None,
+        })
+    }
+
+    /// Start importing `file` (read as `format`, when forced): log the import in `imports` at
+    /// once, so that the row stays if the import fails or is killed, and return a writer for its
+    /// records. The writer commits in batches of [`COMMIT_EVERY`] records or [`BATCH_TIME`],
+    /// whichever comes first, each begun at its first record (reading a file between two
+    /// records holds nobody up), and every batch brings the row's counts up to date; end with
+    /// [`ImportWriter::finish_import`] or [`ImportWriter::fail_import`], then `commit`.
+    pub fn import(&mut self, file: &str, format: Option<Format>) -> Result<ImportWriter<'_>> {
+        let w = self.writer()?;
+        w.conn
+            .prepare_cached(
+                "INSERT INTO imports (file, format, started_at, state) VALUES (?1, ?2, ?3, 'running')",
+            )?
+            .execute(params![
+                file,
+                format.map(Format::name),
+                format_time(&chrono::Utc::now())
+            ])?;
+        let row = w.conn.last_insert_rowid();
+        w.commit()?;
+        Ok(ImportWriter {
+            conn: &self.conn,
+            pending: 0,
+            began: Instant::now(),
+            tally: Tally::default(),
+            import: Some(row),
         })
     }
 
@@ -306,12 +377,18 @@ fn to_json_list(v: &[String]) -> String {
 pub struct ImportWriter<'c> {
     pub(super) conn: &'c Connection,
     pending: u64,
+    /// When the current transaction began.
+    began: Instant,
     tally: Tally,
+    /// The `imports` row of an import writer (see [`Corpus::import`]), whose counts every
+    /// commit brings up to date. `None` for a writer of one transaction ([`Corpus::writer`]).
+    import: Option<i64>,
 }
 
 impl ImportWriter<'_> {
     /// Store one record; returns what happened to a post (None for a missing-post note).
     pub fn add(&mut self, record: &Record) -> Result<Option<Outcome>> {
+        self.begin_batch()?;
         let outcome = match record {
             Record::Post(p) => Some(self.upsert(p)?),
             Record::Missing(m) => {
@@ -330,7 +407,11 @@ impl ImportWriter<'_> {
             self.tally.count(o);
         }
         self.pending += 1;
-        if self.pending >= COMMIT_EVERY {
+        // Only an import is cut by time: a collector's transaction (a page, its cursor and its
+        // frontier) must stay whole, and is short anyway.
+        if self.pending >= COMMIT_EVERY
+            || (self.import.is_some() && self.began.elapsed() >= BATCH_TIME)
+        {
             self.checkpoint()?;
         }
         Ok(outcome)
@@ -484,22 +565,47 @@ impl ImportWriter<'_> {
         Ok(())
     }
 
-    /// Commit what has been written so far and go on in a new transaction.
+    /// Commit what has been written so far and go on in a new transaction (for an import
+    /// writer, from its next record).
     pub fn checkpoint(&mut self) -> Result<()> {
-        self.conn.execute_batch("COMMIT; BEGIN")?;
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.update_import(None)?;
+        self.end_transaction()?;
         self.pending = 0;
+        if self.import.is_none() {
+            begin_writing(self.conn)?;
+            self.began = Instant::now();
+        }
         Ok(())
     }
 
-    /// Log a file as imported (call before `commit`).
-    pub fn log_import(&mut self, report: &FileReport, tally: &Tally) -> Result<()> {
+    /// An import writer begins each batch at its first record.
+    fn begin_batch(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            begin_writing(self.conn)?;
+            self.began = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Mark the import done, with the file's report (call before `commit`).
+    pub fn finish_import(&mut self, report: &FileReport) -> Result<()> {
+        let Some(row) = self.import else {
+            return Ok(());
+        };
+        self.begin_batch()?;
+        let tally = self.tally;
         self.conn
             .prepare_cached(
-                "INSERT INTO imports (file, format, records, inserted, updated, unchanged, aliases, missing, skipped, finished_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "UPDATE imports SET format = ?2, records = ?3, inserted = ?4, updated = ?5,
+                    unchanged = ?6, aliases = ?7, missing = ?8, skipped = ?9, finished_at = ?10,
+                    state = 'done', error = NULL
+                 WHERE rowid = ?1",
             )?
             .execute(params![
-                report.file,
+                row,
                 report.format.name(),
                 report.records as i64,
                 tally.inserted as i64,
@@ -513,15 +619,205 @@ impl ImportWriter<'_> {
         Ok(())
     }
 
+    /// Mark the import failed with `error`; its counts are what this writer stored, which
+    /// `commit` keeps (call before `commit`).
+    pub fn fail_import(&mut self, error: &str) -> Result<()> {
+        if self.import.is_some() {
+            self.begin_batch()?;
+        }
+        self.update_import(Some(error))
+    }
+
+    /// Bring the import's counts up to date; with an error, mark it failed.
+    fn update_import(&mut self, error: Option<&str>) -> Result<()> {
+        let Some(row) = self.import else {
+            return Ok(());
+        };
+        let t = self.tally;
+        let stored = t.inserted + t.updated + t.unchanged + t.aliases + t.missing;
+        let finished = error.map(|_| format_time(&chrono::Utc::now()));
+        self.conn
+            .prepare_cached(
+                "UPDATE imports SET records = ?2, inserted = ?3, updated = ?4, unchanged = ?5,
+                    aliases = ?6, missing = ?7, finished_at = coalesce(?8, finished_at),
+                    state = CASE WHEN ?9 IS NULL THEN state ELSE 'failed' END,
+                    error = coalesce(?9, error)
+                 WHERE rowid = ?1",
+            )?
+            .execute(params![
+                row,
+                stored as i64,
+                t.inserted as i64,
+                t.updated as i64,
+                t.unchanged as i64,
+                t.aliases as i64,
+                t.missing as i64,
+                finished,
+                error,
+            ])?;
+        Ok(())
+    }
+
     /// Outcomes counted since the writer was made.
     pub fn tally(&self) -> Tally {
         self.tally
     }
 
     /// Commit and finish.
-    pub fn commit(self) -> Result<()> {
+    pub fn commit(mut self) -> Result<()> {
+        self.end_transaction()
+    }
+
+    /// Commit; after a long transaction, pause so that a writer waiting in another process
+    /// gets its turn before this one begins again. Without the pause a waiting writer, which
+    /// tries every few milliseconds, would hardly ever find the corpus free: an import commits
+    /// and begins its next batch within microseconds.
+    fn end_transaction(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            // An import writer between batches: nothing to commit.
+            return Ok(());
+        }
         self.conn.execute_batch("COMMIT")?;
+        if self.began.elapsed() >= HELD_LONG {
+            std::thread::sleep(LET_IN);
+        }
         Ok(())
+    }
+}
+
+/// Begin a write transaction as the writer, waiting (see [`wait_for_writer`]) while another
+/// process writes.
+fn begin_writing(conn: &Connection) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| {
+        let busy = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
+        let e = anyhow::Error::from(e);
+        if busy {
+            e.context(format!(
+                "another process has been writing the corpus for over {} s without a break",
+                BUSY_WAIT.as_secs()
+            ))
+        } else {
+            e
+        }
+    })
+}
+
+/// Switch the corpus to WAL (a no-op once it is). When two processes open a new corpus at once,
+/// SQLite answers the second "locked" at once, without calling the busy handler: so wait and
+/// try again here.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = Instant::now() + BUSY_WAIT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(BUSY_POLL)
+            }
+            done => return done,
+        }
+    }
+}
+
+/// SQLite's busy handler: wait [`BUSY_POLL`] and try again, for up to [`BUSY_WAIT`] in all.
+fn wait_for_writer(tries: i32) -> bool {
+    if BUSY_POLL * tries.max(0) as u32 >= BUSY_WAIT {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
+}
+
+/// The schema version and the tables of an open database.
+fn inspect(conn: &Connection) -> rusqlite::Result<(i64, Vec<String>)> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!'
+         ORDER BY name",
+    )?;
+    let tables = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok((version, tables))
+}
+
+/// Refuse a database that is not a rethread corpus (another program's tables: rethread must not
+/// add its own beside them) or that a newer rethread wrote. A database without tables is a new
+/// corpus.
+fn check_schema(name: &str, version: i64, tables: &[String]) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    if version == 0 || !tables.iter().any(|t| t == "posts") {
+        const SHOWN: usize = 5;
+        let mut list = tables
+            .iter()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if tables.len() > SHOWN {
+            list.push_str(&format!(" … {} in all", tables.len()));
+        }
+        bail!(
+            "{name}: not a rethread corpus (it has tables {list}); give --db a new file or a corpus made by rethread"
+        );
+    }
+    if version > SCHEMA_VERSION {
+        bail!("{name}: corpus schema version {version} is newer than this rethread understands ({SCHEMA_VERSION})");
+    }
+    Ok(())
+}
+
+/// Create the corpus tables, or bring an older corpus up to [`SCHEMA_VERSION`], in one write
+/// transaction. Two processes opening a new corpus at once both come here: the second waits for
+/// the first, then finds the work done.
+fn create_or_upgrade(conn: &Connection, name: &str) -> Result<()> {
+    begin_writing(conn).with_context(|| format!("{name}: cannot create the corpus tables"))?;
+    let done = (|| -> Result<()> {
+        let (version, tables) = inspect(conn)?;
+        check_schema(name, version, &tables)?;
+        if version >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version == 1 {
+            // Version 2 added `missing.retry`; everything else it added is a new table.
+            conn.execute_batch("ALTER TABLE missing ADD COLUMN retry INTEGER NOT NULL DEFAULT 0")
+                .with_context(|| {
+                    format!("{name}: cannot upgrade the corpus to schema version 2")
+                })?;
+        }
+        if (1..3).contains(&version) && tables.iter().any(|t| t == "imports") {
+            // Version 3 logs an import when it starts: the columns it fills at the end may be
+            // empty until then, so the table is rebuilt (SQLite cannot drop a NOT NULL), its
+            // rows kept as imports that finished.
+            conn.execute_batch("ALTER TABLE imports RENAME TO imports_v2")?;
+            conn.execute_batch(IMPORTS)?;
+            conn.execute_batch(
+                "INSERT INTO imports (file, format, records, inserted, updated, unchanged, aliases,
+                    missing, skipped, finished_at, state)
+                 SELECT file, format, records, inserted, updated, unchanged, aliases, missing,
+                    skipped, finished_at, 'done' FROM imports_v2 ORDER BY rowid;
+                 DROP TABLE imports_v2;",
+            )
+            .with_context(|| format!("{name}: cannot upgrade the corpus to schema version 3"))?;
+        }
+        conn.execute_batch(SCHEMA)
+            .and_then(|()| conn.execute_batch(IMPORTS))
+            .with_context(|| format!("{name}: cannot create the corpus tables"))?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(())
+    })();
+    match done {
+        Ok(()) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
 }
 
@@ -619,8 +915,10 @@ mod tests {
         let path = dir.path().join("old.db");
         {
             let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
             conn.execute_batch(
-                "CREATE TABLE missing (platform TEXT NOT NULL, id TEXT NOT NULL, reason TEXT NOT NULL,
+                "DROP TABLE missing;
+                 CREATE TABLE missing (platform TEXT NOT NULL, id TEXT NOT NULL, reason TEXT NOT NULL,
                    reply_to TEXT, PRIMARY KEY (platform, id)) WITHOUT ROWID;
                  INSERT INTO missing VALUES ('twitter', '1', 'deleted', NULL);
                  PRAGMA user_version = 1;",
@@ -661,6 +959,146 @@ mod tests {
             )
             .unwrap();
         assert_eq!((reason.as_str(), retry), ("Not Found Error", 0));
+    }
+
+    #[test]
+    fn a_version_2_import_log_is_kept_through_the_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE imports (file TEXT NOT NULL, format TEXT NOT NULL,
+                   records INTEGER NOT NULL, inserted INTEGER NOT NULL, updated INTEGER NOT NULL,
+                   unchanged INTEGER NOT NULL, aliases INTEGER NOT NULL, missing INTEGER NOT NULL,
+                   skipped INTEGER NOT NULL, finished_at TEXT NOT NULL);
+                 INSERT INTO imports VALUES ('a.jsonl', 'twarc2', 5, 4, 0, 1, 0, 0, 0, '2024-01-01T00:00:00Z');
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let mut c = Corpus::open(&path).unwrap();
+        let row: (String, i64, String, Option<String>) = c
+            .conn
+            .query_row(
+                "SELECT file, inserted, state, started_at FROM imports",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("a.jsonl".into(), 4, "done".into(), None));
+        // A new import's row exists from its start.
+        let w = c.import("b.jsonl", None).unwrap();
+        drop(w);
+        let row: (String, String, Option<String>) = c
+            .conn
+            .query_row(
+                "SELECT file, state, finished_at FROM imports ORDER BY rowid DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("b.jsonl".into(), "running".into(), None));
+    }
+
+    #[test]
+    fn a_database_of_another_program_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE notes (body TEXT); PRAGMA user_version = 2;")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = Corpus::open(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("other.db: not a rethread corpus (it has tables notes)"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_writer_waits_for_another_connections_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let mut a = Corpus::open(&path).unwrap();
+        let mut b = Corpus::open(&path).unwrap();
+        let mut w = a.writer().unwrap();
+        w.add(&post("1", "a")).unwrap();
+        // The second writer reads before it writes (the upsert looks for a stored copy): begun
+        // as a reader it could not wait for the first, and failed at once with "locked".
+        let second = std::thread::spawn(move || {
+            let mut w = b.writer()?;
+            w.add(&post("2", "b"))?;
+            w.commit()
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        w.add(&post("3", "c")).unwrap();
+        w.commit().unwrap();
+        second.join().unwrap().unwrap();
+        assert_eq!(a.post_count().unwrap(), 3);
+    }
+
+    #[test]
+    fn an_import_holds_the_corpus_only_while_it_writes_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let mut c = Corpus::open(&path).unwrap();
+        let other = Connection::open(&path).unwrap();
+        // No waiting: any lock held shows as an error at once.
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let mut w = c.import("f.jsonl", None).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
+        w.add(&post("1", "a")).unwrap();
+        assert!(
+            other.execute_batch("BEGIN IMMEDIATE").is_err(),
+            "a batch is being written"
+        );
+        w.checkpoint().unwrap();
+        other.execute_batch("BEGIN IMMEDIATE; COMMIT").unwrap();
+        let counted: i64 = other
+            .query_row("SELECT inserted FROM imports", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(counted, 1, "each batch brings the log up to date");
+        w.add(&post("2", "b")).unwrap();
+        w.fail_import("f.jsonl:3: malformed").unwrap();
+        w.commit().unwrap();
+        let row: (String, i64, Option<String>) = other
+            .query_row("SELECT state, inserted, error FROM imports", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(
+            row,
+            ("failed".into(), 2, Some("f.jsonl:3: malformed".into()))
+        );
+        assert_eq!(c.post_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn processes_creating_one_corpus_at_once_all_open_it() {
+        for round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("new.db");
+            let opened: Vec<_> = (0..6)
+                .map(|_| {
+                    let path = path.clone();
+                    std::thread::spawn(move || {
+                        let mut c = Corpus::open(&path)?;
+                        let mut w = c.writer()?;
+                        w.add(&post("1", "a"))?;
+                        w.commit()
+                    })
+                })
+                .collect();
+            for t in opened {
+                t.join()
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("round {round}: {e:#}"));
+            }
+        }
     }
 
     #[test]
