@@ -15,6 +15,7 @@
 //! because researchers rename files freely.
 
 pub mod convokit;
+pub mod html_text;
 pub mod mastodon;
 pub mod mastodon_api;
 pub mod net;
