@@ -192,7 +192,7 @@ fn is_context(json: &str) -> bool {
 fn status(json: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String> {
     let mut stack: Vec<&str> = vec![json];
     while let Some(json) = stack.pop() {
-        let s: Status = serde_json::from_str(json).map_err(|e| format!("malformed status: {e}"))?;
+        let s: Status = super::from_json(json).map_err(|e| format!("status: {e}"))?;
         let id =
             s.id.as_deref()
                 .filter(|id| !id.is_empty())

@@ -525,6 +525,32 @@ fn first_value(text: &str) -> Option<Value> {
         .ok()
 }
 
+/// Parse one record's JSON into an importer's type, or say what is wrong with it: broken
+/// syntax (`malformed JSON: …`), or well-formed JSON holding a value of the wrong type, named by
+/// its field and what was found there (``unexpected JSON at `retweeted_status.id`: invalid
+/// type: string "5", expected a whole number``). serde_json alone names neither the field
+/// nor, for numbers, what it wanted in words (`expected u64`).
+///
+/// The field is found by parsing again with the path tracked, only when the first parse has
+/// failed: good records, nearly all of them, pay nothing for it.
+pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(json: &'a str) -> Result<T, String> {
+    serde_json::from_str(json).map_err(|e| {
+        let what = e
+            .to_string()
+            .replace("expected u64", "expected a whole number");
+        if e.classify() != serde_json::error::Category::Data {
+            return format!("malformed JSON: {what}");
+        }
+        let mut de = serde_json::Deserializer::from_str(json);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(at) if !matches!(at.path().to_string().as_str(), "" | ".") => {
+                format!("unexpected JSON at `{}`: {what}", at.path())
+            }
+            _ => format!("unexpected JSON: {what}"),
+        }
+    })
+}
+
 /// Which importer understands this object.
 pub fn classify(v: &Value) -> Option<Format> {
     let o = v.as_object()?;

@@ -28,7 +28,7 @@ pub fn parse_record(json: &str, cx: &Context) -> Result<Vec<Record>, String> {
     if !json.trim_start().starts_with('{') {
         return Err("not a twarc2 page or tweet: expected a JSON object".into());
     }
-    let top: Tweet = serde_json::from_str(json).map_err(json_error)?;
+    let top: Tweet = super::from_json(json)?;
     if top.is_page() {
         read_page(&top, json, cx)
     } else if top.has_text() {

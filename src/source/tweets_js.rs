@@ -102,7 +102,7 @@ pub fn parse_record(json: &str, cx: &Context, sidecar: &Sidecar) -> Result<Vec<R
     if !json.trim_start().starts_with('{') {
         return Err("not a tweets.js entry: expected a JSON object".into());
     }
-    let element: Tweet = serde_json::from_str(json).map_err(json_error)?;
+    let element: Tweet = super::from_json(json)?;
     let tweet = element.tweet.as_deref().unwrap_or(&element);
     let id = (tweet.id_str.as_ref())
         .or(tweet.id.as_ref())
