@@ -26,7 +26,11 @@ fn main() {
         "<ul><li>".repeat(40_000),
         "</li></ul>".repeat(40_000)
     );
-    let divs = format!("{}leaf{}", "<div>".repeat(100_000), "</div>".repeat(100_000));
+    let divs = format!(
+        "{}leaf{}",
+        "<div>".repeat(100_000),
+        "</div>".repeat(100_000)
+    );
     let normal = "<p>First &amp; <em>best</em> <span class=\"h-card\"><a href=\"https://home.example/@bob\" \
         class=\"u-url mention\">@<span>bob</span></a></span></p><p>Second line<br>third: \
         <a href=\"https://example.com/a/very/long/path\"><span class=\"invisible\">https://</span>\

@@ -399,7 +399,10 @@ mod tests {
             let t = epoch_seconds(secs).unwrap();
             let err = check_time(&t).unwrap_err();
             assert!(err.contains(&format!("year {year},")), "{err}");
-            assert!(parse_time(&format_time(&t)).is_none(), "not RFC 3339: {secs}");
+            assert!(
+                parse_time(&format_time(&t)).is_none(),
+                "not RFC 3339: {secs}"
+            );
         }
     }
 

@@ -186,8 +186,16 @@ impl<'a> Walk<'a> {
         let raw = is(
             name,
             &[
-                "script", "style", "xmp", "iframe", "noembed", "noframes", "noscript", "textarea",
-                "title", "plaintext",
+                "script",
+                "style",
+                "xmp",
+                "iframe",
+                "noembed",
+                "noframes",
+                "noscript",
+                "textarea",
+                "title",
+                "plaintext",
             ],
         );
         if !raw || self.excess > 0 || !self.trusted {
@@ -204,8 +212,9 @@ impl<'a> Walk<'a> {
             let close = b[lt + 1..].starts_with(b"/")
                 && b.len() >= lt + 2 + name.len()
                 && b[lt + 2..lt + 2 + name.len()].eq_ignore_ascii_case(name.as_bytes())
-                && b.get(lt + 2 + name.len())
-                    .is_none_or(|c| matches!(c, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'));
+                && b.get(lt + 2 + name.len()).is_none_or(|c| {
+                    matches!(c, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>')
+                });
             if close {
                 // Inside a script, `<!--` starts escapes in which `</script>` may not end it.
                 if is(name, &["script"]) && memchr::memmem::find(&b[from..lt], b"<!--").is_some() {
@@ -304,10 +313,7 @@ fn comment_end(b: &[u8], at: usize) -> usize {
         memchr::memmem::find(rest, b"-->").map(|i| i + 3),
         memchr::memmem::find(rest, b"--!>").map(|i| i + 4),
     ];
-    ends.into_iter()
-        .flatten()
-        .min()
-        .map_or(b.len(), |e| at + e)
+    ends.into_iter().flatten().min().map_or(b.len(), |e| at + e)
 }
 
 /// After the first `end` at or past `at`, or the end of the input.
@@ -346,7 +352,9 @@ fn is_formatting(name: &str) -> bool {
 fn closes_implicitly(name: &str) -> bool {
     is(
         name,
-        &["dd", "dt", "li", "optgroup", "option", "p", "rb", "rp", "rt", "rtc"],
+        &[
+            "dd", "dt", "li", "optgroup", "option", "p", "rb", "rp", "rt", "rtc",
+        ],
     )
 }
 
@@ -355,10 +363,38 @@ fn closes_p(name: &str) -> bool {
     is(
         name,
         &[
-            "address", "article", "aside", "blockquote", "center", "details", "dialog", "dir",
-            "div", "dl", "fieldset", "figcaption", "figure", "footer", "header", "hgroup", "main",
-            "menu", "nav", "ol", "p", "section", "summary", "ul", "h1", "h2", "h3", "h4", "h5",
-            "h6", "pre", "listing",
+            "address",
+            "article",
+            "aside",
+            "blockquote",
+            "center",
+            "details",
+            "dialog",
+            "dir",
+            "div",
+            "dl",
+            "fieldset",
+            "figcaption",
+            "figure",
+            "footer",
+            "header",
+            "hgroup",
+            "main",
+            "menu",
+            "nav",
+            "ol",
+            "p",
+            "section",
+            "summary",
+            "ul",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "pre",
+            "listing",
         ],
     )
 }
@@ -390,8 +426,11 @@ mod tests {
         for _ in 0..MAX_DEPTH {
             deep.push_str("<div>");
         }
-        deep.push_str("x");
-        assert!(matches!(bound_depth(&deep), Cow::Borrowed(_)), "exactly at the bound");
+        deep.push('x');
+        assert!(
+            matches!(bound_depth(&deep), Cow::Borrowed(_)),
+            "exactly at the bound"
+        );
         assert_eq!(
             html_to_text("<p>First &amp; <em>best</em> <a href=\"https://e.example/x\">the link text</a></p><p>Second line<br>third</p>"),
             "First & best the link text\n\nSecond line\nthird"
@@ -409,9 +448,15 @@ mod tests {
         let bounded = bound_depth(&html);
         assert_eq!(bounded.matches("<div>").count(), MAX_DEPTH);
         assert_eq!(bounded.matches("</div>").count(), MAX_DEPTH);
-        assert!(bounded.ends_with("<p>after</p>"), "the end tags dropped are the excess ones");
+        assert!(
+            bounded.ends_with("<p>after</p>"),
+            "the end tags dropped are the excess ones"
+        );
         let text = html_to_text(&html);
-        assert!(text.starts_with("leaf") && text.ends_with("after"), "{text:?}");
+        assert!(
+            text.starts_with("leaf") && text.ends_with("after"),
+            "{text:?}"
+        );
     }
 
     /// Words in dropped block elements do not run together.
@@ -446,7 +491,11 @@ mod tests {
     /// Unclosed paragraphs and list items, which people write, do not pile up.
     #[test]
     fn unclosed_paragraphs_and_items_close_as_in_html() {
-        let html = format!("{}<ul>{}</ul>", "<p>para".repeat(500), "<li>item".repeat(500));
+        let html = format!(
+            "{}<ul>{}</ul>",
+            "<p>para".repeat(500),
+            "<li>item".repeat(500)
+        );
         assert!(matches!(bound_depth(&html), Cow::Borrowed(_)));
     }
 
@@ -454,7 +503,11 @@ mod tests {
     #[test]
     fn a_million_nested_tags_need_no_stack() {
         let depth = 1_000_000;
-        let html = format!("{}deep{}", "<div><i>".repeat(depth / 2), "</i></div>".repeat(depth / 2));
+        let html = format!(
+            "{}deep{}",
+            "<div><i>".repeat(depth / 2),
+            "</i></div>".repeat(depth / 2)
+        );
         let text = std::thread::Builder::new()
             .stack_size(1 << 20)
             .spawn(move || html_to_text(&html))

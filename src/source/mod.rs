@@ -250,8 +250,8 @@ pub fn read_file(
         None => detect(head, &name)?,
     };
     // Only JSON formats come as JSON Lines or as one document.
-    let lines = !matches!(format, Format::Twcs | Format::TweetsJs)
-        && layout(head, whole) == Layout::Lines;
+    let lines =
+        !matches!(format, Format::Twcs | Format::TweetsJs) && layout(head, whole) == Layout::Lines;
     let reader = peeked.into_reader();
     let mut run = Run {
         report: FileReport {
@@ -1152,18 +1152,30 @@ mod tests {
         let good = |f: Format| match f {
             Format::Mastodon => r#"{"id":"9","content":"<p>x</p>","account":{"id":"1"}}"#,
             Format::Twarc2 => r#"{"id":"9","text":"x","author_id":"1"}"#,
-            Format::Twarc1 => r#"{"id_str":"9","full_text":"x","user":{"id_str":"1","screen_name":"a"}}"#,
-            Format::Convokit => r#"{"id":"9","speaker":"a","conversation_id":"9","reply_to":null,"timestamp":1,"text":"x"}"#,
+            Format::Twarc1 => {
+                r#"{"id_str":"9","full_text":"x","user":{"id_str":"1","screen_name":"a"}}"#
+            }
+            Format::Convokit => {
+                r#"{"id":"9","speaker":"a","conversation_id":"9","reply_to":null,"timestamp":1,"text":"x"}"#
+            }
             _ => "",
         };
         for (format, name, text) in cases {
             let file = dir.path().join(name);
             // In JSON Lines, a good record after the bad one shows that skipping goes on.
             let jsonl = !matches!(format, Format::TweetsJs | Format::Twcs);
-            let text = if jsonl { format!("{text}\n{}\n", good(format)) } else { text.to_string() };
+            let text = if jsonl {
+                format!("{text}\n{}\n", good(format))
+            } else {
+                text.to_string()
+            };
             std::fs::write(&file, text).unwrap();
             for skip_bad in [false, true] {
-                let opts = ReadOptions { format: Some(format), skip_bad, keep_raw: false };
+                let opts = ReadOptions {
+                    format: Some(format),
+                    skip_bad,
+                    keep_raw: false,
+                };
                 let mut ids = Vec::new();
                 let result = read_file(&file, &opts, &indicatif::ProgressBar::hidden(), &mut |r| {
                     ids.push(match r {
@@ -1178,13 +1190,24 @@ mod tests {
                     report.skipped[0].clone()
                 } else {
                     let err = result.unwrap_err();
-                    err.downcast_ref::<BadRecordError>().expect("a bad record").0.clone()
+                    err.downcast_ref::<BadRecordError>()
+                        .expect("a bad record")
+                        .0
+                        .clone()
                 };
                 let line = if format == Format::Twcs { 2 } else { 1 };
-                assert_eq!((bad.file.as_str(), bad.line), (file.to_str().unwrap(), line), "{name}");
+                assert_eq!(
+                    (bad.file.as_str(), bad.line),
+                    (file.to_str().unwrap(), line),
+                    "{name}"
+                );
                 // ConvoKit and TWCS said so before the shared check, in their own words.
                 let said = ["empty id", "has no id", "bad tweet_id"];
-                assert!(said.iter().any(|s| bad.message.contains(s)), "{name}: {}", bad.message);
+                assert!(
+                    said.iter().any(|s| bad.message.contains(s)),
+                    "{name}: {}",
+                    bad.message
+                );
                 let want: Vec<&str> = if skip_bad && jsonl { vec!["9"] } else { vec![] };
                 assert_eq!(ids, want, "{name}, skip_bad {skip_bad}");
             }

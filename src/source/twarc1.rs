@@ -325,11 +325,31 @@ mod tests {
     #[test]
     fn a_wrong_value_is_named_by_its_field() {
         let cases = [
-            (r#"{"id":"12","id_str":"12","full_text":"x"}"#, "`id`", "string \"12\""),
-            (r#"{"id":-5,"id_str":"12","full_text":"x"}"#, "`id`", "integer `-5`"),
-            (r#"{"id_str":"1","full_text":"x","user":{"id_str":7}}"#, "`user.id_str`", "integer `7`"),
-            (r#"{"id_str":"1","entities":{"hashtags":[{"text":"a"},{"text":null}]}}"#, "`entities.hashtags[1].text`", "null"),
-            (r#"{"delete":{"status":{"id":"x"}}}"#, "`delete.status.id`", "string \"x\""),
+            (
+                r#"{"id":"12","id_str":"12","full_text":"x"}"#,
+                "`id`",
+                "string \"12\"",
+            ),
+            (
+                r#"{"id":-5,"id_str":"12","full_text":"x"}"#,
+                "`id`",
+                "integer `-5`",
+            ),
+            (
+                r#"{"id_str":"1","full_text":"x","user":{"id_str":7}}"#,
+                "`user.id_str`",
+                "integer `7`",
+            ),
+            (
+                r#"{"id_str":"1","entities":{"hashtags":[{"text":"a"},{"text":null}]}}"#,
+                "`entities.hashtags[1].text`",
+                "null",
+            ),
+            (
+                r#"{"delete":{"status":{"id":"x"}}}"#,
+                "`delete.status.id`",
+                "string \"x\"",
+            ),
         ];
         for (line, field, found) in cases {
             let err = parse_record(line, &cx()).unwrap_err();

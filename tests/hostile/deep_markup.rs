@@ -51,7 +51,11 @@ fn deeply_nested_statuses_import_with_every_word_in_order() {
         db.query_row("SELECT text FROM posts WHERE id = ?1", [id], |r| r.get(0))
             .unwrap()
     };
-    assert_eq!(text("1"), "Is this designed?\n\nSecond", "a normal post as before");
+    assert_eq!(
+        text("1"),
+        "Is this designed?\n\nSecond",
+        "a normal post as before"
+    );
     for (id, depth, open, _) in cases {
         let words: Vec<String> = text(id)
             .split_whitespace()
@@ -59,7 +63,10 @@ fn deeply_nested_statuses_import_with_every_word_in_order() {
             .map(str::to_string)
             .collect();
         let want: Vec<String> = (0..depth).map(|i| format!("w{i}")).collect();
-        assert!(words == want, "{open} x {depth}: words lost, joined or out of order");
+        assert!(
+            words == want,
+            "{open} x {depth}: words lost, joined or out of order"
+        );
     }
 
     // Read without a corpus: the same posts, in one thread.

@@ -80,7 +80,7 @@ fn stored(db: &Path) -> u64 {
     rethread::corpus::Corpus::open_existing(db)
         .unwrap()
         .post_count()
-        .unwrap() as u64
+        .unwrap()
 }
 
 /// Posts over all threads `threads --format json` lists for these arguments.
@@ -121,7 +121,11 @@ fn blank_first_lines_are_passed_over_in_every_json_lines_format() {
                     args.extend(["--format", sample.format]);
                 }
                 ok(d, &args);
-                assert_eq!(stored(&d.join(&db)), sample.posts, "{what}, forced {forced}");
+                assert_eq!(
+                    stored(&d.join(&db)),
+                    sample.posts,
+                    "{what}, forced {forced}"
+                );
                 let mut input = vec!["--input", "in.jsonl"];
                 if forced {
                     input.extend(["--input-format", sample.format]);
@@ -170,7 +174,11 @@ fn a_malformed_first_line_is_line_1_stopped_at_or_skipped() {
                     "{what}: {err}"
                 );
                 assert!(err.contains("in.jsonl:1:"), "{what}: {err}");
-                assert_eq!(stored(&d.join(&db)), sample.posts, "{what}, forced {forced}");
+                assert_eq!(
+                    stored(&d.join(&db)),
+                    sample.posts,
+                    "{what}, forced {forced}"
+                );
 
                 let mut input = vec!["threads", "--input", "in.jsonl"];
                 if forced {

@@ -54,9 +54,7 @@ fn twarc2() -> Case {
             r#"{{"id":"{id}","text":"tweet {id}","author_id":"7","conversation_id":"1","created_at":"{at}","author":{{"id":"7","username":"ana"}},"referenced_tweets":[{{"type":"replied_to","id":"1"}}]}}"#
         )
     };
-    let page = format!(
-        r#"{{"data":[{{"id":"5","text":"in a page","author_id":"7","conversation_id":"1","created_at":"+10000-01-01T00:00:00.000Z"}}],"includes":{{}},"meta":{{}}}}"#
-    );
+    let page = r#"{"data":[{"id":"5","text":"in a page","author_id":"7","conversation_id":"1","created_at":"+10000-01-01T00:00:00.000Z"}],"includes":{},"meta":{}}"#.to_string();
     let text = [
         r#"{"id":"1","text":"root","author_id":"7","conversation_id":"1","created_at":"2020-01-01T00:00:00.000Z","author":{"id":"7","username":"ana"}}"#.to_string(),
         tweet(2, "+10000-01-01T00:00:00Z"),
@@ -122,12 +120,13 @@ fn mastodon() -> Case {
 }
 
 fn twcs() -> Case {
-    let text = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n\
+    let text =
+        "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n\
         1,ana,True,Tue Oct 31 22:10:47 +0000 2017,hello,2,\n\
         2,AirlineX,False,+10000-01-01 00:00:00,far future,,1\n\
         3,AirlineX,False,-0001-12-31 23:59:59,far past,,1\n\
         4,AirlineX,False,Tue Oct 31 22:12:00 +0000 2017,answer,,1\n"
-        .to_string();
+            .to_string();
     Case {
         format: "twcs",
         file: "twcs.csv",
@@ -146,7 +145,8 @@ fn tweets_js() -> Case {
     };
     let text = format!(
         "window.YTD.tweets.part0 = [\n{},\n{},\n{},\n{}\n]\n",
-        tweet(1, "Tue Oct 31 22:10:47 +0000 2017").replace(r#", "in_reply_to_status_id_str": "1""#, ""),
+        tweet(1, "Tue Oct 31 22:10:47 +0000 2017")
+            .replace(r#", "in_reply_to_status_id_str": "1""#, ""),
         tweet(2, "+10000-01-01T00:00:00Z"),
         tweet(3, "Sat Jan 01 00:00:00 +0000 10000"),
         tweet(4, "Tue Oct 31 22:12:00 +0000 2017"),
@@ -165,12 +165,19 @@ fn stored(db: &Path) -> u64 {
     rethread::corpus::Corpus::open_existing(db)
         .unwrap()
         .post_count()
-        .unwrap() as u64
+        .unwrap()
 }
 
 #[test]
 fn times_outside_the_years_are_bad_records_in_every_importer() {
-    for case in [convokit(), twarc2(), twarc1(), mastodon(), twcs(), tweets_js()] {
+    for case in [
+        convokit(),
+        twarc2(),
+        twarc1(),
+        mastodon(),
+        twcs(),
+        tweets_js(),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join(case.file), &case.text).unwrap();
@@ -181,11 +188,21 @@ fn times_outside_the_years_are_bad_records_in_every_importer() {
         let o = rethread(d, &["import", "--db", "strict.db", f]);
         assert!(!o.status.success(), "{what}: strict import must fail");
         let err = stderr(&o);
-        assert!(err.contains(&format!("{f}:{}:", case.bad[0])), "{what}: {err}");
-        assert_eq!(stored(&d.join("strict.db")), 1, "{what}: the record before is kept");
+        assert!(
+            err.contains(&format!("{f}:{}:", case.bad[0])),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            stored(&d.join("strict.db")),
+            1,
+            "{what}: the record before is kept"
+        );
         let o = rethread(d, &["threads", "--input", f]);
         assert!(!o.status.success(), "{what}");
-        assert!(stderr(&o).contains(&format!("{f}:{}:", case.bad[0])), "{what}");
+        assert!(
+            stderr(&o).contains(&format!("{f}:{}:", case.bad[0])),
+            "{what}"
+        );
 
         // --skip-bad: each bad record is skipped and named, the good ones stored.
         let o = rethread(d, &["import", "--db", "c.db", "--skip-bad", f]);
@@ -200,18 +217,26 @@ fn times_outside_the_years_are_bad_records_in_every_importer() {
             "{what}: {err}"
         );
         for line in &case.bad {
-            assert!(err.contains(&format!("{f}:{line}:")), "{what}: line {line}: {err}");
+            assert!(
+                err.contains(&format!("{f}:{line}:")),
+                "{what}: line {line}: {err}"
+            );
         }
         assert_eq!(stored(&d.join("c.db")), case.posts, "{what}");
 
         // Reading the file and reading the corpus agree, times and all.
-        let from_file = ok(d, &["threads", "--format", "json", "--input", f, "--skip-bad"]);
+        let from_file = ok(
+            d,
+            &["threads", "--format", "json", "--input", f, "--skip-bad"],
+        );
         let from_db = ok(d, &["threads", "--format", "json", "--db", "c.db"]);
         assert_eq!(from_file, from_db, "{what}");
         let threads: serde_json::Value = serde_json::from_str(&from_db).unwrap();
         for t in threads.as_array().unwrap() {
             for key in ["start", "end"] {
-                let at = t[key].as_str().unwrap_or_else(|| panic!("{what}: {key} is known: {t}"));
+                let at = t[key]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{what}: {key} is known: {t}"));
                 assert!(at.as_bytes()[0].is_ascii_digit(), "{what}: RFC 3339: {at}");
             }
         }
