@@ -292,6 +292,27 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The years a post's time may fall in: those RFC 3339 can write (four digits). Outside them
+/// [`format_time`] writes `+10000-01-01…` or `-0001-…`, which is not RFC 3339 and which
+/// [`parse_time`] cannot read back, so a time kept from a file would come back from the corpus
+/// as unknown and `threads --input` and `threads --db` would disagree. Importers refuse such a
+/// time as bad input (see `source::read_file`) instead of keeping what they cannot give back.
+pub const YEARS: std::ops::RangeInclusive<i32> = 0..=9999;
+
+/// `Ok` when `t` falls in [`YEARS`]; else what is wrong, for an importer's error.
+pub fn check_time(t: &DateTime<Utc>) -> Result<(), String> {
+    use chrono::Datelike;
+    if YEARS.contains(&t.year()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "time {} is in year {}, outside the years 0000-9999 that RFC 3339 can write",
+            format_time(t),
+            t.year()
+        ))
+    }
+}
+
 /// Parse the timestamp forms the sources use: RFC 3339 (`…Z`, `…+00:00`), Twitter's classic
 /// `Tue Oct 31 22:10:47 +0000 2017`, and Unix epoch seconds (integer or fractional).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
@@ -363,6 +384,26 @@ mod tests {
         }
         assert!(parse_time("yesterday").is_none());
         assert!(parse_time("").is_none());
+    }
+
+    /// Every time inside the years is written as RFC 3339 and read back unchanged; the first
+    /// second outside them on either side is refused.
+    #[test]
+    fn times_in_the_years_round_trip_and_others_are_refused() {
+        for secs in [-62_167_219_200.0, 0.0, 1_509_487_847.5, 253_402_300_799.0] {
+            let t = epoch_seconds(secs).unwrap();
+            assert!(check_time(&t).is_ok(), "{secs}");
+            assert_eq!(parse_time(&format_time(&t)), Some(t), "{secs}");
+        }
+        for (secs, year) in [(253_402_300_800.0, "10000"), (-62_167_219_201.0, "-1")] {
+            let t = epoch_seconds(secs).unwrap();
+            let err = check_time(&t).unwrap_err();
+            assert!(err.contains(&format!("year {year},")), "{err}");
+            assert!(
+                parse_time(&format_time(&t)).is_none(),
+                "not RFC 3339: {secs}"
+            );
+        }
     }
 
     #[test]

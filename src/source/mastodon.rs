@@ -8,7 +8,8 @@
 //! with `repost_of` / `quote_of`.
 //!
 //! `content` is HTML. It becomes plain text through `html2text` (a maintained HTML renderer built
-//! on html5ever), configured to keep paragraph breaks and to write a link as the text inside it.
+//! on html5ever), configured to keep paragraph breaks and to write a link as the text inside it,
+//! after its nesting depth is bounded (see [`super::html_text`]: a server chooses the markup).
 //! Mastodon hides parts of long URLs in `<span class="invisible">` for display; we keep that text,
 //! because a researcher needs the whole URL more than its shortened look.
 
@@ -191,7 +192,7 @@ fn is_context(json: &str) -> bool {
 fn status(json: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String> {
     let mut stack: Vec<&str> = vec![json];
     while let Some(json) = stack.pop() {
-        let s: Status = serde_json::from_str(json).map_err(|e| format!("malformed status: {e}"))?;
+        let s: Status = super::from_json(json).map_err(|e| format!("status: {e}"))?;
         let id =
             s.id.as_deref()
                 .filter(|id| !id.is_empty())
@@ -365,25 +366,7 @@ pub fn host(u: &str) -> Option<String> {
     })
 }
 
-/// Mastodon HTML → plain text: paragraphs separated by a blank line, `<br>` as a line break,
-/// links as the text they show, entities decoded.
-pub fn html_to_text(html: &str) -> String {
-    if !html.contains(['<', '&']) {
-        return html.trim().to_string();
-    }
-    let config = html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
-        .link_footnotes(false)
-        .no_link_wrapping()
-        .allow_width_overflow();
-    // Wider than any line of the text can be (the text is never longer than its HTML), so
-    // html2text never wraps or splits what the author wrote.
-    match config.string_from_read(html.as_bytes(), html.len().max(80)) {
-        Ok(text) => text.trim_end().to_string(),
-        // html2text only fails on pathological nesting; fall back to the raw markup rather than
-        // lose the post.
-        Err(_) => html.to_string(),
-    }
-}
+pub use super::html_text::html_to_text;
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@
 //! because researchers rename files freely.
 
 pub mod convokit;
+pub mod html_text;
 pub mod mastodon;
 pub mod mastodon_api;
 pub mod net;
@@ -230,8 +231,9 @@ pub fn read_file(
     progress.set_length(len);
     progress.set_position(0);
     let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
-    let (head, reader) = peek(reader, len, &name)?;
-    if head.iter().all(u8::is_ascii_whitespace) && (head.len() as u64) >= len {
+    let peeked = peek(reader, len, &name)?;
+    let (head, whole) = (&peeked.head, peeked.head.len() as u64 >= len);
+    if whole && head.iter().all(u8::is_ascii_whitespace) {
         // An empty collection (a search that found nothing) is not an error; say so, though.
         return Ok(FileReport {
             file: name,
@@ -245,8 +247,12 @@ pub fn read_file(
     }
     let format = match opts.format {
         Some(f) => f,
-        None => detect(&head, &name)?,
+        None => detect(head, &name)?,
     };
+    // Only JSON formats come as JSON Lines or as one document.
+    let lines =
+        !matches!(format, Format::Twcs | Format::TweetsJs) && layout(head, whole) == Layout::Lines;
+    let reader = peeked.into_reader();
     let mut run = Run {
         report: FileReport {
             file: name.clone(),
@@ -297,12 +303,7 @@ pub fn read_file(
             run.document(&text, offset, format, &sidecar)?;
         }
         _ => {
-            let first = head
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(&head[..], |i| &head[..i]);
-            let first = std::str::from_utf8(first).unwrap_or("").trim();
-            if looks_like_jsonl(first) {
+            if lines {
                 run.jsonl(reader, format, progress)?;
             } else {
                 let text = read_rest(reader, &name)?;
@@ -314,19 +315,68 @@ pub fn read_file(
     Ok(run.report)
 }
 
-/// A first line that is a complete JSON object means one record per line (JSONL).
-fn looks_like_jsonl(first: &str) -> bool {
-    first.starts_with('{') && serde_json::from_str::<&RawValue>(first).is_ok()
+/// How the records of a JSON file are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// JSON Lines: one record a line; blank lines are passed over, a bad line is a bad record.
+    Lines,
+    /// One JSON document (an object, or an array of records) over any number of lines.
+    Document,
 }
 
-/// Look at the start of the file without losing it: the buffered first MiB, or the whole first
-/// line when it is longer (a twarc2 page of 500 tweets with its expansions is one line of a few
-/// MiB), handed back in front of the rest of the reader. The caller reads on from the start.
-fn peek(
-    mut reader: Box<dyn BufRead + Send>,
-    len: u64,
-    name: &str,
-) -> Result<(Vec<u8>, Box<dyn BufRead + Send>)> {
+/// Tell JSON Lines from one JSON document by the start of the file (`head`, which holds at
+/// least its first two lines that are not blank; `whole` when it is the whole file).
+///
+/// Blank lines never decide. A first line that is a whole JSON object means JSON Lines. When
+/// it is not (a pretty-printed `[` or `{` opening a document, or a JSON Lines file whose first
+/// record is broken), the head is read as a document: a value that ends with the file, or runs
+/// on past the head (a large document), is one. If that fails too, a later line of the head
+/// that is a whole object standing at the start of its line shows JSON Lines with a bad line;
+/// without one, it is a broken document, and reading it as one names the line of the fault.
+///
+/// Why it matters: read as one document, a JSON Lines file is a single bad record, so a blank
+/// or broken first line would lose every record after it.
+fn layout(head: &[u8], whole: bool) -> Layout {
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        // The head may end inside a character; what comes before is enough.
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+    };
+    // Only complete lines: the head may end inside one (unless it is the whole file).
+    let complete = match text.rfind('\n') {
+        _ if whole => text,
+        Some(i) => &text[..i],
+        None => "",
+    };
+    let mut lines = complete.split('\n').filter(|l| !l.trim().is_empty());
+    if lines.next().is_some_and(|l| is_object(l.trim())) {
+        return Layout::Lines;
+    }
+    let start = text.trim_start();
+    let mut values = serde_json::Deserializer::from_str(start).into_iter::<&RawValue>();
+    match values.next() {
+        Some(Ok(_)) if start[values.byte_offset()..].trim().is_empty() => return Layout::Document,
+        Some(Err(e)) if e.is_eof() && !whole => return Layout::Document,
+        _ => {}
+    }
+    if lines.any(|l| l.starts_with('{') && is_object(l.trim_end())) {
+        Layout::Lines
+    } else {
+        Layout::Document
+    }
+}
+
+/// A whole JSON object and nothing else.
+fn is_object(text: &str) -> bool {
+    text.starts_with('{') && serde_json::from_str::<&RawValue>(text).is_ok()
+}
+
+/// Look at the start of the file without losing it, handed back in front of the rest of the
+/// reader (the caller reads on from the start): the buffered first MiB, and on until it holds
+/// the first two lines that are not blank, however long (a twarc2 page of 500 tweets with its
+/// expansions is one line of a few MiB). Two, because when the first is broken [`layout`]
+/// looks at the next to tell JSON Lines from a document.
+fn peek(mut reader: Box<dyn BufRead + Send>, len: u64, name: &str) -> Result<Peeked> {
     let buf = reader
         .fill_buf()
         .with_context(|| format!("{name}: cannot read"))?;
@@ -338,16 +388,59 @@ fn peek(
         .fill_buf()
         .with_context(|| format!("{name}: cannot read"))?
         .to_vec();
-    if head.contains(&b'\n') || head.len() as u64 >= len {
-        return Ok((head, reader));
+    let full_lines = |bytes: &[u8]| {
+        bytes
+            .split_inclusive(|&b| b == b'\n')
+            .filter(|l| l.ends_with(b"\n") && !l.iter().all(u8::is_ascii_whitespace))
+            .take(2)
+            .count()
+    };
+    if full_lines(&head) == 2 || head.len() as u64 >= len {
+        // A copy of what the reader still holds in its buffer.
+        return Ok(Peeked {
+            head,
+            taken: false,
+            rest: reader,
+        });
     }
-    let mut first = Vec::new();
-    reader
-        .read_until(b'\n', &mut first)
-        .with_context(|| format!("{name}: cannot read"))?;
-    let chained: Box<dyn BufRead + Send> =
-        Box::new(std::io::Cursor::new(first.clone()).chain(reader));
-    Ok((first, chained))
+    let mut head = Vec::new();
+    let mut found = 0;
+    while found < 2 {
+        let start = head.len();
+        let n = reader
+            .read_until(b'\n', &mut head)
+            .with_context(|| format!("{name}: cannot read"))?;
+        if n == 0 {
+            break;
+        }
+        found += full_lines(&head[start..]);
+    }
+    Ok(Peeked {
+        head,
+        taken: true,
+        rest: reader,
+    })
+}
+
+/// The start of a file, looked at before it is read ([`peek`]).
+struct Peeked {
+    head: Vec<u8>,
+    /// Whether `head` was read out of `rest` (and goes back in front of it), or is a copy of
+    /// what `rest` still holds in its buffer.
+    taken: bool,
+    rest: Box<dyn BufRead + Send>,
+}
+
+impl Peeked {
+    /// The file from its start. A head read out of the file goes back in front of the rest
+    /// itself, not a copy of it: on a file of one 600 MB line, a copy is 600 MB more.
+    fn into_reader(self) -> Box<dyn BufRead + Send> {
+        if self.taken {
+            Box::new(std::io::Cursor::new(self.head).chain(self.rest))
+        } else {
+            self.rest
+        }
+    }
 }
 
 fn read_rest(mut reader: impl Read, name: &str) -> Result<String> {
@@ -371,39 +464,51 @@ pub fn detect(head: &[u8], name: &str) -> Result<Format> {
         return Ok(Format::TweetsJs);
     }
     let first_line = trimmed.lines().next().unwrap_or("");
-    if !trimmed.starts_with('{') && !trimmed.starts_with('[') {
-        if twcs::is_header(first_line) {
-            return Ok(Format::Twcs);
-        }
+    let json = trimmed.starts_with('{') || trimmed.starts_with('[');
+    if !json && twcs::is_header(first_line) {
+        return Ok(Format::Twcs);
+    }
+    // A sample record: the first line if it is a whole value, else the first element or object
+    // of the document (which may be cut off at the end of the peeked bytes).
+    let sample: Option<Value> = json
+        .then(|| {
+            serde_json::from_str(first_line.trim())
+                .ok()
+                .or_else(|| first_value(trimmed))
+        })
+        .flatten();
+    let sample = match sample {
+        Some(Value::Array(items)) => items.into_iter().next(),
+        other => other,
+    };
+    if let Some(f) = sample.as_ref().and_then(classify) {
+        return Ok(f);
+    }
+    // JSON Lines whose first record is broken: the first later line that is a record of a
+    // known format tells (see `layout`); the broken line is then reported as line 1.
+    let later = trimmed.lines().skip(1).find_map(|l| {
+        let v: Value = serde_json::from_str(l.trim()).ok()?;
+        classify(&v)
+    });
+    if let Some(f) = later {
+        return Ok(f);
+    }
+    if !json {
         bail!(
             "{name}: cannot tell the format (not JSON, not a Twitter archive, not a TWCS CSV header); \
              use --format with one of: {}",
             Format::ALL.map(|f| f.name()).join(", ")
         );
     }
-    // Find a sample record: the first line if it is a whole object, else the first element or
-    // object of the document (which may be cut off at the end of the peeked bytes).
-    let sample: Option<Value> = serde_json::from_str(first_line.trim())
-        .ok()
-        .or_else(|| first_value(trimmed));
-    let sample = match sample {
-        Some(Value::Array(items)) => items.into_iter().next(),
-        other => other,
+    let keys = match &sample {
+        Some(Value::Object(m)) => m.keys().take(8).cloned().collect::<Vec<_>>().join(", "),
+        Some(_) => "not an object".into(),
+        None => "no complete JSON value in the first MiB".into(),
     };
-    match sample.as_ref().and_then(classify) {
-        Some(f) => Ok(f),
-        None => {
-            let keys = match &sample {
-                Some(Value::Object(m)) => m.keys().take(8).cloned().collect::<Vec<_>>().join(", "),
-                Some(_) => "not an object".into(),
-                None => "no complete JSON value in the first MiB".into(),
-            };
-            bail!(
-                "{name}: cannot tell the format of the first record ({keys}); use --format with one of: {}",
-                Format::ALL.map(|f| f.name()).join(", ")
-            )
-        }
-    }
+    bail!(
+        "{name}: cannot tell the format of the first record ({keys}); use --format with one of: {}",
+        Format::ALL.map(|f| f.name()).join(", ")
+    )
 }
 
 /// The first complete JSON object in a (possibly truncated) document: the document itself, or
@@ -418,6 +523,32 @@ fn first_value(text: &str) -> Option<Value> {
         .into_iter::<Value>()
         .next()?
         .ok()
+}
+
+/// Parse one record's JSON into an importer's type, or say what is wrong with it: broken
+/// syntax (`malformed JSON: …`), or well-formed JSON holding a value of the wrong type, named by
+/// its field and what was found there (``unexpected JSON at `retweeted_status.id`: invalid
+/// type: string "5", expected a whole number``). serde_json alone names neither the field
+/// nor, for numbers, what it wanted in words (`expected u64`).
+///
+/// The field is found by parsing again with the path tracked, only when the first parse has
+/// failed: good records, nearly all of them, pay nothing for it.
+pub(crate) fn from_json<'a, T: serde::Deserialize<'a>>(json: &'a str) -> Result<T, String> {
+    serde_json::from_str(json).map_err(|e| {
+        let what = e
+            .to_string()
+            .replace("expected u64", "expected a whole number");
+        if e.classify() != serde_json::error::Category::Data {
+            return format!("malformed JSON: {what}");
+        }
+        let mut de = serde_json::Deserializer::from_str(json);
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(at) if !matches!(at.path().to_string().as_str(), "" | ".") => {
+                format!("unexpected JSON at `{}`: {what}", at.path())
+            }
+            _ => format!("unexpected JSON: {what}"),
+        }
+    })
 }
 
 /// Which importer understands this object.
@@ -481,6 +612,36 @@ fn parse_json(
     }
 }
 
+/// The checks every importer's output passes before it reaches the sink, made once here rather
+/// than in each importer, so that no format can forget one:
+///
+/// - an id that is not blank: an empty id names no post, and every record without one would
+///   become the same post;
+/// - a time in the years RFC 3339 can write ([`crate::model::check_time`]): the corpus could
+///   store it but not give it back, so reading the file and reading the corpus would disagree.
+///
+/// Either fault makes the whole input record bad (named by file and line, skipped with
+/// `--skip-bad`), as any other fault in it would.
+fn admit(records: Vec<Record>) -> Result<Vec<Record>, String> {
+    for r in &records {
+        match r {
+            Record::Post(p) => {
+                if p.id.trim().is_empty() {
+                    return Err(format!("a post with an empty id ({:?})", p.id));
+                }
+                if let Some(t) = &p.created_at {
+                    crate::model::check_time(t).map_err(|e| format!("post {}: {e}", p.id))?;
+                }
+            }
+            Record::Missing(m) if m.id.trim().is_empty() => {
+                return Err(format!("a missing-post note with an empty id ({:?})", m.id));
+            }
+            Record::Missing(_) => {}
+        }
+    }
+    Ok(records)
+}
+
 /// One file being read: the report so far and where records go.
 struct Run<'a> {
     report: FileReport,
@@ -502,7 +663,7 @@ impl Run<'_> {
     /// Account for one input record and pass its output on, or report it as bad.
     fn take(&mut self, line: u64, result: Result<Vec<Record>, String>) -> Result<()> {
         self.report.records += 1;
-        match result {
+        match result.and_then(admit) {
             Ok(records) => {
                 for r in records {
                     match &r {
@@ -971,6 +1132,86 @@ mod tests {
         );
         let bad: Vec<u64> = report.skipped.iter().map(|b| b.line).collect();
         assert_eq!(bad, vec![3, 7]);
+    }
+
+    /// An empty or blank id names no post: every importer's record holding one is bad, named
+    /// by file and line, and skipped with `--skip-bad`.
+    #[test]
+    fn every_importer_refuses_a_blank_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (Format::Mastodon, "m.jsonl", r#"{"id":" ","content":"<p>x</p>","account":{"id":"1"}}"#),
+            (Format::Twarc2, "t2.jsonl", r#"{"id":"","text":"x","author_id":"1"}"#),
+            (Format::Twarc2, "t2p.jsonl", r#"{"data":[{"id":"  ","text":"x","author_id":"1"}],"meta":{}}"#),
+            (Format::Twarc1, "t1.jsonl", r#"{"id_str":" ","full_text":"x","user":{"id_str":"1","screen_name":"a"}}"#),
+            (Format::Twarc1, "t1d.jsonl", r#"{"delete":{"status":{"id_str":"\t"}}}"#),
+            (Format::Convokit, "c.jsonl", r#"{"id":"","speaker":"a","conversation_id":"1","reply_to":null,"timestamp":1,"text":"x"}"#),
+            (Format::TweetsJs, "tweets.js", r#"window.YTD.tweets.part0 = [{"tweet":{"id_str":"","full_text":"x"}}]"#),
+            (Format::Twcs, "twcs.csv", "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n ,a,True,Tue Oct 31 22:10:47 +0000 2017,x,,"),
+        ];
+        let good = |f: Format| match f {
+            Format::Mastodon => r#"{"id":"9","content":"<p>x</p>","account":{"id":"1"}}"#,
+            Format::Twarc2 => r#"{"id":"9","text":"x","author_id":"1"}"#,
+            Format::Twarc1 => {
+                r#"{"id_str":"9","full_text":"x","user":{"id_str":"1","screen_name":"a"}}"#
+            }
+            Format::Convokit => {
+                r#"{"id":"9","speaker":"a","conversation_id":"9","reply_to":null,"timestamp":1,"text":"x"}"#
+            }
+            _ => "",
+        };
+        for (format, name, text) in cases {
+            let file = dir.path().join(name);
+            // In JSON Lines, a good record after the bad one shows that skipping goes on.
+            let jsonl = !matches!(format, Format::TweetsJs | Format::Twcs);
+            let text = if jsonl {
+                format!("{text}\n{}\n", good(format))
+            } else {
+                text.to_string()
+            };
+            std::fs::write(&file, text).unwrap();
+            for skip_bad in [false, true] {
+                let opts = ReadOptions {
+                    format: Some(format),
+                    skip_bad,
+                    keep_raw: false,
+                };
+                let mut ids = Vec::new();
+                let result = read_file(&file, &opts, &indicatif::ProgressBar::hidden(), &mut |r| {
+                    ids.push(match r {
+                        Record::Post(p) => p.id,
+                        Record::Missing(m) => m.id,
+                    });
+                    Ok(())
+                });
+                let bad = if skip_bad {
+                    let report = result.unwrap();
+                    assert_eq!(report.skipped.len(), 1, "{name}");
+                    report.skipped[0].clone()
+                } else {
+                    let err = result.unwrap_err();
+                    err.downcast_ref::<BadRecordError>()
+                        .expect("a bad record")
+                        .0
+                        .clone()
+                };
+                let line = if format == Format::Twcs { 2 } else { 1 };
+                assert_eq!(
+                    (bad.file.as_str(), bad.line),
+                    (file.to_str().unwrap(), line),
+                    "{name}"
+                );
+                // ConvoKit and TWCS said so before the shared check, in their own words.
+                let said = ["empty id", "has no id", "bad tweet_id"];
+                assert!(
+                    said.iter().any(|s| bad.message.contains(s)),
+                    "{name}: {}",
+                    bad.message
+                );
+                let want: Vec<&str> = if skip_bad && jsonl { vec!["9"] } else { vec![] };
+                assert_eq!(ids, want, "{name}, skip_bad {skip_bad}");
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! / `quote_of` on the outer one. A stream's `{"delete": …}` notice becomes a missing-tweet note;
 //! `{"limit": …}` notices (how many tweets the stream dropped) carry no tweet and are skipped.
 
-use super::twarc2::{json_error, tweet_url, unescape};
+use super::twarc2::{tweet_url, unescape};
 use super::Context;
 use crate::model::{parse_time, Author, Missing, Platform, Post, Record};
 use serde::Deserialize;
@@ -132,7 +132,7 @@ pub fn parse_record(json: &str, cx: &Context) -> Result<Vec<Record>, String> {
     // legal, and input must never be able to exhaust our stack.
     let mut stack: Vec<&str> = vec![json];
     while let Some(json) = stack.pop() {
-        let t: Tweet = serde_json::from_str(json).map_err(json_error)?;
+        let t: Tweet = super::from_json(json)?;
         if let Some(d) = &t.delete {
             let id = id_of(d.status.id_str.as_deref(), d.status.id)
                 .ok_or("delete notice without an id")?;
@@ -231,7 +231,7 @@ fn embedded_id(inner: &RawValue) -> Result<String, String> {
         #[serde(default)]
         id: Option<u64>,
     }
-    let ids: Ids = serde_json::from_str(inner.get()).map_err(json_error)?;
+    let ids: Ids = super::from_json(inner.get())?;
     id_of(ids.id_str.as_deref(), ids.id).ok_or_else(|| "embedded tweet without id_str".into())
 }
 
@@ -318,6 +318,48 @@ mod tests {
         );
         assert!(parse_record(r#"{"user":{}}"#, &cx()).is_err());
         assert!(parse_record("[1]", &cx()).is_err());
+    }
+
+    /// A value of the wrong type is named by its field and what was found there, not by the
+    /// Rust type it failed to become (`expected u64`).
+    #[test]
+    fn a_wrong_value_is_named_by_its_field() {
+        let cases = [
+            (
+                r#"{"id":"12","id_str":"12","full_text":"x"}"#,
+                "`id`",
+                "string \"12\"",
+            ),
+            (
+                r#"{"id":-5,"id_str":"12","full_text":"x"}"#,
+                "`id`",
+                "integer `-5`",
+            ),
+            (
+                r#"{"id_str":"1","full_text":"x","user":{"id_str":7}}"#,
+                "`user.id_str`",
+                "integer `7`",
+            ),
+            (
+                r#"{"id_str":"1","entities":{"hashtags":[{"text":"a"},{"text":null}]}}"#,
+                "`entities.hashtags[1].text`",
+                "null",
+            ),
+            (
+                r#"{"delete":{"status":{"id":"x"}}}"#,
+                "`delete.status.id`",
+                "string \"x\"",
+            ),
+        ];
+        for (line, field, found) in cases {
+            let err = parse_record(line, &cx()).unwrap_err();
+            assert!(err.starts_with("unexpected JSON at "), "{err}");
+            assert!(err.contains(field) && err.contains(found), "{line}: {err}");
+            assert!(!err.contains("u64"), "{err}");
+        }
+        // Broken syntax is still named as such, with where.
+        let err = parse_record(r#"{"id_str":"1","full_text":"x"#, &cx()).unwrap_err();
+        assert!(err.starts_with("malformed JSON: EOF"), "{err}");
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn parse_record(json: &str, cx: &Context) -> Result<Vec<Record>, String> {
     if !json.trim_start().starts_with('{') {
         return Err("not a twarc2 page or tweet: expected a JSON object".into());
     }
-    let top: Tweet = serde_json::from_str(json).map_err(json_error)?;
+    let top: Tweet = super::from_json(json)?;
     if top.is_page() {
         read_page(&top, json, cx)
     } else if top.has_text() {
@@ -442,7 +442,7 @@ fn emit<'t>(
             }
         }
         if seen.insert(id) {
-            let post = to_post(tweet, id, users, media, raw, cx);
+            let post = to_post(tweet, id, users, media, raw, cx)?;
             out.push(Record::Post(Box::new(post)));
         }
     }
@@ -486,7 +486,7 @@ fn to_post(
     media: &Index<Media>,
     raw: Option<&str>,
     cx: &Context,
-) -> Post {
+) -> Result<Post, String> {
     let author_id = tweet.author_id.as_ref().map(Str::as_str);
     // The inline author (flattened form) or the page's expansion of `author_id`.
     let user = tweet
@@ -507,10 +507,14 @@ fn to_post(
             .map(|n| n.as_str().to_owned()),
         server: None,
     });
-    post.created_at = tweet
-        .created_at
-        .as_ref()
-        .and_then(|t| parse_time(t.as_str()));
+    // A time that is there but cannot be read is bad input, as in every importer: kept as
+    // unknown, it would hide a year-10000 time or a new time format.
+    post.created_at = match tweet.created_at.as_ref().map(Str::as_str) {
+        Some(t) if !t.trim().is_empty() => {
+            Some(parse_time(t).ok_or_else(|| format!("tweet {id}: bad created_at {t:?}"))?)
+        }
+        _ => None,
+    };
 
     // A long tweet's `text` is a truncated prefix and its entities cover only that prefix.
     let note = tweet.note_tweet.as_ref().filter(|n| n.text.is_some());
@@ -559,7 +563,7 @@ fn to_post(
 
     post.raw = raw.and_then(|r| cx.raw(r));
     post.provenance = Some(cx.provenance());
-    post
+    Ok(post)
 }
 
 fn owned(s: &Option<Str>) -> Option<String> {
@@ -581,7 +585,8 @@ fn missing<'t>(e: &'t ApiError) -> Option<(&'t str, String)> {
     }
     let string = |v: Option<&'t RawValue>| -> Option<&'t str> {
         let s: &str = serde_json::from_str(v?.get()).ok()?;
-        Some(s).filter(|s| !s.is_empty())
+        // A note that names no tweet says nothing about a thread.
+        Some(s).filter(|s| !s.trim().is_empty())
     };
     let id = string(e.resource_id).or_else(|| string(e.value))?;
     let reason = match (&e.title, &e.detail) {

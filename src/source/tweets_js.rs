@@ -102,7 +102,7 @@ pub fn parse_record(json: &str, cx: &Context, sidecar: &Sidecar) -> Result<Vec<R
     if !json.trim_start().starts_with('{') {
         return Err("not a tweets.js entry: expected a JSON object".into());
     }
-    let element: Tweet = serde_json::from_str(json).map_err(json_error)?;
+    let element: Tweet = super::from_json(json)?;
     let tweet = element.tweet.as_deref().unwrap_or(&element);
     let id = (tweet.id_str.as_ref())
         .or(tweet.id.as_ref())
@@ -117,7 +117,13 @@ pub fn parse_record(json: &str, cx: &Context, sidecar: &Sidecar) -> Result<Vec<R
         display_name: sidecar.display_name.clone(),
         server: None,
     });
-    post.created_at = (tweet.created_at.as_ref()).and_then(|t| parse_time(t.as_str()));
+    // A time that is there but cannot be read is bad input, as in every importer.
+    post.created_at = match tweet.created_at.as_ref().map(|t| t.as_str()) {
+        Some(t) if !t.trim().is_empty() => {
+            Some(parse_time(t).ok_or_else(|| format!("tweet {id}: bad created_at {t:?}"))?)
+        }
+        _ => None,
+    };
     let text = tweet.full_text.as_ref().or(tweet.text.as_ref());
     post.text = text.map(|t| unescape(t.as_str())).unwrap_or_default();
     post.reply_to = owned(tweet.in_reply_to_status_id_str.as_ref())
