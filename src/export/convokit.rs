@@ -11,6 +11,7 @@
 use crate::corpus::PostSet;
 use crate::themes::{Codebook, Evidence};
 use crate::thread::{EdgeKind, Node, Threads};
+use super::atomic::{self, Durability};
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -40,11 +41,9 @@ pub fn write(
     let mut report = Report::default();
     let mut speakers: BTreeMap<String, Value> = BTreeMap::new();
     let mut conversations: BTreeMap<String, Value> = BTreeMap::new();
-    let path = dir.join("utterances.jsonl");
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(&path)
-            .with_context(|| format!("{}: cannot create", path.display()))?,
-    );
+    // Every file is written beside its target and renamed into place (`atomic`): a link
+    // planted in the directory is replaced, never written through.
+    atomic::write(&dir.join("utterances.jsonl"), Durability::Unsynced, |out| {
     for &ti in selected {
         let t = &threads.threads[ti];
         // The conversation of each node, decided parent before child (preorder).
@@ -123,18 +122,17 @@ pub fn write(
                 "meta": Value::Object(meta),
                 "vectors": [],
             });
-            serde_json::to_writer(&mut out, &u)?;
+            serde_json::to_writer(&mut *out, &u)?;
             out.write_all(b"\n")?;
             report.utterances += 1;
         }
     }
-    out.flush()?;
+    Ok(out.flush()?)
+    })?;
     report.speakers = speakers.len();
     report.conversations = conversations.len();
     let write_json = |name: &str, v: &Value| -> Result<()> {
-        let p = dir.join(name);
-        std::fs::write(&p, serde_json::to_vec(v)?)
-            .with_context(|| format!("{}: cannot write", p.display()))
+        atomic::write_bytes(&dir.join(name), Durability::Unsynced, &serde_json::to_vec(v)?)
     };
     write_json("speakers.json", &json!(speakers))?;
     write_json("conversations.json", &json!(conversations))?;

@@ -6,6 +6,7 @@
 //! takes its parent's column if it is the first reply, else a new one), authors coloured,
 //! gaps drawn dashed. Positions come from one pass over the preorder, never from recursion.
 
+use super::atomic::{self, Durability};
 use super::file_stem;
 use crate::corpus::PostSet;
 use crate::model::format_time;
@@ -103,8 +104,8 @@ pub fn write(
             top_names.join(", ")
         );
         let page = thread_page(set, threads, t, codes, note);
-        let path = dir.join(&name);
-        std::fs::write(&path, page).with_context(|| format!("{}: cannot write", path.display()))?;
+        // Beside the target and renamed into place: a planted link is replaced, not followed.
+        atomic::write_bytes(&dir.join(&name), Durability::Unsynced, page.as_bytes())?;
         pages += 1;
     }
     // The chart of theme frequencies (posts per theme), as SVG bars.
@@ -149,8 +150,7 @@ pub fn write(
         index,
         "<table><thead><tr><th>Thread</th><th>Posts</th><th>Depth</th><th>Participants</th><th>Span</th><th>Gaps</th><th>Top themes</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>"
     );
-    let path = dir.join("index.html");
-    std::fs::write(&path, index).with_context(|| format!("{}: cannot write", path.display()))?;
+    atomic::write_bytes(&dir.join("index.html"), Durability::Unsynced, index.as_bytes())?;
     Ok(Report { pages })
 }
 

@@ -13,6 +13,7 @@
 //! deep, and indenting each level would make a file grow with the square of the chain. Deeper
 //! replies stay at the last level and say which depth they are at and whom they answer.
 
+use super::atomic::{self, Durability};
 use super::file_stem;
 use crate::corpus::{PackedPost, PostSet};
 use crate::model::format_time;
@@ -130,9 +131,10 @@ pub fn write_with(
                 // After the header's last line, before the posts.
                 insert_note(buf, note);
             }
-            let path = dir.join(name);
-            std::fs::write(&path, buf.as_bytes())
-                .with_context(|| format!("{}: cannot write", path.display()))?;
+            // Beside the target and renamed into place: a link planted in the directory is
+            // replaced, never written through. Not fsynced: one per transcript would cost more
+            // than the export (see `atomic::Durability`).
+            atomic::write_bytes(&dir.join(name), Durability::Unsynced, buf.as_bytes())?;
             progress.inc(1);
             Ok(())
         })?;
@@ -192,9 +194,10 @@ pub fn write_with(
         }
         index.flush()
     };
-    std::fs::File::create(&index_path)
-        .and_then(|file| write_index(&mut std::io::BufWriter::with_capacity(1 << 16, file)))
-        .with_context(|| format!("{}: cannot write", index_path.display()))?;
+    atomic::write(&index_path, Durability::Unsynced, |file| {
+        Ok(write_index(file)?)
+    })
+    .with_context(|| format!("{}: cannot write", index_path.display()))?;
     summary.files += 1;
     summary.index = index_path;
     Ok(summary)

@@ -4,8 +4,10 @@
 //! [`Threads`](crate::thread::Threads) built from it, and writes files. Two rules hold for all
 //! of them, because post text and ids come from strangers on the internet:
 //! - text is escaped for the target format, so a post cannot forge structure in it;
-//! - file names are made by [`file_stem`], never by pasting an id into a path.
+//! - file names are made by [`file_stem`], never by pasting an id into a path, and every file
+//!   is written by [`atomic`]: beside its target and renamed into place, never through a link.
 
+pub mod atomic;
 pub mod convokit;
 pub mod gexf;
 pub mod graph;
