@@ -7,7 +7,6 @@
 //! gaps drawn dashed. Positions come from one pass over the preorder, never from recursion.
 
 use super::atomic::{self, Durability};
-use super::file_stem;
 use crate::corpus::PostSet;
 use crate::model::format_time;
 use crate::themes::{Codebook, Evidence};
@@ -68,9 +67,14 @@ pub fn write(
     let mut theme_posts: HashMap<usize, usize> = HashMap::new();
     let mut rows = String::new();
     let mut pages = 0;
-    for &ti in selected {
+    // One name per thread, distinct whatever the case (see `unique_file_names`): two threads
+    // never share a page, and each index row links to its own thread.
+    let names = super::unique_file_names(
+        selected.iter().map(|&ti| threads.threads[ti].id.as_str()),
+        "html",
+    );
+    for (&ti, name) in selected.iter().zip(&names) {
         let t = &threads.threads[ti];
-        let name = format!("{}.html", file_stem(&t.id));
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for &n in &t.nodes {
             if let (Node::Post(i), Some((_, ev))) = (threads.node(n), codes) {
@@ -93,7 +97,7 @@ pub fn write(
         let _ = writeln!(
             rows,
             "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>",
-            esc(&name),
+            esc(name),
             esc(&t.id),
             t.posts,
             t.depth,
@@ -105,7 +109,7 @@ pub fn write(
         );
         let page = thread_page(set, threads, t, codes, note);
         // Beside the target and renamed into place: a planted link is replaced, not followed.
-        atomic::write_bytes(&dir.join(&name), Durability::Unsynced, page.as_bytes())?;
+        atomic::write_bytes(&dir.join(name), Durability::Unsynced, page.as_bytes())?;
         pages += 1;
     }
     // The chart of theme frequencies (posts per theme), as SVG bars.

@@ -14,7 +14,6 @@
 //! replies stay at the last level and say which depth they are at and whom they answer.
 
 use super::atomic::{self, Durability};
-use super::file_stem;
 use crate::corpus::{PackedPost, PostSet};
 use crate::model::format_time;
 use crate::thread::{EdgeKind, Node, Thread, Threads};
@@ -102,22 +101,11 @@ pub fn write_with(
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
     progress.set_length(selected.len() as u64);
-    // File names first, in thread order, so that they do not depend on scheduling. Stems are
-    // unique per id; the counter only guards against a hash collision.
-    let mut used: HashSet<String> = HashSet::with_capacity(selected.len());
-    let names: Vec<String> = selected
-        .iter()
-        .map(|&ti| {
-            let base = file_stem(&threads.threads[ti].id);
-            let mut stem = base.clone();
-            let mut n = 1;
-            while !used.insert(stem.clone()) {
-                n += 1;
-                stem = format!("{base}-{n}");
-            }
-            format!("{stem}.md")
-        })
-        .collect();
+    // File names first, in thread order, so that they do not depend on scheduling.
+    let names = super::unique_file_names(
+        selected.iter().map(|&ti| threads.threads[ti].id.as_str()),
+        "md",
+    );
     // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly kernel
     // time), so transcripts are rendered and written on all cores. The index is written after,
     // in thread order.
