@@ -154,7 +154,11 @@ pub fn write(
         index,
         "<table><thead><tr><th>Thread</th><th>Posts</th><th>Depth</th><th>Participants</th><th>Span</th><th>Gaps</th><th>Top themes</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>"
     );
-    atomic::write_bytes(&dir.join("index.html"), Durability::Unsynced, index.as_bytes())?;
+    atomic::write_bytes(
+        &dir.join("index.html"),
+        Durability::Unsynced,
+        index.as_bytes(),
+    )?;
     Ok(Report { pages })
 }
 

@@ -270,7 +270,10 @@ mod tests {
         let n = 200_000;
         let deep = format!("{}{}", "[\n".repeat(n), "]".repeat(n));
         assert!(checked(&deep).is_ok());
-        assert_eq!(compact(&deep), format!("{}{}", "[".repeat(n), "]".repeat(n)));
+        assert_eq!(
+            compact(&deep),
+            format!("{}{}", "[".repeat(n), "]".repeat(n))
+        );
         assert!(checked(&deep[..deep.len() - 1]).is_err());
     }
 }

@@ -40,7 +40,14 @@ fn round_trip(depth: usize) {
     // depth limit stops (the importer's business, not the export's).
     ok(
         d,
-        &["import", "deep.jsonl", "--format", "twarc2", "--db", "deep.db"],
+        &[
+            "import",
+            "deep.jsonl",
+            "--format",
+            "twarc2",
+            "--db",
+            "deep.db",
+        ],
     );
     ok(
         d,
@@ -53,14 +60,28 @@ fn round_trip(depth: usize) {
     assert!(out.contains(&format!(r#""deep":{deep}"#)), "depth {depth}");
     ok(
         d,
-        &["import", "out.jsonl", "--format", "twarc2", "--db", "back.db"],
+        &[
+            "import",
+            "out.jsonl",
+            "--format",
+            "twarc2",
+            "--db",
+            "back.db",
+        ],
     );
     let threads = |db: &str| ok(d, &["threads", "--format", "csv", "--db", db]);
     assert_eq!(threads("deep.db"), threads("back.db"));
     let posts = |db: &str| {
         ok(
             d,
-            &["export", "jsonl", "--db", db, "--out", &format!("{db}.posts.jsonl")],
+            &[
+                "export",
+                "jsonl",
+                "--db",
+                db,
+                "--out",
+                &format!("{db}.posts.jsonl"),
+            ],
         );
         std::fs::read_to_string(d.join(format!("{db}.posts.jsonl"))).unwrap()
     };
@@ -104,7 +125,10 @@ fn a_failed_export_names_the_tweet_and_leaves_no_partial_file() {
         id
     };
     std::fs::write(d.join("out.jsonl"), "an earlier export\n").unwrap();
-    let o = rethread(d, &["export", "twarc2", "--db", "seed.db", "--out", "out.jsonl"]);
+    let o = rethread(
+        d,
+        &["export", "twarc2", "--db", "seed.db", "--out", "out.jsonl"],
+    );
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains(&format!("tweet {damaged}")),

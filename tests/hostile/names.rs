@@ -87,7 +87,14 @@ fn every_thread_gets_its_own_markdown_file() {
     let input = write_input(dir.path());
     ok(
         dir.path(),
-        &["export", "markdown", "--input", input.to_str().unwrap(), "--out", "md"],
+        &[
+            "export",
+            "markdown",
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            "md",
+        ],
     );
     let out = dir.path().join("md");
     let index = std::fs::read_to_string(out.join("index.md")).unwrap();
@@ -112,7 +119,14 @@ fn every_thread_gets_its_own_html_page() {
     let input = write_input(dir.path());
     ok(
         dir.path(),
-        &["export", "html", "--input", input.to_str().unwrap(), "--out", "html"],
+        &[
+            "export",
+            "html",
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            "html",
+        ],
     );
     let out = dir.path().join("html");
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();

@@ -117,7 +117,11 @@ fn directory_export(args: &[&str]) {
             .is_symlink());
         std::fs::remove_file(partial).unwrap();
     }
-    assert_eq!(files(&out), expected, "{args:?}: the files written through links");
+    assert_eq!(
+        files(&out),
+        expected,
+        "{args:?}: the files written through links"
+    );
 }
 
 /// A single-file export: plant links at `FILE` and `FILE.partial`, export, and compare with a
@@ -138,7 +142,12 @@ fn file_export(d: &Path, args: &[&str], name: &str) {
     export(d, args, &out);
     planted.assert_untouched(&args.join(" "));
     let meta = std::fs::symlink_metadata(&out).unwrap();
-    assert!(meta.is_file(), "{args:?}: {} is {:?}", out.display(), meta.file_type());
+    assert!(
+        meta.is_file(),
+        "{args:?}: {} is {:?}",
+        out.display(),
+        meta.file_type()
+    );
     assert_eq!(std::fs::read(&out).unwrap(), expected, "{args:?}");
     // Nothing else was left in the directory but the link planted at FILE.partial.
     let names: Vec<String> = std::fs::read_dir(&out_dir)
