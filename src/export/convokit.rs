@@ -8,6 +8,7 @@
 //! `meta` (and the rethread thread id, which still joins them). Ids are strings, and every
 //! timestamp is a number (0, with `meta.timestamp_unknown`, when the post has none).
 
+use super::atomic::{self, Durability};
 use crate::corpus::PostSet;
 use crate::themes::{Codebook, Evidence};
 use crate::thread::{EdgeKind, Node, Threads};
@@ -40,101 +41,102 @@ pub fn write(
     let mut report = Report::default();
     let mut speakers: BTreeMap<String, Value> = BTreeMap::new();
     let mut conversations: BTreeMap<String, Value> = BTreeMap::new();
-    let path = dir.join("utterances.jsonl");
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(&path)
-            .with_context(|| format!("{}: cannot create", path.display()))?,
-    );
-    for &ti in selected {
-        let t = &threads.threads[ti];
-        // The conversation of each node, decided parent before child (preorder).
-        let mut conv: BTreeMap<usize, String> = BTreeMap::new();
-        for (n, depth) in threads.preorder(t) {
-            let Node::Post(i) = threads.node(n) else {
-                continue;
-            };
-            let p = &set.posts()[i];
-            let mut meta = Map::new();
-            meta.insert("thread".into(), json!(t.id));
-            meta.insert("depth".into(), json!(depth));
-            let (reply_to, conversation) = match threads.parent(n) {
-                Some((parent, EdgeKind::Reply)) => match threads.node(parent) {
-                    Node::Post(j) => (
-                        Some(set.posts()[j].id().to_string()),
-                        conv.get(&parent.index())
-                            .cloned()
-                            .unwrap_or_else(|| p.id().to_string()),
-                    ),
-                    Node::Gap(g) => {
-                        let gap = &threads.gaps[g];
-                        meta.insert("missing_parent".into(), json!(gap.id));
-                        meta.insert("missing_reason".into(), json!(gap.reason));
+    // Every file is written beside its target and renamed into place (`atomic`): a link
+    // planted in the directory is replaced, never written through.
+    atomic::write(&dir.join("utterances.jsonl"), Durability::Unsynced, |out| {
+        for &ti in selected {
+            let t = &threads.threads[ti];
+            // The conversation of each node, decided parent before child (preorder).
+            let mut conv: BTreeMap<usize, String> = BTreeMap::new();
+            for (n, depth) in threads.preorder(t) {
+                let Node::Post(i) = threads.node(n) else {
+                    continue;
+                };
+                let p = &set.posts()[i];
+                let mut meta = Map::new();
+                meta.insert("thread".into(), json!(t.id));
+                meta.insert("depth".into(), json!(depth));
+                let (reply_to, conversation) = match threads.parent(n) {
+                    Some((parent, EdgeKind::Reply)) => match threads.node(parent) {
+                        Node::Post(j) => (
+                            Some(set.posts()[j].id().to_string()),
+                            conv.get(&parent.index())
+                                .cloned()
+                                .unwrap_or_else(|| p.id().to_string()),
+                        ),
+                        Node::Gap(g) => {
+                            let gap = &threads.gaps[g];
+                            meta.insert("missing_parent".into(), json!(gap.id));
+                            meta.insert("missing_reason".into(), json!(gap.reason));
+                            report.rerooted += 1;
+                            (None, p.id().to_string())
+                        }
+                    },
+                    Some((parent, kind)) => {
+                        // A quote, or a gap hung under its conversation's root: not a reply in
+                        // ConvoKit's sense.
+                        let other = match threads.node(parent) {
+                            Node::Post(j) => set.posts()[j].id().to_string(),
+                            Node::Gap(g) => threads.gaps[g].id.clone(),
+                        };
+                        let key = if kind == EdgeKind::Quote {
+                            "quote_of"
+                        } else {
+                            "missing_parent"
+                        };
+                        meta.insert(key.into(), json!(other));
                         report.rerooted += 1;
                         (None, p.id().to_string())
                     }
-                },
-                Some((parent, kind)) => {
-                    // A quote, or a gap hung under its conversation's root: not a reply in
-                    // ConvoKit's sense.
-                    let other = match threads.node(parent) {
-                        Node::Post(j) => set.posts()[j].id().to_string(),
-                        Node::Gap(g) => threads.gaps[g].id.clone(),
-                    };
-                    let key = if kind == EdgeKind::Quote {
-                        "quote_of"
-                    } else {
-                        "missing_parent"
-                    };
-                    meta.insert(key.into(), json!(other));
-                    report.rerooted += 1;
-                    (None, p.id().to_string())
+                    None => (None, p.id().to_string()),
+                };
+                conv.insert(n.index(), conversation.clone());
+                if let Some((book, ev)) = codes {
+                    meta.insert("themes".into(), json!(book.ids_of(&ev[i])));
                 }
-                None => (None, p.id().to_string()),
-            };
-            conv.insert(n.index(), conversation.clone());
-            if let Some((book, ev)) = codes {
-                meta.insert("themes".into(), json!(book.ids_of(&ev[i])));
-            }
-            let timestamp = match p.created_ms() {
-                Some(ms) => ms / 1000,
-                None => {
-                    meta.insert("timestamp_unknown".into(), json!(true));
-                    0
-                }
-            };
-            let speaker = p.author().label().to_string();
-            speakers.entry(speaker.clone()).or_insert_with(|| {
-                json!({"meta": {
+                let timestamp = match p.created_ms() {
+                    Some(ms) => ms / 1000,
+                    None => {
+                        meta.insert("timestamp_unknown".into(), json!(true));
+                        0
+                    }
+                };
+                let speaker = p.author().label().to_string();
+                speakers.entry(speaker.clone()).or_insert_with(|| {
+                    json!({"meta": {
                     "id": p.author().id,
                     "name": p.author().display_name,
                     "platform": p.platform().as_str(),
                 }, "vectors": []})
-            });
-            conversations
-                .entry(conversation.clone())
-                .or_insert_with(|| json!({"meta": {"thread": t.id}, "vectors": []}));
-            let u = json!({
-                "id": p.id(),
-                "speaker": speaker,
-                "conversation_id": conversation,
-                "reply_to": reply_to,
-                "timestamp": timestamp,
-                "text": p.text(),
-                "meta": Value::Object(meta),
-                "vectors": [],
-            });
-            serde_json::to_writer(&mut out, &u)?;
-            out.write_all(b"\n")?;
-            report.utterances += 1;
+                });
+                conversations
+                    .entry(conversation.clone())
+                    .or_insert_with(|| json!({"meta": {"thread": t.id}, "vectors": []}));
+                let u = json!({
+                    "id": p.id(),
+                    "speaker": speaker,
+                    "conversation_id": conversation,
+                    "reply_to": reply_to,
+                    "timestamp": timestamp,
+                    "text": p.text(),
+                    "meta": Value::Object(meta),
+                    "vectors": [],
+                });
+                serde_json::to_writer(&mut *out, &u)?;
+                out.write_all(b"\n")?;
+                report.utterances += 1;
+            }
         }
-    }
-    out.flush()?;
+        Ok(out.flush()?)
+    })?;
     report.speakers = speakers.len();
     report.conversations = conversations.len();
     let write_json = |name: &str, v: &Value| -> Result<()> {
-        let p = dir.join(name);
-        std::fs::write(&p, serde_json::to_vec(v)?)
-            .with_context(|| format!("{}: cannot write", p.display()))
+        atomic::write_bytes(
+            &dir.join(name),
+            Durability::Unsynced,
+            &serde_json::to_vec(v)?,
+        )
     };
     write_json("speakers.json", &json!(speakers))?;
     write_json("conversations.json", &json!(conversations))?;

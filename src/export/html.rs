@@ -6,7 +6,7 @@
 //! takes its parent's column if it is the first reply, else a new one), authors coloured,
 //! gaps drawn dashed. Positions come from one pass over the preorder, never from recursion.
 
-use super::file_stem;
+use super::atomic::{self, Durability};
 use crate::corpus::PostSet;
 use crate::model::format_time;
 use crate::themes::{Codebook, Evidence};
@@ -67,9 +67,14 @@ pub fn write(
     let mut theme_posts: HashMap<usize, usize> = HashMap::new();
     let mut rows = String::new();
     let mut pages = 0;
-    for &ti in selected {
+    // One name per thread, distinct whatever the case (see `unique_file_names`): two threads
+    // never share a page, and each index row links to its own thread.
+    let names = super::unique_file_names(
+        selected.iter().map(|&ti| threads.threads[ti].id.as_str()),
+        "html",
+    );
+    for (&ti, name) in selected.iter().zip(&names) {
         let t = &threads.threads[ti];
-        let name = format!("{}.html", file_stem(&t.id));
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for &n in &t.nodes {
             if let (Node::Post(i), Some((_, ev))) = (threads.node(n), codes) {
@@ -92,7 +97,7 @@ pub fn write(
         let _ = writeln!(
             rows,
             "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>",
-            esc(&name),
+            esc(name),
             esc(&t.id),
             t.posts,
             t.depth,
@@ -103,8 +108,8 @@ pub fn write(
             top_names.join(", ")
         );
         let page = thread_page(set, threads, t, codes, note);
-        let path = dir.join(&name);
-        std::fs::write(&path, page).with_context(|| format!("{}: cannot write", path.display()))?;
+        // Beside the target and renamed into place: a planted link is replaced, not followed.
+        atomic::write_bytes(&dir.join(name), Durability::Unsynced, page.as_bytes())?;
         pages += 1;
     }
     // The chart of theme frequencies (posts per theme), as SVG bars.
@@ -149,8 +154,11 @@ pub fn write(
         index,
         "<table><thead><tr><th>Thread</th><th>Posts</th><th>Depth</th><th>Participants</th><th>Span</th><th>Gaps</th><th>Top themes</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>"
     );
-    let path = dir.join("index.html");
-    std::fs::write(&path, index).with_context(|| format!("{}: cannot write", path.display()))?;
+    atomic::write_bytes(
+        &dir.join("index.html"),
+        Durability::Unsynced,
+        index.as_bytes(),
+    )?;
     Ok(Report { pages })
 }
 

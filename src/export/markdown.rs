@@ -13,7 +13,7 @@
 //! deep, and indenting each level would make a file grow with the square of the chain. Deeper
 //! replies stay at the last level and say which depth they are at and whom they answer.
 
-use super::file_stem;
+use super::atomic::{self, Durability};
 use crate::corpus::{PackedPost, PostSet};
 use crate::model::format_time;
 use crate::thread::{EdgeKind, Node, Thread, Threads};
@@ -101,22 +101,11 @@ pub fn write_with(
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
     progress.set_length(selected.len() as u64);
-    // File names first, in thread order, so that they do not depend on scheduling. Stems are
-    // unique per id; the counter only guards against a hash collision.
-    let mut used: HashSet<String> = HashSet::with_capacity(selected.len());
-    let names: Vec<String> = selected
-        .iter()
-        .map(|&ti| {
-            let base = file_stem(&threads.threads[ti].id);
-            let mut stem = base.clone();
-            let mut n = 1;
-            while !used.insert(stem.clone()) {
-                n += 1;
-                stem = format!("{base}-{n}");
-            }
-            format!("{stem}.md")
-        })
-        .collect();
+    // File names first, in thread order, so that they do not depend on scheduling.
+    let names = super::unique_file_names(
+        selected.iter().map(|&ti| threads.threads[ti].id.as_str()),
+        "md",
+    );
     // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly kernel
     // time), so transcripts are rendered and written on all cores. The index is written after,
     // in thread order.
@@ -130,9 +119,10 @@ pub fn write_with(
                 // After the header's last line, before the posts.
                 insert_note(buf, note);
             }
-            let path = dir.join(name);
-            std::fs::write(&path, buf.as_bytes())
-                .with_context(|| format!("{}: cannot write", path.display()))?;
+            // Beside the target and renamed into place: a link planted in the directory is
+            // replaced, never written through. Not fsynced: one per transcript would cost more
+            // than the export (see `atomic::Durability`).
+            atomic::write_bytes(&dir.join(name), Durability::Unsynced, buf.as_bytes())?;
             progress.inc(1);
             Ok(())
         })?;
@@ -192,9 +182,10 @@ pub fn write_with(
         }
         index.flush()
     };
-    std::fs::File::create(&index_path)
-        .and_then(|file| write_index(&mut std::io::BufWriter::with_capacity(1 << 16, file)))
-        .with_context(|| format!("{}: cannot write", index_path.display()))?;
+    atomic::write(&index_path, Durability::Unsynced, |file| {
+        Ok(write_index(file)?)
+    })
+    .with_context(|| format!("{}: cannot write", index_path.display()))?;
     summary.files += 1;
     summary.index = index_path;
     Ok(summary)

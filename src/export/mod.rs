@@ -4,8 +4,10 @@
 //! [`Threads`](crate::thread::Threads) built from it, and writes files. Two rules hold for all
 //! of them, because post text and ids come from strangers on the internet:
 //! - text is escaped for the target format, so a post cannot forge structure in it;
-//! - file names are made by [`file_stem`], never by pasting an id into a path.
+//! - file names are made by [`file_stem`], never by pasting an id into a path, and every file
+//!   is written by [`atomic`]: beside its target and renamed into place, never through a link.
 
+pub mod atomic;
 pub mod convokit;
 pub mod gexf;
 pub mod graph;
@@ -16,6 +18,7 @@ pub mod table;
 pub mod twarc2;
 
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 
 /// A file name stem for an id from the data: ASCII letters, digits, `-` and `_` only, at most
 /// 80 characters. When the id had to be changed to fit, a short hash of the original is added so
@@ -42,9 +45,54 @@ pub fn file_stem(id: &str) -> String {
     format!("{clean}-{hex}")
 }
 
+/// One file name per id, `STEM.EXT`, distinct from each other and from `index.EXT`, in the
+/// order of `ids`: what markdown and html name their per-thread files with.
+///
+/// [`file_stem`] keeps an id that is already a safe stem as it is, and adds a hash to one it had
+/// to change, so two ids can still meet on one stem: thread `a/b` becomes `a_b-d3ec82acbc`, which
+/// is also the stem of a thread whose id is literally `a_b-d3ec82acbc`. And `Abc` and `abc` are
+/// two files on Linux but one on macOS and Windows, whose file systems ignore case. So names
+/// are reserved case-insensitively, and a later id whose name is taken gets `-2`, `-3`, ...
+/// (first come, in `ids` order, keeps the plain name: a non-colliding id's name never changes).
+pub fn unique_file_names<'a>(ids: impl IntoIterator<Item = &'a str>, ext: &str) -> Vec<String> {
+    let ids = ids.into_iter();
+    let mut used: HashSet<String> = HashSet::with_capacity(ids.size_hint().0 + 1);
+    used.insert(format!("index.{ext}").to_ascii_lowercase());
+    ids.map(|id| {
+        let base = file_stem(id);
+        let mut name = format!("{base}.{ext}");
+        let mut n = 1;
+        // Stems are ASCII (see `file_stem`), so ASCII lowercase is the whole of case folding.
+        while !used.insert(name.to_ascii_lowercase()) {
+            n += 1;
+            name = format!("{base}-{n}.{ext}");
+        }
+        name
+    })
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_unique_whatever_the_case() {
+        let hashed = file_stem("a/b");
+        let names = unique_file_names(
+            ["a/b", hashed.as_str(), "Abc", "abc", "ABC-2", "INDEX", "x"],
+            "md",
+        );
+        assert_eq!(names[0], format!("{hashed}.md"));
+        assert_eq!(names[1], format!("{hashed}-2.md"));
+        assert_eq!(names[2], "Abc.md");
+        assert_eq!(names[3], "abc-2.md");
+        assert_eq!(names[4], "ABC-2-2.md");
+        assert_eq!(names[5], "INDEX-2.md");
+        assert_eq!(names[6], "x.md");
+        let folded: HashSet<String> = names.iter().map(|n| n.to_lowercase()).collect();
+        assert_eq!(folded.len(), names.len());
+    }
 
     #[test]
     fn file_stems_are_safe_and_distinct() {

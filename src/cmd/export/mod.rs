@@ -138,28 +138,14 @@ impl Rows {
 }
 
 /// Write a file beside `path` and move it into place when `write` succeeded: a failed export
-/// never leaves half a file under the name a script expects.
+/// never leaves half a file under the name a script expects (nor its temporary file), and a
+/// link planted at `path` is replaced, never written through. The single-file exports' use of
+/// [`rethread::export::atomic::write`], synced to disk before the rename.
 pub fn write_atomically(
     path: &std::path::Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<()>,
 ) -> Result<()> {
-    use anyhow::Context;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    let file =
-        std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
-    let mut out = std::io::BufWriter::new(file);
-    write(&mut out).with_context(|| format!("{}: write failed", tmp.display()))?;
-    let file = out
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(|| format!("{}: write failed", tmp.display()))?;
-    file.sync_all()
-        .with_context(|| format!("{}: write failed", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("{}: cannot move into place", path.display()))?;
-    Ok(())
+    rethread::export::atomic::write(path, rethread::export::atomic::Durability::Synced, write)
 }
 
 /// Build the graph `kind` of the rows' threads and write it to `out` with `write`: what the

@@ -1,7 +1,7 @@
 //! `rethread themes discover`: candidate themes from the posts no theme matched.
 
 use crate::cmd::CorpusArgs;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use rethread::themes::discover::{discover, draft};
 use rethread::themes::{code_corpus, Codebook, Coder};
 use std::io::Write;
@@ -89,7 +89,13 @@ pub fn run(args: Args) -> Result<()> {
             "# A DRAFT codebook of suggested themes, made by `rethread themes discover`.\n# Read each theme's examples, rename it, widen its patterns, or delete it before use.\n\n{}",
             draft(&candidates).to_toml()
         );
-        std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+        // Beside the target and renamed into place: a link planted at `path` is replaced,
+        // never written through.
+        rethread::export::atomic::write_bytes(
+            path,
+            rethread::export::atomic::Durability::Synced,
+            text.as_bytes(),
+        )?;
         eprintln!(
             "wrote {} suggestions as a draft codebook to {}",
             candidates.len(),
