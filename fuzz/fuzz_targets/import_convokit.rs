@@ -1,0 +1,7 @@
+//! `--format convokit`: the input (after its mode byte, see the harness) read as a convokit file in
+//! strict or `--skip-bad` mode, then threaded.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    rethread_fuzz::import(rethread::source::Format::Convokit, data);
+});

@@ -1,0 +1,7 @@
+//! `--format twarc1`: the input (after its mode byte, see the harness) read as a twarc1 file in
+//! strict or `--skip-bad` mode, then threaded.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    rethread_fuzz::import(rethread::source::Format::Twarc1, data);
+});

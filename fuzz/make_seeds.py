@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Write the committed seed corpora, fuzz/seeds/<target>/, from the project's own fixtures.
+
+Only fixtures/ is read (the seed002 conversation the project wrote as data): nothing here comes
+from ../shared/data, whose files may not be copied into the repository (run.sh adds small samples
+of those to the uncommitted working corpus at run time). The formats seed002 is not written in
+(tweets.js, TWCS, ConvoKit) are made from its twarc1 tweets, in the layouts the importers read.
+
+Each importer seed starts with one mode byte (see fuzz/src/lib.rs): an ASCII digit, so that the
+seeds stay text; '0' strict, '1' --skip-bad, '3' --skip-bad keeping raw JSON, '4' strict with
+--quotes. Run it again after changing the fixtures: `python3 fuzz/make_seeds.py`.
+"""
+import html
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+FUZZ = Path(__file__).resolve().parent
+SEED002 = FUZZ.parent / "fixtures" / "seed002"
+SEEDS = FUZZ / "seeds"
+
+
+def lines(name):
+    return [l for l in (SEED002 / name).read_text(encoding="utf-8").splitlines() if l.strip()]
+
+
+def write(target, name, mode, body):
+    d = SEEDS / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / name).write_bytes(mode.encode() + body.encode("utf-8"))
+
+
+def compact(v):
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+
+def main():
+    for old in SEEDS.glob("*/*"):
+        old.unlink()
+    mastodon, twarc1, twarc2 = lines("mastodon.jsonl"), lines("twarc1.jsonl"), lines("twarc2.jsonl")
+    statuses = [json.loads(l) for l in mastodon]
+    tweets = [json.loads(l) for l in twarc1]
+
+    # Mastodon: JSONL, an array, a context response, one status, a boost wrapping a status.
+    write("import_mastodon", "seed002.jsonl", "0", "\n".join(mastodon) + "\n")
+    write("import_mastodon", "seed002-head.jsonl", "1", "\n".join(mastodon[:4]) + "\n")
+    write("import_mastodon", "array.json", "3", compact(statuses[:3]))
+    write("import_mastodon", "context.json", "0",
+          compact({"ancestors": statuses[:2], "descendants": statuses[3:6]}))
+    write("import_mastodon", "one.json", "4", json.dumps(statuses[2], ensure_ascii=False, indent=1))
+    boost = dict(statuses[5], id="83147489280009999", content="", reblog=statuses[4])
+    write("import_mastodon", "boost.jsonl", "1", compact(boost) + "\n" + mastodon[4] + "\n")
+
+    # twarc2: the two response pages (tweet 8 in both), one page, and the flattened form.
+    write("import_twarc2", "seed002.jsonl", "0", "\n".join(twarc2) + "\n")
+    write("import_twarc2", "page2.jsonl", "3", twarc2[1] + "\n")
+    page = json.loads(twarc2[0])
+    users = {u["id"]: u for u in page.get("includes", {}).get("users", [])}
+    flat = [dict(t, author=users.get(t.get("author_id"), {})) for t in page["data"][:5]]
+    write("import_twarc2", "flat.jsonl", "1", "\n".join(compact(t) for t in flat) + "\n")
+
+    # twarc1: the 17 tweets, and the first few.
+    write("import_twarc1", "seed002.jsonl", "0", "\n".join(twarc1) + "\n")
+    write("import_twarc1", "seed002-head.jsonl", "3", "\n".join(twarc1[:5]) + "\n")
+
+    # tweets.js: a Twitter archive's wrapped elements, and the older bare ones.
+    wrapped = ",\n".join("  " + compact({"tweet": t}) for t in tweets[:6])
+    write("import_tweets_js", "tweets.js", "0", f"window.YTD.tweets.part0 = [\n{wrapped}\n]\n")
+    bare = json.dumps(tweets[6:9], ensure_ascii=False, indent=2)
+    write("import_tweets_js", "tweets-bare.js", "3", f"window.YTD.tweets.part0 = {bare}")
+
+    # TWCS: Kaggle's column order, and pandas' re-save (index column, float ids, a bare CR).
+    def csv_field(s):
+        return '"' + s.replace('"', '""') + '"' if re.search(r'[",\n]', s) else s
+
+    children = {}
+    for t in tweets:
+        if t.get("in_reply_to_status_id_str"):
+            children.setdefault(t["in_reply_to_status_id_str"], []).append(t["id_str"])
+    rows = []
+    for t in tweets:
+        rows.append([
+            t["id_str"], t["user"]["screen_name"], "True" if t["user"]["screen_name"] != "nz_rob" else "False",
+            t["created_at"], html.unescape(t["full_text"]), ",".join(children.get(t["id_str"], [])),
+            t.get("in_reply_to_status_id_str") or "",
+        ])
+    head = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id"
+    body = "\n".join(",".join(csv_field(c) for c in r) for r in rows[:10])
+    write("import_twcs", "kaggle.csv", "0", head + "\n" + body + "\n")
+    pandas = []
+    for i, r in enumerate(rows[10:]):
+        reply = r[6] + ".0" if r[6] else ""
+        text = r[4].replace(" ", " \r", 1) if i == 0 else r[4]
+        pandas.append(",".join([str(i), r[0] + ".0", r[1], r[2], r[3], csv_field(text), csv_field(r[5]), reply]))
+    write("import_twcs", "pandas.csv", "1", "," + head + "\r\n" + "\r\n".join(pandas) + "\r\n")
+
+    # ConvoKit utterances.jsonl: the current keys with epoch times, and the pre-2.0 keys.
+    def epoch(t):
+        return int(datetime.strptime(t["created_at"], "%a %b %d %H:%M:%S %z %Y").timestamp())
+
+    root = tweets[0]["id_str"]
+    current = [compact({"id": t["id_str"], "speaker": t["user"]["screen_name"], "conversation_id": root,
+                        "reply_to": t.get("in_reply_to_status_id_str"), "timestamp": epoch(t),
+                        "text": html.unescape(t["full_text"]), "meta": {"lang": t.get("lang")}})
+               for t in tweets[:9]]
+    write("import_convokit", "utterances.jsonl", "0", "\n".join(current) + "\n")
+    old = [compact({"id": int(t["id_str"]), "user": t["user"]["screen_name"], "root": int(root),
+                    "reply-to": int(t["in_reply_to_status_id_str"]) if t.get("in_reply_to_status_id_str") else None,
+                    "timestamp": str(epoch(t)), "text": html.unescape(t["full_text"])})
+           for t in tweets[9:]]
+    write("import_convokit", "utterances-old.jsonl", "1", "\n".join(old) + "\n")
+
+    # HTML to text: every content of the Mastodon fixture, and a few shapes Mastodon sends.
+    for i, s in enumerate(statuses):
+        write("html_text", f"content-{i:02}.html", "", s["content"])
+    write("html_text", "paragraphs.html", "",
+          "<p>one &amp; two<br>three</p><p><a href=\"https://social.example/tags/x\" class=\"mention hashtag\" "
+          "rel=\"tag\">#<span>x</span></a> &lt;not a tag&gt; &#128578;</p>")
+    write("html_text", "lists.html", "",
+          "<ul><li>a<ul><li>b</li></ul></li></ul><ol><li>c</li></ol><blockquote><p>q</p></blockquote>"
+          "<pre><code>x  y</code></pre><del>d</del><b>b</b><i>i</i>")
+
+
+if __name__ == "__main__":
+    main()
