@@ -175,19 +175,28 @@ fn safe_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 30 && id.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Add `warning` to the counters and save them in `w`'s transaction, the one that ends the
-/// paging it is about: a run stopped right after still reports it when resumed. (The HTTP
-/// totals are moved into the counters first, so that they are saved as well.)
-fn save_warning(
+/// What every page's transaction ends with, whether the page brought posts or only a cursor:
+/// the stream's new cursor, and the warning of a stop (added to the counters and saved in the
+/// same transaction, the one that ends the paging it is about, so a run stopped right after
+/// still reports it when resumed; the HTTP totals are moved into the counters first, so that
+/// they are saved as well).
+fn end_page(
     c: &mut Counters,
     http: &Http,
     w: &mut ImportWriter,
     job: &str,
-    warning: String,
+    cursor: Option<(&str, &Cursor)>,
+    warning: Option<String>,
 ) -> Result<()> {
-    c.warnings.add(warning);
-    http.stats.drain_into(&mut c.http);
-    w.save_counters(job, &serde_json::to_string(c)?)
+    if let Some((stream, cur)) = cursor {
+        w.set_cursor(job, stream, cur)?;
+    }
+    if let Some(warning) = warning {
+        c.warnings.add(warning);
+        http.stats.drain_into(&mut c.http);
+        w.save_counters(job, &serde_json::to_string(c)?)?;
+    }
+    Ok(())
 }
 
 fn rfc3339(t: &DateTime<Utc>) -> String {
@@ -376,19 +385,15 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        if let Some((stream, c)) = cursor {
-            w.set_cursor(&job, stream, c)?;
-        }
         self.summary.counters.stored += stored;
-        if let Some(warning) = warning {
-            save_warning(
-                &mut self.summary.counters,
-                &self.http,
-                &mut w,
-                &job,
-                warning,
-            )?;
-        }
+        end_page(
+            &mut self.summary.counters,
+            &self.http,
+            &mut w,
+            &job,
+            cursor,
+            warning,
+        )?;
         w.commit()?;
         self.bars.posts.set_position(self.summary.counters.stored);
         Ok(())
@@ -485,16 +490,14 @@ impl<'a> Run<'a> {
                 // Only the cursor (and why the paging stopped) is new.
                 let job = self.job.clone();
                 let mut w = self.corpus.writer()?;
-                w.set_cursor(&job, stream, &new_cur)?;
-                if let Some(warning) = warning {
-                    save_warning(
-                        &mut self.summary.counters,
-                        &self.http,
-                        &mut w,
-                        &job,
-                        warning,
-                    )?;
-                }
+                end_page(
+                    &mut self.summary.counters,
+                    &self.http,
+                    &mut w,
+                    &job,
+                    Some((stream, &new_cur)),
+                    warning,
+                )?;
                 w.commit()?;
             } else {
                 let endpoint = if seeds { "search" } else { "conversation" };
