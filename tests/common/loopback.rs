@@ -114,27 +114,7 @@ impl Loopback {
 fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, answer: &Answer, max: usize) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-        let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let request = Request { target, headers };
+    while let Some(request) = read_request(&mut reader) {
         let n = {
             let mut log = log.lock().unwrap();
             log.push(request.clone());
@@ -159,4 +139,29 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, answer: &Answer, max: usi
             return;
         }
     }
+}
+
+/// Read one request's line and headers (collectors send GETs, so no body); `None` when the
+/// client closed the connection. Shared with the Twitter API server in `xapi.rs`.
+pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    Some(Request { target, headers })
 }
