@@ -11,6 +11,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 /// One request as received.
@@ -164,4 +166,42 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     }
     let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
     Some(Request { target, headers })
+}
+
+/// Run `rethread collect NETWORK` (`mastodon` or `twitter`) in `dir` against the server at
+/// `base`, with nothing that would slow a test down (no pacing, no retries, a short backoff and
+/// timeout), and `token` as that network's token (the variable removed when `None`). `args`
+/// give the tag or query and anything else.
+pub fn collect(
+    dir: &Path,
+    network: &str,
+    base: &str,
+    token: Option<&str>,
+    args: &[&str],
+) -> Output {
+    let (server_flag, token_var) = match network {
+        "mastodon" => ("--instance", "MASTODON_TOKEN"),
+        "twitter" => ("--api-base", "TWITTER_BEARER_TOKEN"),
+        other => panic!("no collector {other}"),
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rethread"));
+    cmd.args(["collect", network, server_flag, base])
+        .args([
+            "--pace",
+            "0",
+            "--backoff",
+            "10",
+            "--retries",
+            "0",
+            "--timeout",
+            "5",
+        ])
+        .args(args)
+        .env_remove("X_BEARER_TOKEN")
+        .current_dir(dir);
+    match token {
+        Some(t) => cmd.env(token_var, t),
+        None => cmd.env_remove(token_var),
+    };
+    cmd.output().unwrap()
 }

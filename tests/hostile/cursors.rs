@@ -7,11 +7,11 @@
 //! its summary that it stopped paging and why, keep that in the corpus so that a resumed run
 //! does not page again, and count every post once.
 
-use crate::common::loopback::{Loopback, Request, Response};
+use crate::common::loopback::{collect, Loopback, Request, Response};
 use crate::common::stderr;
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -20,52 +20,15 @@ use std::sync::Arc;
 const MAX: usize = 40;
 
 fn mastodon(dir: &Path, base: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rethread"))
-        .args([
-            "collect",
-            "mastodon",
-            "--instance",
-            base,
-            "--pace",
-            "0",
-            "--backoff",
-            "10",
-            "--retries",
-            "0",
-            "--timeout",
-            "5",
-        ])
-        .args(extra)
-        .env_remove("MASTODON_TOKEN")
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    collect(dir, "mastodon", base, None, extra)
 }
 
 fn twitter(dir: &Path, base: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rethread"))
-        .args([
-            "collect",
-            "twitter",
-            "--api-base",
-            base,
-            "--query",
-            "loop",
-            "--pace",
-            "0",
-            "--backoff",
-            "10",
-            "--retries",
-            "0",
-            "--timeout",
-            "5",
-        ])
-        .args(extra)
-        .env("TWITTER_BEARER_TOKEN", "cursor-test-token")
-        .env_remove("X_BEARER_TOKEN")
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    let args: Vec<&str> = ["--query", "loop"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    collect(dir, "twitter", base, Some("cursor-test-token"), &args)
 }
 
 fn status(host: &str, id: u64) -> Value {

@@ -6,11 +6,11 @@
 //! and on 200 pages that are stored; the token must appear nowhere: not on stdout, not on
 //! stderr, not in any byte of the corpus or its write-ahead log.
 
-use crate::common::loopback::{Loopback, Request, Response};
+use crate::common::loopback::{collect, Loopback, Request, Response};
 use crate::common::stderr;
 use serde_json::json;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Has `/`, `+`, `=` and an already percent-encoded `%2B`, as real Twitter bearer tokens do.
 const TOKEN: &str = "rt-S3cr3tT0k3n/ab+cd%2Bef=QWERTY42";
@@ -145,54 +145,19 @@ fn assert_output_clean(o: &Output) {
 }
 
 fn mastodon(dir: &Path, base: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rethread"))
-        .args([
-            "collect",
-            "mastodon",
-            "--instance",
-            base,
-            "--tag",
-            "echo",
-            "--pace",
-            "0",
-            "--backoff",
-            "10",
-            "--retries",
-            "0",
-            "--timeout",
-            "5",
-        ])
-        .args(extra)
-        .env("MASTODON_TOKEN", TOKEN)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    let args: Vec<&str> = ["--tag", "echo"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    collect(dir, "mastodon", base, Some(TOKEN), &args)
 }
 
 fn twitter(dir: &Path, base: &str, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rethread"))
-        .args([
-            "collect",
-            "twitter",
-            "--api-base",
-            base,
-            "--query",
-            "echo",
-            "--pace",
-            "0",
-            "--backoff",
-            "10",
-            "--retries",
-            "0",
-            "--timeout",
-            "5",
-        ])
-        .args(extra)
-        .env("TWITTER_BEARER_TOKEN", TOKEN)
-        .env_remove("X_BEARER_TOKEN")
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    let args: Vec<&str> = ["--query", "echo"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    collect(dir, "twitter", base, Some(TOKEN), &args)
 }
 
 /// Megalodon's server detection asks this first; it is told nothing.
