@@ -11,6 +11,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rethread::corpus::{Corpus, PostSet};
 use rethread::source::{FileReport, Format, ReadOptions};
+use rethread::themes::{code_corpus_with, Codebook, Coder, Coding};
 use rethread::thread::{self, Threads};
 use std::path::PathBuf;
 
@@ -53,6 +54,54 @@ impl CsvArgs {
         } else {
             rethread::export::table::CsvCells::Neutralised
         }
+    }
+}
+
+/// Where the sentence-embedding model comes from (semantic themes, learned codes, discovery).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ModelArgs {
+    /// A sentence-transformers model folder (config.json, tokenizer.json, model.safetensors,
+    /// 1_Pooling/config.json). Without it: RETHREAD_MODEL, then the Hugging Face cache.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+}
+
+/// How a command codes posts with themes: the codebook, and what its model coders need.
+/// Defined once and flattened into `themes` and every export that carries codes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ThemeArgs {
+    /// A codebook (TOML) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub codebook: Option<PathBuf>,
+
+    /// Add the codes of a classifier learned from a coded sample (`rethread themes learn`).
+    #[arg(long, value_name = "FILE")]
+    pub learned: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+impl ThemeArgs {
+    /// The codebook (the built-in one unless --codebook).
+    pub fn codebook(&self) -> Result<Codebook> {
+        Codebook::load_or_default(self.codebook.as_deref())
+    }
+
+    /// Code every post of `set` against `book`, with a spinner. `corpus` says where the posts
+    /// came from, for the coders that keep what they compute with the corpus.
+    pub fn code(
+        &self,
+        book: &Codebook,
+        set: &PostSet,
+        threads: &Threads,
+        _corpus: &CorpusArgs,
+    ) -> Result<Coding> {
+        let coder = Coder::new(book)?;
+        let spinner = spinner(&format!("coding {} posts", set.len()));
+        let coding = code_corpus_with(set, threads, &coder, &[]);
+        spinner.finish_and_clear();
+        Ok(coding)
     }
 }
 

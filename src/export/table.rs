@@ -223,13 +223,15 @@ fn themes_json(codes: Option<&Codes>, i: usize) -> Value {
             c.posts[i]
                 .iter()
                 .map(|e| {
-                    json!({
-                        "theme": c.book.themes[e.theme].id,
-                        "pattern": e.pattern,
-                        "text": e.text,
-                        "start": e.start,
-                        "end": e.end,
-                    })
+                    // The evidence's own keys (coder, pattern, text, offsets, and the
+                    // similarity, probability and example of model codes), theme first.
+                    let mut v = json!({"theme": c.book.themes[e.theme].id});
+                    if let (Value::Object(o), Ok(Value::Object(ev))) =
+                        (&mut v, serde_json::to_value(e))
+                    {
+                        o.extend(ev);
+                    }
+                    v
                 })
                 .collect(),
         ),

@@ -120,19 +120,81 @@ impl Codebook {
     }
 }
 
+/// Which coder made a code: a researcher reading an export must be able to tell a pattern
+/// that matched words from a judgement made by a model.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CoderKind {
+    /// A codebook pattern matched the words.
+    #[default]
+    Pattern,
+    /// A sentence of the post is close to the theme's prototype (`semantic = true` themes).
+    Semantic,
+    /// A classifier learned from a coded sample (`themes learn`) gave the theme.
+    Learned,
+}
+
+impl CoderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CoderKind::Pattern => "pattern",
+            CoderKind::Semantic => "semantic",
+            CoderKind::Learned => "learned",
+        }
+    }
+}
+
 /// Evidence for one code on one post.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
     /// Index of the theme in the codebook.
     #[serde(skip)]
     pub theme: usize,
-    /// The pattern that matched, as written in the codebook.
+    /// Which coder made the code.
+    pub coder: CoderKind,
+    /// The pattern that matched, as written in the codebook (pattern codes); empty for the
+    /// other coders.
     pub pattern: String,
-    /// The matched text, as written in the post.
+    /// The matched text, as written in the post: the words a pattern matched, or the sentence
+    /// a semantic or learned coder found closest.
     pub text: String,
     /// Character offsets in the post's plain text, end exclusive.
     pub start: usize,
     pub end: usize,
+    /// Semantic codes: cosine similarity of that sentence to the theme's prototype.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f64>,
+    /// Learned codes: the classifier's probability for the theme.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Learned codes: the most similar labelled example of the theme, as written in the sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+impl Evidence {
+    /// A pattern code: `pattern` matched `text` at `start..end`.
+    pub fn pattern(
+        theme: usize,
+        pattern: String,
+        text: String,
+        start: usize,
+        end: usize,
+    ) -> Evidence {
+        Evidence {
+            theme,
+            coder: CoderKind::Pattern,
+            pattern,
+            text,
+            start,
+            end,
+            similarity: None,
+            probability: None,
+            example: None,
+        }
+    }
 }
 
 /// The distinct themes of a post's evidence, in the order they first matched.
@@ -213,12 +275,14 @@ impl Coder {
             })
             // Two patterns of one theme matching the same words are one piece of evidence.
             .filter(|h| seen.insert((self.owners[h.pattern].0, h.start, h.end)))
-            .map(|h| Evidence {
-                theme: self.owners[h.pattern].0,
-                pattern: self.owners[h.pattern].1.clone(),
-                text: chars[h.start..h.end].iter().collect(),
-                start: h.start,
-                end: h.end,
+            .map(|h| {
+                Evidence::pattern(
+                    self.owners[h.pattern].0,
+                    self.owners[h.pattern].1.clone(),
+                    chars[h.start..h.end].iter().collect(),
+                    h.start,
+                    h.end,
+                )
             })
             .collect()
     }

@@ -6,9 +6,13 @@
 
 pub mod codebook;
 pub mod discover;
+pub mod embed;
 pub mod eval;
 pub mod pattern;
 pub mod rollup;
+pub mod vectors;
 
-pub use codebook::{Codebook, Coder, Evidence};
-pub use rollup::{code_corpus, Coding, Rollup, ThemeRollup, ThreadCoding};
+pub use codebook::{Codebook, Coder, CoderKind, Evidence};
+pub use rollup::{
+    code_corpus, code_corpus_with, Coding, PostCoder, Rollup, ThemeRollup, ThreadCoding,
+};

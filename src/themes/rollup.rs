@@ -75,12 +75,39 @@ pub struct ThreadCoding {
     pub branches: Vec<(String, Rollup)>,
 }
 
+/// A coder beyond the codebook's patterns (the semantic coder, a learned classifier): given a
+/// post's index in the `PostSet` and its plain text, the codes it gives, with evidence.
+///
+/// It is handed the index, not only the text, because model coders look the post's vectors up
+/// by position: they are computed once for the whole set before coding starts.
+pub trait PostCoder: Sync {
+    fn code(&self, index: usize, text: &str) -> Vec<Evidence>;
+}
+
 /// Code every post (in parallel) and roll the codes up per thread and per branch.
 pub fn code_corpus(set: &PostSet, threads: &Threads, coder: &Coder) -> Coding {
+    code_corpus_with(set, threads, coder, &[])
+}
+
+/// `code_corpus` with more coders: each post's codes are the patterns' evidence followed by
+/// each extra coder's, in the order given.
+pub fn code_corpus_with(
+    set: &PostSet,
+    threads: &Threads,
+    coder: &Coder,
+    extra: &[&dyn PostCoder],
+) -> Coding {
     let posts: Vec<Vec<Evidence>> = set
         .posts()
         .par_iter()
-        .map(|p| coder.code(p.text()))
+        .enumerate()
+        .map(|(i, p)| {
+            let mut ev = coder.code(p.text());
+            for c in extra {
+                ev.extend(c.code(i, p.text()));
+            }
+            ev
+        })
         .collect();
     let per_thread: Vec<ThreadCoding> = threads
         .threads

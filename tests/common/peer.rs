@@ -142,7 +142,7 @@ pub fn convokit_python() -> PathBuf {
 
 /// Build the venv at `venv` with `installs` (one `pip install` per entry) unless a complete one
 /// is already there; `expect` is an executable in `bin/` that must exist afterwards.
-fn build_venv(target: &Path, venv: &Path, installs: &[Vec<&str>], expect: &str) {
+pub fn build_venv(target: &Path, venv: &Path, installs: &[Vec<&str>], expect: &str) {
     let marker = venv.join(".rethread-complete");
     let want: String = installs
         .iter()

@@ -3,7 +3,6 @@
 use crate::cmd::CorpusArgs;
 use anyhow::{bail, Result};
 use rethread::export::markdown::{self, Layout};
-use rethread::themes::{code_corpus, Codebook, Coder};
 use std::path::PathBuf;
 
 /// Write one markdown transcript per thread into a directory, plus index.md linking them all.
@@ -44,9 +43,8 @@ pub struct Args {
     #[arg(long)]
     pub themes: bool,
 
-    /// With --themes: a codebook (TOML) instead of the built-in one.
-    #[arg(long, value_name = "FILE", requires = "themes")]
-    pub codebook: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub coding: crate::cmd::ThemeArgs,
 
     #[command(flatten)]
     pub pseudonym: super::Pseudonym,
@@ -70,17 +68,11 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     // A codebook given means themes are wanted, as --themes does.
-    let book = (args.themes || args.codebook.is_some())
-        .then(|| Codebook::load_or_default(args.codebook.as_deref()))
+    let book = (args.themes || args.coding.codebook.is_some())
+        .then(|| args.coding.codebook())
         .transpose()?;
     let coding = match &book {
-        Some(book) => {
-            let coder = Coder::new(book)?;
-            let spinner = crate::cmd::spinner(&format!("coding {} posts", set.len()));
-            let coding = code_corpus(&set, &threads, &coder);
-            spinner.finish_and_clear();
-            Some(coding)
-        }
+        Some(book) => Some(args.coding.code(book, &set, &threads, &args.corpus)?),
         None => None,
     };
     let themes = match (&book, &coding) {

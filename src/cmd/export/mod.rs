@@ -55,9 +55,8 @@ pub struct Rows {
     #[arg(long)]
     pub quotes: bool,
 
-    /// A codebook (TOML) for the themes instead of the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub codebook: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub themes: crate::cmd::ThemeArgs,
 
     #[command(flatten)]
     pub pseudonym: Pseudonym,
@@ -110,8 +109,7 @@ pub struct Loaded {
 
 impl Rows {
     pub fn load(&self) -> Result<Loaded> {
-        let book = rethread::themes::Codebook::load_or_default(self.codebook.as_deref())?;
-        let coder = rethread::themes::Coder::new(&book)?;
+        let book = self.themes.codebook()?;
         let mut set = self.corpus.load()?;
         let pseudonymised = self.pseudonym.apply(&mut set)?;
         let threads = crate::cmd::build_threads(&set, self.quotes);
@@ -123,9 +121,7 @@ impl Rows {
         let selected: Vec<usize> = (0..threads.threads.len())
             .filter(|&i| self.threads.is_empty() || self.threads.contains(&threads.threads[i].id))
             .collect();
-        let spinner = crate::cmd::spinner(&format!("coding {} posts", set.len()));
-        let codes = rethread::themes::code_corpus(&set, &threads, &coder).posts;
-        spinner.finish_and_clear();
+        let codes = self.themes.code(&book, &set, &threads, &self.corpus)?.posts;
         Ok(Loaded {
             set,
             threads,

@@ -6,11 +6,10 @@ pub mod eval;
 
 use crate::cmd::CorpusArgs;
 use anyhow::{bail, Result};
-use rethread::themes::{code_corpus, Codebook, Coder, Rollup};
+use rethread::themes::Rollup;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::PathBuf;
 
 /// Code every post against a codebook and print, per theme, how many posts, threads and
 /// authors raised it.
@@ -27,9 +26,8 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// A codebook (TOML) instead of the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub codebook: Option<PathBuf>,
+    #[command(flatten)]
+    pub themes: crate::cmd::ThemeArgs,
 
     #[command(flatten)]
     pub corpus: CorpusArgs,
@@ -59,13 +57,10 @@ pub fn run(args: Args) -> Result<()> {
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {
         bail!("--format {:?}: use table, json or csv", args.format);
     }
-    let book = Codebook::load_or_default(args.codebook.as_deref())?;
-    let coder = Coder::new(&book)?;
+    let book = args.themes.codebook()?;
     let set = args.corpus.load()?;
     let threads = super::build_threads(&set, false);
-    let spinner = super::spinner(&format!("coding {} posts", set.len()));
-    let coding = code_corpus(&set, &threads, &coder);
-    spinner.finish_and_clear();
+    let coding = args.themes.code(&book, &set, &threads, &args.corpus)?;
 
     // The corpus summary: per theme, posts, threads and authors.
     let mut posts = vec![0usize; book.themes.len()];

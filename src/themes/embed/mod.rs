@@ -1,0 +1,31 @@
+//! Sentence embeddings: a sentence-transformers model run in the binary (no Python, no network).
+//!
+//! Everything that needs vectors goes through [`Embed`], so that the semantic coder, learned
+//! codes and discovery neither know nor care how vectors are made, and their unit tests can use
+//! small hand-made vectors.
+
+use anyhow::Result;
+
+/// A sentence-embedding model.
+pub trait Embed: Sync {
+    /// Identifies the model *and its weights* (e.g. its name and a hash of model.safetensors):
+    /// vectors stored under one id are never used with another.
+    fn id(&self) -> &str;
+    /// Length of every vector.
+    fn dim(&self) -> usize;
+    /// One unit-length vector per text, in the order given.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Dot product; the cosine similarity of two unit-length vectors.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `v` scaled to unit length (left as it is when it is all zeros).
+pub fn normalize(v: &mut [f32]) {
+    let n = dot(v, v).sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
