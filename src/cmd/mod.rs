@@ -195,8 +195,8 @@ pub fn semantic_texts(
         warn_no_model(book, &semantic);
         return Ok(None);
     };
-    let coder = rethread::themes::semantic_coder(book, &model)?
-        .expect("the codebook has semantic themes");
+    let coder =
+        rethread::themes::semantic_coder(book, &model)?.expect("the codebook has semantic themes");
     let bar = count_bar("embedding texts", texts.len() as u64);
     let vectors = rethread::themes::vectors::embed_texts(texts, &model, &bar)?;
     bar.finish_and_clear();

@@ -50,9 +50,7 @@ pub fn run(args: Args) -> Result<()> {
     let book = Codebook::load_or_default(args.codebook.as_deref())?;
     let gold = read_gold(&args.gold)?;
     let r = match crate::cmd::semantic_texts(&book, &args.model, &gold_texts(&gold))? {
-        Some((semantic, vectors)) => {
-            evaluate_with(&book, &gold, &[&semantic.for_posts(&vectors)])?
-        }
+        Some((semantic, vectors)) => evaluate_with(&book, &gold, &[&semantic.for_posts(&vectors)])?,
         None => evaluate(&book, &gold)?,
     };
     let stdout = std::io::stdout();
