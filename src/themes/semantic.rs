@@ -92,7 +92,8 @@ impl SemanticCoder {
                     theme: ti,
                     threshold: book.themes[ti]
                         .semantic_threshold(&book.meta)
-                        .expect("a semantic theme has a threshold") as f32,
+                        .expect("a semantic theme has a threshold")
+                        as f32,
                     vector,
                 }
             })
@@ -235,7 +236,10 @@ mod tests {
         let ev = code(&book, text);
         assert_eq!(ev.len(), 1, "{ev:?}");
         let e = &ev[0];
-        assert_eq!((e.theme, e.coder, e.pattern.as_str()), (0, CoderKind::Semantic, ""));
+        assert_eq!(
+            (e.theme, e.coder, e.pattern.as_str()),
+            (0, CoderKind::Semantic, "")
+        );
         assert_eq!(e.text, "Aha, a banana!");
         assert_eq!((e.start, e.end), (14, 28));
         let chars: Vec<char> = text.chars().collect();
@@ -254,11 +258,16 @@ mod tests {
         let book = Codebook::parse(BOOK, "t.toml").unwrap();
         let model = Letters::new();
         let coder = semantic_coder(&book, &model).unwrap().unwrap();
-        let th: Vec<(usize, f32)> = coder.prototypes.iter().map(|p| (p.theme, p.threshold)).collect();
+        let th: Vec<(usize, f32)> = coder
+            .prototypes
+            .iter()
+            .map(|p| (p.theme, p.threshold))
+            .collect();
         assert_eq!(th, [(0, 0.9), (1, 0.99)]);
         // "abbb": close to bbb (0.95) but under its 0.99.
         assert!(code(&book, "abbb").is_empty());
-        let lower = Codebook::parse(&BOOK.replace("threshold = 0.99", "threshold = 0.9"), "t").unwrap();
+        let lower =
+            Codebook::parse(&BOOK.replace("threshold = 0.99", "threshold = 0.9"), "t").unwrap();
         assert_eq!(code(&lower, "abbb").len(), 1);
         let no_meta = Codebook::parse(&BOOK.replace("semantic_threshold = 0.9", ""), "t").unwrap();
         assert_eq!(
@@ -271,16 +280,31 @@ mod tests {
     #[test]
     fn the_whole_text_codes_when_no_sentence_is_close_enough() {
         // Each sentence alone is half a's, half c's; the whole is mostly a's.
-        let book = Codebook::parse(&BOOK.replace("semantic_threshold = 0.9", "semantic_threshold = 0.95"), "t").unwrap();
+        let book = Codebook::parse(
+            &BOOK.replace("semantic_threshold = 0.9", "semantic_threshold = 0.95"),
+            "t",
+        )
+        .unwrap();
         let text = "aaac. aaac. aaac. aaa.";
         let ev = code(&book, text);
         assert_eq!(ev.len(), 1);
-        assert_eq!(ev[0].text, "aaa.", "a sentence close enough wins over the whole");
+        assert_eq!(
+            ev[0].text, "aaa.",
+            "a sentence close enough wins over the whole"
+        );
         // "ab." and "ac." are each under 0.8 (about 0.76 and 0.71); together they are 0.84.
-        let book = Codebook::parse(&BOOK.replace("semantic_threshold = 0.9", "semantic_threshold = 0.8"), "t").unwrap();
+        let book = Codebook::parse(
+            &BOOK.replace("semantic_threshold = 0.9", "semantic_threshold = 0.8"),
+            "t",
+        )
+        .unwrap();
         let ev = code(&book, "ab. ac.");
         assert_eq!(ev.len(), 1);
-        assert_eq!((ev[0].start, ev[0].end, ev[0].text.as_str()), (0, 7, "ab. ac."), "{ev:?}");
+        assert_eq!(
+            (ev[0].start, ev[0].end, ev[0].text.as_str()),
+            (0, 7, "ab. ac."),
+            "{ev:?}"
+        );
         assert!(ev[0].similarity.unwrap() > 0.8);
         assert!(code(&book, "ab.").is_empty());
     }
@@ -290,7 +314,10 @@ mod tests {
         let book = Codebook::parse(BOOK, "t.toml").unwrap();
         assert!(code(&book, "@aaaa https://aaaa.example").is_empty());
         let plain = Codebook::parse(
-            &BOOK.replace("semantic = true\n", "").replace("patterns = []", "patterns = [\"a\"]").replace("threshold = 0.99", ""),
+            &BOOK
+                .replace("semantic = true\n", "")
+                .replace("patterns = []", "patterns = [\"a\"]")
+                .replace("threshold = 0.99", ""),
             "t",
         )
         .unwrap();

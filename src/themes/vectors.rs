@@ -165,9 +165,7 @@ pub fn pieces(text: &str) -> Pieces {
                 .iter()
                 .find(|c| !c.is_whitespace())
                 .is_some_and(|c| c.is_lowercase());
-            if ends
-                && !(single_stop && abbreviation_before(&chars, i))
-                && !(ellipsis && next_lower)
+            if ends && !(single_stop && abbreviation_before(&chars, i)) && !(ellipsis && next_lower)
             {
                 segments.push((start, j));
                 start = j;
@@ -185,7 +183,9 @@ pub fn pieces(text: &str) -> Pieces {
     for (s, e) in segments {
         let (mut s, mut e) = (s, e);
         // Leading white space, mentions and the `:` after them ("@ana: thanks").
-        while s < e && (chars[s].is_whitespace() || in_mask[s] || matches!(chars[s], ':' | ',' | ';')) {
+        while s < e
+            && (chars[s].is_whitespace() || in_mask[s] || matches!(chars[s], ':' | ',' | ';'))
+        {
             s += 1;
         }
         while e > s && (chars[e - 1].is_whitespace() || in_mask[e - 1]) {
@@ -212,7 +212,10 @@ pub fn pieces(text: &str) -> Pieces {
         });
     }
     for sentence in &mut out {
-        sentence.embedded = embedded_text(&chars[sentence.start..sentence.end], &in_mask[sentence.start..sentence.end]);
+        sentence.embedded = embedded_text(
+            &chars[sentence.start..sentence.end],
+            &in_mask[sentence.start..sentence.end],
+        );
     }
     Pieces { sentences: out }
 }
@@ -247,10 +250,10 @@ fn is_terminator(c: char) -> bool {
 
 /// Words that end with a full stop and are not the end of a sentence.
 const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "eg", "ie", "inc", "ltd",
-    "co", "corp", "no", "nos", "approx", "dept", "est", "fig", "gov", "mt", "rd", "ave", "jan",
-    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "min", "max",
-    "cf", "al", "govt", "hr", "hrs", "tel", "ref", "re",
+    "mr", "mrs", "ms", "dr", "prof", "st", "sr", "jr", "vs", "etc", "eg", "ie", "inc", "ltd", "co",
+    "corp", "no", "nos", "approx", "dept", "est", "fig", "gov", "mt", "rd", "ave", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "min", "max", "cf",
+    "al", "govt", "hr", "hrs", "tel", "ref", "re",
 ];
 
 /// Is the full stop at `dot` the end of an abbreviation ("Mr.", "e.g.", "U.S.") or an initial?
@@ -279,9 +282,11 @@ fn abbreviation_before(chars: &[char], dot: usize) -> bool {
 pub fn masked_spans(chars: &[char]) -> Vec<(usize, usize)> {
     let word = |c: char| c.is_alphanumeric();
     let starts_with = |i: usize, p: &str| {
-        p.chars()
-            .enumerate()
-            .all(|(k, pc)| chars.get(i + k).is_some_and(|c| c.to_ascii_lowercase() == pc))
+        p.chars().enumerate().all(|(k, pc)| {
+            chars
+                .get(i + k)
+                .is_some_and(|c| c.to_ascii_lowercase() == pc)
+        })
     };
     let mut out = Vec::new();
     let mut i = 0;
@@ -297,7 +302,12 @@ pub fn masked_spans(chars: &[char]) -> Vec<(usize, usize)> {
                 i += 1;
             }
             let mut e = i;
-            while e > s && matches!(chars[e - 1], '.' | ',' | ';' | ':' | '!' | '?' | ')' | '…' | '"' | '\'' | '”' | '’') {
+            while e > s
+                && matches!(
+                    chars[e - 1],
+                    '.' | ',' | ';' | ':' | '!' | '?' | ')' | '…' | '"' | '\'' | '”' | '’'
+                )
+            {
                 e -= 1;
             }
             out.push((s, e));
@@ -477,7 +487,11 @@ fn stored_form<'a>(
     if let Some(text) = &v.text {
         parts.push((start, end, text.as_slice()));
     }
-    parts.extend(v.sentences.iter().map(|s| (s.start, s.end, s.vector.as_slice())));
+    parts.extend(
+        v.sentences
+            .iter()
+            .map(|s| (s.start, s.end, s.vector.as_slice())),
+    );
     PostEmbedding {
         platform: post.platform(),
         id: post.id(),
@@ -528,7 +542,12 @@ pub(crate) mod tests {
     fn sentences_split_at_stops_and_line_breaks_with_character_offsets() {
         assert_eq!(
             split("Staff get no training. Inflexible rules!  Why?\nNew line"),
-            ["Staff get no training.", "Inflexible rules!", "Why?", "New line"]
+            [
+                "Staff get no training.",
+                "Inflexible rules!",
+                "Why?",
+                "New line"
+            ]
         );
         // Offsets are characters, not bytes.
         let text = "Café’s “rules”… are rigid. Naïve?";
@@ -542,14 +561,20 @@ pub(crate) mod tests {
                 .collect::<String>(),
             "Naïve?"
         );
-        assert_eq!(split("Café’s “rules”… are rigid.")[0], "Café’s “rules”… are rigid.");
+        assert_eq!(
+            split("Café’s “rules”… are rigid.")[0],
+            "Café’s “rules”… are rigid."
+        );
     }
 
     #[test]
     fn abbreviations_decimals_and_brackets_end_no_sentence() {
         assert_eq!(
             split("Mr. Smith paid 3.5 times more, e.g. for tea. Dr. J. Watson agreed."),
-            ["Mr. Smith paid 3.5 times more, e.g. for tea.", "Dr. J. Watson agreed."]
+            [
+                "Mr. Smith paid 3.5 times more, e.g. for tea.",
+                "Dr. J. Watson agreed."
+            ]
         );
         assert_eq!(
             split("…Perception of safety (anonymity?) in numbers perhaps…"),
@@ -559,7 +584,10 @@ pub(crate) mod tests {
             split("pace with environment..but.. wait!!! \"Really?\" yes"),
             ["pace with environment..but.. wait!!!", "\"Really?\"", "yes"]
         );
-        assert_eq!(split("hmm… not sure... Next one"), ["hmm… not sure...", "Next one"]);
+        assert_eq!(
+            split("hmm… not sure... Next one"),
+            ["hmm… not sure...", "Next one"]
+        );
     }
 
     #[test]
@@ -567,20 +595,34 @@ pub(crate) mod tests {
         let text = "just one sentence here";
         let p = pieces(text);
         assert_eq!(p.sentences.len(), 1);
-        assert_eq!((p.sentences[0].start, p.sentences[0].end), (0, text.chars().count()));
+        assert_eq!(
+            (p.sentences[0].start, p.sentences[0].end),
+            (0, text.chars().count())
+        );
         assert_eq!(p.whole().unwrap(), text);
-        for empty in ["", "   ", "@ana @bo", "https://x.example/a", "🙂 !!", "\n\n"] {
+        for empty in [
+            "",
+            "   ",
+            "@ana @bo",
+            "https://x.example/a",
+            "🙂 !!",
+            "\n\n",
+        ] {
             assert!(pieces(empty).sentences.is_empty(), "{empty:?}");
             assert_eq!(pieces(empty).whole(), None);
         }
         // An emoji or stray punctuation joins the sentence before it.
-        assert_eq!(split("doing it well, that is? 🙂"), ["doing it well, that is? 🙂"]);
+        assert_eq!(
+            split("doing it well, that is? 🙂"),
+            ["doing it well, that is? 🙂"]
+        );
         assert_eq!(split("🙂 Good. !!"), ["🙂 Good. !!"]);
     }
 
     #[test]
     fn urls_and_mentions_are_left_out_of_what_is_embedded() {
-        let text = "@audaciousgloop @bo: see https://ex.am/ple?a=b. And www.x.org, @ana@social.example ok";
+        let text =
+            "@audaciousgloop @bo: see https://ex.am/ple?a=b. And www.x.org, @ana@social.example ok";
         let p = pieces(text);
         let chars: Vec<char> = text.chars().collect();
         let got: Vec<(String, &str)> = p
@@ -592,19 +634,29 @@ pub(crate) mod tests {
             got,
             [
                 ("see https://ex.am/ple?a=b.".to_string(), "see ."),
-                ("And www.x.org, @ana@social.example ok".to_string(), "And , ok"),
+                (
+                    "And www.x.org, @ana@social.example ok".to_string(),
+                    "And , ok"
+                ),
             ]
         );
         assert_eq!(p.whole().unwrap(), "see . And , ok");
         // An e-mail address is not a mention.
-        assert_eq!(embedded_text_of("e-mail me@example.org"), "e-mail me@example.org");
+        assert_eq!(
+            embedded_text_of("e-mail me@example.org"),
+            "e-mail me@example.org"
+        );
         assert_eq!(embedded_text_of("thanks @nz_rob."), "thanks .");
     }
 
     #[test]
     fn the_hash_follows_what_is_embedded() {
         let a = pieces("Rules are rigid. @ana");
-        assert_eq!(a.hash(), pieces("Rules are rigid. @bo").hash(), "handles are not embedded");
+        assert_eq!(
+            a.hash(),
+            pieces("Rules are rigid. @bo").hash(),
+            "handles are not embedded"
+        );
         assert_ne!(a.hash(), pieces("Rules are rigid!").hash());
         assert_ne!(a.hash(), pieces("Rules are. Rigid").hash());
     }
@@ -685,20 +737,31 @@ pub(crate) mod tests {
     #[test]
     fn vectors_kept_in_the_corpus_are_reused_and_an_edited_post_is_embedded_again() {
         let dir = tempfile::tempdir().unwrap();
-        let texts = [("1", "aaa. bbb."), ("2", "@ana https://x.example"), ("3", "ccc")];
+        let texts = [
+            ("1", "aaa. bbb."),
+            ("2", "@ana https://x.example"),
+            ("3", "ccc"),
+        ];
         let corpus = corpus_of(dir.path(), &texts);
         let set = corpus.load().unwrap();
         let model = Letters::new();
         let bar = ProgressBar::hidden();
         let (first, stats) = post_vectors(&set, Some(&corpus), &model, &bar).unwrap();
-        assert_eq!((stats.computed, stats.reused, stats.not_stored), (2, 0, None));
+        assert_eq!(
+            (stats.computed, stats.reused, stats.not_stored),
+            (2, 0, None)
+        );
         assert_eq!(bar.position(), 2);
         let embedded = model.embedded();
         assert_eq!(corpus.embedded_posts("letters").unwrap(), 2);
 
         let (again, stats) = post_vectors(&set, Some(&corpus), &model, &bar).unwrap();
         assert_eq!((stats.computed, stats.reused), (0, 2));
-        assert_eq!(model.embedded(), embedded, "nothing embedded the second time");
+        assert_eq!(
+            model.embedded(),
+            embedded,
+            "nothing embedded the second time"
+        );
         assert_eq!(again, first);
         // The same vectors as computed in memory.
         let texts: Vec<&str> = set.posts().iter().map(|p| p.text()).collect();
@@ -707,7 +770,10 @@ pub(crate) mod tests {
         // Post 1 edited: embedded again, alone.
         rusqlite::Connection::open(dir.path().join("c.db"))
             .unwrap()
-            .execute("UPDATE posts SET text = 'aaa. bbb. ccc ccc.' WHERE id = '1'", [])
+            .execute(
+                "UPDATE posts SET text = 'aaa. bbb. ccc ccc.' WHERE id = '1'",
+                [],
+            )
             .unwrap();
         let set = corpus.load().unwrap();
         let (v, stats) = post_vectors(&set, Some(&corpus), &model, &bar).unwrap();

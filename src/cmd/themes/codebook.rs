@@ -5,7 +5,8 @@ use rethread::themes::Codebook;
 use std::path::PathBuf;
 
 /// Print the built-in customer-service codebook as TOML, to copy and edit; with --check FILE,
-/// check a codebook instead (every theme and pattern) and say what is wrong.
+/// check a codebook instead (every theme and pattern) and say what is wrong, and which themes
+/// are semantic (coded by meaning when a model is found) with their thresholds.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Check this codebook instead of printing the built-in one.
@@ -22,8 +23,26 @@ pub fn run(args: Args) -> Result<()> {
                 .iter()
                 .map(|t| t.patterns.len() + t.exclude.len())
                 .sum();
+            let semantic: Vec<String> = book
+                .semantic_themes()
+                .into_iter()
+                .map(|i| {
+                    let t = &book.themes[i];
+                    let th = t.semantic_threshold(&book.meta).unwrap_or_default();
+                    format!("{} (threshold {th})", t.id)
+                })
+                .collect();
+            let semantic = if semantic.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} semantic (coded by meaning with a model): {}",
+                    semantic.len(),
+                    semantic.join(", ")
+                )
+            };
             eprintln!(
-                "{}: codebook {:?}: {} themes, {} patterns: ok",
+                "{}: codebook {:?}: {} themes, {} patterns{semantic}: ok",
                 path.display(),
                 book.meta.name,
                 book.themes.len(),

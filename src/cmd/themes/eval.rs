@@ -1,7 +1,7 @@
 //! `rethread themes eval`: how well a codebook codes texts a person has labelled.
 
 use anyhow::{bail, Result};
-use rethread::themes::eval::{evaluate, read_gold, Scores};
+use rethread::themes::eval::{evaluate, evaluate_with, read_gold, Gold, Scores};
 use rethread::themes::Codebook;
 use serde_json::json;
 use std::io::Write;
@@ -29,6 +29,14 @@ pub struct Args {
     /// In the table, how many false positives and negatives to list (JSON lists all).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub show: usize,
+
+    /// For the codebook's semantic themes (embedded in memory).
+    #[command(flatten)]
+    pub model: crate::cmd::ModelArgs,
+}
+
+fn gold_texts(gold: &[Gold]) -> Vec<&str> {
+    gold.iter().map(|g| g.text.as_str()).collect()
 }
 
 fn scores(s: &Scores) -> serde_json::Value {
@@ -41,7 +49,10 @@ pub fn run(args: Args) -> Result<()> {
     }
     let book = Codebook::load_or_default(args.codebook.as_deref())?;
     let gold = read_gold(&args.gold)?;
-    let r = evaluate(&book, &gold)?;
+    let r = match crate::cmd::semantic_texts(&book, &args.model, &gold_texts(&gold))? {
+        Some((semantic, vectors)) => evaluate_with(&book, &gold, &[&semantic.for_posts(&vectors)])?,
+        None => evaluate(&book, &gold)?,
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.format == "json" {
