@@ -138,11 +138,55 @@ impl ThemeArgs {
         book: &Codebook,
         set: &PostSet,
         threads: &Threads,
-        _corpus: &CorpusArgs,
+        corpus: &CorpusArgs,
     ) -> Result<Coding> {
+        use rethread::themes::learn::{Learned, LearnedCoder};
         let coder = Coder::new(book)?;
+        // --learned: the model file and its fit with the codebook and model are checked before
+        // any post is embedded, so that a wrong file fails at once.
+        let learned = match &self.learned {
+            Some(path) => Some((Learned::load(path)?, path)),
+            None => None,
+        };
+        let model = match &learned {
+            Some(_) => Some(self.model.load()?),
+            None => None,
+        };
+        let learned_coder = match (&learned, &model) {
+            (Some((l, path)), Some(m)) => {
+                l.check_model(&themes::learn::model_id(m), path)?;
+                Some(LearnedCoder::new(l, book)?)
+            }
+            _ => None,
+        };
+        let vectors = match &model {
+            Some(m) => {
+                // The corpus keeps the vectors (computed once, reused by every later run).
+                let db = match corpus.input.is_empty() {
+                    true => Some(Corpus::open_existing(&corpus.db)?),
+                    false => None,
+                };
+                let bar = count_bar("embedding posts", 0);
+                let (v, stats) =
+                    rethread::themes::vectors::post_vectors(set, db.as_ref(), m, &bar)?;
+                bar.finish_and_clear();
+                if let Some(why) = stats.not_stored {
+                    eprintln!("warning: vectors not kept in the corpus: {why}");
+                }
+                Some(v)
+            }
+            None => None,
+        };
+        let learned_posts = learned_coder
+            .as_ref()
+            .zip(vectors.as_deref())
+            .map(|(c, v)| c.for_posts(v));
+        let mut extra: Vec<&dyn rethread::themes::PostCoder> = Vec::new();
+        if let Some(c) = &learned_posts {
+            extra.push(c);
+        }
         let spinner = spinner(&format!("coding {} posts", set.len()));
-        let coding = code_corpus_with(set, threads, &coder, &[]);
+        let coding = code_corpus_with(set, threads, &coder, &extra);
         spinner.finish_and_clear();
         Ok(coding)
     }

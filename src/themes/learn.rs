@@ -372,7 +372,7 @@ impl<'a> LearnedCoder<'a> {
             });
             let (start, end) = match best {
                 Some(s) => (s.start, s.end),
-                None => (0, text.chars().count()),
+                None => v.span().unwrap_or((0, text.chars().count())),
             };
             let example = having
                 .iter()
