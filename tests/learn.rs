@@ -2,10 +2,10 @@
 //! on the small coded sample in fixtures/gold (64 texts, two themes).
 
 mod common;
-#[path = "common/peer.rs"]
-mod peer;
 #[path = "common/model.rs"]
 mod model;
+#[path = "common/peer.rs"]
+mod peer;
 
 use common::*;
 use serde_json::Value;
@@ -38,9 +38,21 @@ fn corpus(dir: &Path) {
         .to_string()
     };
     let lines = [
-        status(1, "ana", "The plane sat at the gate for three hours before take off."),
-        status(2, "bo", "Lovely crew. But our train arrived ninety minutes late and we missed the ferry."),
-        status(3, "cy", "I would like my money back for the seat I never got."),
+        status(
+            1,
+            "ana",
+            "The plane sat at the gate for three hours before take off.",
+        ),
+        status(
+            2,
+            "bo",
+            "Lovely crew. But our train arrived ninety minutes late and we missed the ferry.",
+        ),
+        status(
+            3,
+            "cy",
+            "I would like my money back for the seat I never got.",
+        ),
         status(4, "dee", "What time does the cafe on platform two open?"),
         status(5, "ed", "Thanks, the cabin crew were wonderful tonight."),
     ];
@@ -53,8 +65,16 @@ fn learn(dir: &Path, gold: &str, codebook: &str) -> String {
     let o = rethread(
         dir,
         &[
-            "themes", "learn", "--gold", gold, "--codebook", codebook, "--out", "learned.json",
-            "--model", &m,
+            "themes",
+            "learn",
+            "--gold",
+            gold,
+            "--codebook",
+            codebook,
+            "--out",
+            "learned.json",
+            "--model",
+            &m,
         ],
     );
     assert!(o.status.success(), "themes learn failed: {}", stderr(&o));
@@ -74,7 +94,10 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
     std::fs::write(dir.path().join("book.toml"), codebook).unwrap();
 
     let err = learn(dir.path(), "gold.csv", "book.toml");
-    assert!(err.contains("lost-bag"), "the unknown gold theme is reported: {err}");
+    assert!(
+        err.contains("lost-bag"),
+        "the unknown gold theme is reported: {err}"
+    );
     assert!(
         err.contains("theme \"seats\" skipped") && err.contains("0 coded texts"),
         "{err}"
@@ -86,7 +109,11 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
     assert_eq!(file["version"], 1);
     assert_eq!(file["dim"], 384);
     assert_eq!(file["codebook"], "service-sample");
-    assert!(file["model"].as_str().unwrap().contains("MiniLM"), "{}", file["model"]);
+    assert!(
+        file["model"].as_str().unwrap().contains("MiniLM"),
+        "{}",
+        file["model"]
+    );
     let themes = file["themes"].as_array().unwrap();
     let ids: Vec<&str> = themes.iter().map(|t| t["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["delay", "refund"]);
@@ -98,7 +125,12 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
 
     let m = model_arg();
     let base = [
-        "--input", "posts.jsonl", "--codebook", "book.toml", "--model", m.as_str(),
+        "--input",
+        "posts.jsonl",
+        "--codebook",
+        "book.toml",
+        "--model",
+        m.as_str(),
     ];
     // themes: the learned codes count, and their sentences are the quotes' evidence.
     let plain: Value = serde_json::from_str(&ok(
@@ -108,7 +140,11 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
     .unwrap();
     let with: Value = serde_json::from_str(&ok(
         dir.path(),
-        &[&["themes", "--format", "json", "--learned", "learned.json"][..], &base].concat(),
+        &[
+            &["themes", "--format", "json", "--learned", "learned.json"][..],
+            &base,
+        ]
+        .concat(),
     ))
     .unwrap();
     let posts = |doc: &Value, id: &str| {
@@ -130,7 +166,14 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
     ok(
         dir.path(),
         &[
-            &["export", "jsonl", "--out", out.to_str().unwrap(), "--learned", "learned.json"][..],
+            &[
+                "export",
+                "jsonl",
+                "--out",
+                out.to_str().unwrap(),
+                "--learned",
+                "learned.json",
+            ][..],
             &base,
         ]
         .concat(),
@@ -158,7 +201,10 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
     assert!((0.5..=1.0).contains(&p), "{p}");
     // The sentence about the train, not the compliment before it.
     assert!(
-        code["text"].as_str().unwrap().contains("ninety minutes late"),
+        code["text"]
+            .as_str()
+            .unwrap()
+            .contains("ninety minutes late"),
         "{code:#}"
     );
     let example = code["example"].as_str().unwrap();
@@ -169,22 +215,44 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
         .filter(|e| e["themes"].as_array().unwrap().iter().any(|t| t == "delay"))
         .map(|e| e["text"].as_str().unwrap().to_string())
         .collect();
-    assert!(delays.iter().any(|d| d == example), "{example:?} is a delay example");
+    assert!(
+        delays.iter().any(|d| d == example),
+        "{example:?} is a delay example"
+    );
     // A plain question gets no learned code.
-    assert!(post("4")["themes"].as_array().unwrap().is_empty(), "{:#}", post("4"));
+    assert!(
+        post("4")["themes"].as_array().unwrap().is_empty(),
+        "{:#}",
+        post("4")
+    );
 
     // eval --learned: the learned codes of the sample itself, beside the patterns'.
     let eval: Value = serde_json::from_str(&ok(
         dir.path(),
         &[
-            "themes", "eval", "--codebook", &book(), "--gold", &gold(), "--learned",
-            "learned.json", "--model", &m, "--format", "json",
+            "themes",
+            "eval",
+            "--codebook",
+            &book(),
+            "--gold",
+            &gold(),
+            "--learned",
+            "learned.json",
+            "--model",
+            &m,
+            "--format",
+            "json",
         ],
     ))
     .unwrap();
     let learned_f1 = eval["by_coder"]["learned"]["micro"]["f1"].as_f64().unwrap();
-    let codebook_f1 = eval["by_coder"]["codebook"]["micro"]["f1"].as_f64().unwrap();
-    assert!(learned_f1 > 0.9, "trained on these very texts: {learned_f1}");
+    let codebook_f1 = eval["by_coder"]["codebook"]["micro"]["f1"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        learned_f1 > 0.9,
+        "trained on these very texts: {learned_f1}"
+    );
     assert!(eval["micro"]["f1"].as_f64().unwrap() > codebook_f1);
 }
 
@@ -193,8 +261,20 @@ fn cv(dir: &Path, seed: &str) -> Value {
     serde_json::from_str(&ok(
         dir,
         &[
-            "themes", "eval", "--codebook", &book(), "--gold", &gold(), "--cv", "3", "--seed",
-            seed, "--model", &m, "--format", "json",
+            "themes",
+            "eval",
+            "--codebook",
+            &book(),
+            "--gold",
+            &gold(),
+            "--cv",
+            "3",
+            "--seed",
+            seed,
+            "--model",
+            &m,
+            "--format",
+            "json",
         ],
     ))
     .unwrap()
@@ -204,15 +284,35 @@ fn cv(dir: &Path, seed: &str) -> Value {
 fn cross_validation_repeats_with_its_seed() {
     let dir = tempfile::tempdir().unwrap();
     let a = cv(dir.path(), "7");
-    assert_eq!(a, cv(dir.path(), "7"), "the same seed gives the same figures");
+    assert_eq!(
+        a,
+        cv(dir.path(), "7"),
+        "the same seed gives the same figures"
+    );
     let b = cv(dir.path(), "8");
-    assert_ne!(a["cv"]["fold_of"], b["cv"]["fold_of"], "another seed deals other folds");
+    assert_ne!(
+        a["cv"]["fold_of"], b["cv"]["fold_of"],
+        "another seed deals other folds"
+    );
 
     assert_eq!(a["cv"]["fold_sizes"], serde_json::json!([22, 21, 21]));
-    for key in ["themes", "micro", "macro", "false_positives", "false_negatives", "texts"] {
+    for key in [
+        "themes",
+        "micro",
+        "macro",
+        "false_positives",
+        "false_negatives",
+        "texts",
+    ] {
         assert!(!a[key].is_null(), "combined has {key}");
-        assert!(!a["by_coder"]["codebook"][key].is_null(), "codebook has {key}");
-        assert!(!a["by_coder"]["learned"][key].is_null(), "learned has {key}");
+        assert!(
+            !a["by_coder"]["codebook"][key].is_null(),
+            "codebook has {key}"
+        );
+        assert!(
+            !a["by_coder"]["learned"][key].is_null(),
+            "learned has {key}"
+        );
     }
     let f1 = |v: &Value| v["f1"].as_f64().unwrap();
     let (combined, codebook, learned) = (
@@ -224,7 +324,10 @@ fn cross_validation_repeats_with_its_seed() {
     assert!(codebook < 0.5, "{codebook}");
     assert!(learned > 0.7, "{learned}");
     assert!(combined >= codebook, "{combined} {codebook}");
-    assert_eq!(a["micro"]["support"], 46, "24 delays and 22 refunds (2 texts have both)");
+    assert_eq!(
+        a["micro"]["support"], 46,
+        "24 delays and 22 refunds (2 texts have both)"
+    );
     // The training folds have 16 delays and 14 or 15 refunds: the curve has 10 only.
     let curve = a["curve"].as_array().unwrap();
     assert_eq!(curve.len(), 1, "{curve:?}");
@@ -253,8 +356,15 @@ fn a_model_file_from_another_model_is_refused() {
     let o = rethread(
         dir.path(),
         &[
-            "themes", "--input", "posts.jsonl", "--codebook", &book(), "--learned", "other.json",
-            "--model", &m,
+            "themes",
+            "--input",
+            "posts.jsonl",
+            "--codebook",
+            &book(),
+            "--learned",
+            "other.json",
+            "--model",
+            &m,
         ],
     );
     assert!(!o.status.success());
@@ -266,7 +376,15 @@ fn a_model_file_from_another_model_is_refused() {
     // Nor with the codebook it did not learn.
     let o = rethread(
         dir.path(),
-        &["themes", "--input", "posts.jsonl", "--learned", "learned.json", "--model", &m],
+        &[
+            "themes",
+            "--input",
+            "posts.jsonl",
+            "--learned",
+            "learned.json",
+            "--model",
+            &m,
+        ],
     );
     assert!(!o.status.success());
     assert!(stderr(&o).contains("--codebook"), "{}", stderr(&o));
@@ -288,7 +406,16 @@ fn a_malformed_gold_csv_names_the_file_and_line() {
     for (file, line) in [("bad.csv", "bad.csv:"), ("short.csv", "short.csv:3")] {
         let o = rethread(
             dir.path(),
-            &["themes", "learn", "--gold", file, "--codebook", &book(), "--out", "m.json"],
+            &[
+                "themes",
+                "learn",
+                "--gold",
+                file,
+                "--codebook",
+                &book(),
+                "--out",
+                "m.json",
+            ],
         );
         assert!(!o.status.success());
         assert!(stderr(&o).contains(line), "{file}: {}", stderr(&o));

@@ -317,7 +317,10 @@ pub fn stratified_folds(gold: &[Gold], k: usize, seed: u64) -> Result<Vec<usize>
         bail!("--cv {k}: need at least 2 folds");
     }
     if k > gold.len() {
-        bail!("--cv {k}: more folds than the {} labelled texts", gold.len());
+        bail!(
+            "--cv {k}: more folds than the {} labelled texts",
+            gold.len()
+        );
     }
     let mut strata: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
     for (i, g) in gold.iter().enumerate() {
@@ -378,7 +381,12 @@ pub fn cross_validate(
         let short = themes.iter().find_map(|&t| {
             let fewest = folds
                 .iter()
-                .map(|(train, _)| train.iter().filter(|&&i| gold[i].themes.contains(t)).count())
+                .map(|(train, _)| {
+                    train
+                        .iter()
+                        .filter(|&&i| gold[i].themes.contains(t))
+                        .count()
+                })
                 .min()
                 .unwrap_or(0);
             (fewest < n).then(|| LeftOut {
@@ -549,7 +557,11 @@ mod tests {
         }
         let f = stratified_folds(&gold, 3, 7).unwrap();
         assert_eq!(f, stratified_folds(&gold, 3, 7).unwrap(), "a seed repeats");
-        assert_ne!(f, stratified_folds(&gold, 3, 8).unwrap(), "another seed deals anew");
+        assert_ne!(
+            f,
+            stratified_folds(&gold, 3, 8).unwrap(),
+            "another seed deals anew"
+        );
         for fold in 0..3 {
             let count = |p: &str| {
                 (0..gold.len())
@@ -557,7 +569,11 @@ mod tests {
                     .count()
             };
             // Every stratum divides by 3: each fold gets exactly its share of each.
-            assert_eq!((count("a"), count("b"), count("n")), (4, 2, 3), "fold {fold}");
+            assert_eq!(
+                (count("a"), count("b"), count("n")),
+                (4, 2, 3),
+                "fold {fold}"
+            );
         }
         assert!(stratified_folds(&gold, 1, 7).is_err());
         assert!(stratified_folds(&gold[..2], 3, 7).is_err());

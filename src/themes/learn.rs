@@ -125,7 +125,11 @@ pub fn learn(
     model: &ModelId,
 ) -> Result<Learning> {
     use rayon::prelude::*;
-    assert_eq!(gold.len(), vectors.len(), "a vector entry per labelled text");
+    assert_eq!(
+        gold.len(),
+        vectors.len(),
+        "a vector entry per labelled text"
+    );
     let known: BTreeSet<&str> = book.themes.iter().map(|t| t.id.as_str()).collect();
     let mut unknown = BTreeSet::new();
     let mut unembedded = Vec::new();
@@ -368,7 +372,8 @@ impl<'a> LearnedCoder<'a> {
             }
             // The sentence the classifier likes best: where, in a long post, the theme is.
             let best = v.sentences.iter().max_by(|a, b| {
-                score(&t.weights, t.bias, &a.vector).total_cmp(&score(&t.weights, t.bias, &b.vector))
+                score(&t.weights, t.bias, &a.vector)
+                    .total_cmp(&score(&t.weights, t.bias, &b.vector))
             });
             let (start, end) = match best {
                 Some(s) => (s.start, s.end),
@@ -420,7 +425,10 @@ impl PostCoder for LearnedPosts<'_> {
 
 /// Characters `start..end` of `text`.
 fn chars(text: &str, start: usize, end: usize) -> String {
-    text.chars().skip(start).take(end.saturating_sub(start)).collect()
+    text.chars()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect()
 }
 
 fn score(weights: &[f64], bias: f64, v: &[f32]) -> f64 {
@@ -677,10 +685,22 @@ mod tests {
             [0.19900743663311005, 0.8955334424972534, 0.3980148732662201],
             [-0.09950371831655502, 0.7960297465324402, 0.597022294998169],
             [-0.6092076897621155, 0.5076730847358704, 0.6092076897621155],
-            [-0.8070932626724243, -0.20177331566810608, 0.5548766255378723],
-            [-0.30151134729385376, -0.9045340418815613, 0.30151134729385376],
+            [
+                -0.8070932626724243,
+                -0.20177331566810608,
+                0.5548766255378723,
+            ],
+            [
+                -0.30151134729385376,
+                -0.9045340418815613,
+                0.30151134729385376,
+            ],
             [0.502518892288208, -0.703526496887207, -0.502518892288208],
-            [0.10045813024044037, 0.20091626048088074, -0.9744438529014587],
+            [
+                0.10045813024044037,
+                0.20091626048088074,
+                -0.9744438529014587,
+            ],
         ];
         let y = [
             true, true, true, true, true, false, false, false, true, true,
@@ -704,7 +724,10 @@ mod tests {
     #[test]
     fn a_separable_sample_stays_finite() {
         // Without the penalty the weights would grow without bound; with it they stop.
-        let x = Rows::new([&[1.0f32, 0.0][..], &[0.0, 1.0][..], &[0.9, 0.1][..]].into_iter(), 2);
+        let x = Rows::new(
+            [&[1.0f32, 0.0][..], &[0.0, 1.0][..], &[0.9, 0.1][..]].into_iter(),
+            2,
+        );
         let fit = fit_logistic(&x, &[true, false, true], 1.0);
         assert!(fit.weights.iter().all(|w| w.is_finite() && w.abs() < 10.0));
         assert!(fit.iterations < MAX_ITERATIONS);
@@ -833,7 +856,10 @@ mod tests {
         let e = &ev[0];
         assert_eq!(book.themes[e.theme].id, "late");
         assert_eq!(e.coder, CoderKind::Learned);
-        assert_eq!((e.start, e.end, e.text.as_str()), (6, 24, "It was late again."));
+        assert_eq!(
+            (e.start, e.end, e.text.as_str()),
+            (6, 24, "It was late again.")
+        );
         assert!(e.probability.unwrap() >= 0.5);
         // l2 = [0.9, 0, 0.3] is the late example nearest [0.85, 0.05, 0.4].
         assert_eq!(e.example.as_deref(), Some("text l2"));
@@ -843,9 +869,7 @@ mod tests {
             sentences: vec![],
         };
         assert!(coder.code_vectors("plain", &none).is_empty());
-        assert!(coder
-            .code_vectors("", &TextVectors::default())
-            .is_empty());
+        assert!(coder.code_vectors("", &TextVectors::default()).is_empty());
         // As a PostCoder, by the post's index.
         let posts = [none, v];
         let pc = coder.for_posts(&posts);
@@ -869,7 +893,10 @@ mod tests {
             dim: 3,
         };
         let e = back.check_model(&other, &path).unwrap_err().to_string();
-        assert!(e.contains("m.json") && e.contains("\"test-3d\"") && e.contains("\"other\""), "{e}");
+        assert!(
+            e.contains("m.json") && e.contains("\"test-3d\"") && e.contains("\"other\""),
+            "{e}"
+        );
         let wider = ModelId {
             id: "test-3d".into(),
             dim: 384,
@@ -879,9 +906,15 @@ mod tests {
         // Not a model file; a model file of another version; a broken one.
         std::fs::write(&path, r#"{"themes": []}"#).unwrap();
         let e = Learned::load(&path).unwrap_err().to_string();
-        assert!(e.contains("m.json") && e.contains("not a learned model"), "{e}");
+        assert!(
+            e.contains("m.json") && e.contains("not a learned model"),
+            "{e}"
+        );
         std::fs::write(&path, r#"{"format": "rethread-learned", "version": 99}"#).unwrap();
-        assert!(Learned::load(&path).unwrap_err().to_string().contains("version"));
+        assert!(Learned::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("version"));
         let mut bad = serde_json::to_value(&l.learned).unwrap();
         bad["themes"][0]["weights"] = serde_json::json!([1.0]);
         std::fs::write(&path, bad.to_string()).unwrap();

@@ -225,7 +225,10 @@ pub fn run(args: Args) -> Result<()> {
         }
         if let Some((codebook, learned)) = &m.by_coder {
             let how = match args.cv {
-                Some(k) => format!("learned codes from {k}-fold cross-validation, seed {}", args.seed),
+                Some(k) => format!(
+                    "learned codes from {k}-fold cross-validation, seed {}",
+                    args.seed
+                ),
                 None => "learned codes from --learned".to_string(),
             };
             writeln!(out, "\nmicro-F1 ({how}):")?;
