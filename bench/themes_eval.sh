@@ -42,3 +42,62 @@ echo "== complaints-data.csv (complaint = 1), codebook fixtures/codebooks/compla
 echo
 echo "== twacs_airlines_500onlyb.csv (14 intents, OTHER = none), codebook fixtures/codebooks/twacs-airlines.toml"
 "$bin" themes eval --codebook "$here/fixtures/codebooks/twacs-airlines.toml" --gold "$work/twacs-gold.csv" --show 5
+
+# The model coders need a sentence-embedding model (--model DIR, else RETHREAD_MODEL, else the
+# Hugging Face cache); without one, the patterns' reports above are all there is.
+if ! "$bin" themes model >/dev/null 2>&1; then
+  echo
+  echo "no embedding model found (see \`rethread themes model\`): semantic and learned codes not measured" >&2
+  exit 0
+fi
+
+# Semantic: the same codebooks with every theme opted in (`semantic = true`): the prototypes are
+# the labels, descriptions and examples written before the texts were read; the patterns are
+# unchanged.
+for set in complaints twacs-airlines; do
+  python3 - "$here/fixtures/codebooks/$set.toml" "$work/$set-semantic.toml" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+text = re.sub(r"^(\[\[theme\]\])$", r"\1\nsemantic = true", text, flags=re.M)
+open(sys.argv[2], "w", encoding="utf-8").write(text)
+PY
+done
+
+# Learned and combined: 5-fold cross-validation (the seed fixed, so the figures repeat), once
+# with the patterns' codebook and once with the semantic one; each run embeds the texts once.
+run() {  # run NAME CODEBOOK GOLD ARGS... -> $work/NAME.json
+  local name=$1 book=$2 gold=$3; shift 3
+  "$bin" themes eval --codebook "$book" --gold "$gold" --format json "$@" > "$work/$name.json"
+}
+for set in complaints:complaints twacs:twacs-airlines; do
+  gold="$work/${set%%:*}-gold.csv"; book="${set#*:}"
+  run "${set%%:*}-patterns" "$here/fixtures/codebooks/$book.toml" "$gold"
+  run "${set%%:*}-semantic" "$work/$book-semantic.toml" "$gold"
+  run "${set%%:*}-cv" "$here/fixtures/codebooks/$book.toml" "$gold" --cv 5 --seed 1
+  run "${set%%:*}-cv-semantic" "$work/$book-semantic.toml" "$gold" --cv 5 --seed 1
+done
+
+echo
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+ref = {"complaints": 0.78, "twacs": 0.54}
+def load(name):
+    return json.load(open(f"{work}/{name}.json", encoding="utf-8"))
+print("micro-F1 (learned and combined: 5-fold cross-validation, seed 1)")
+print(f"{'set':<12} {'patterns':>9} {'semantic':>9} {'learned':>9} {'patterns+learned':>17} {'all three':>10} {'prototype':>10}")
+for s in ("complaints", "twacs"):
+    cv, cvs = load(f"{s}-cv"), load(f"{s}-cv-semantic")
+    print(f"{s:<12} {load(s + '-patterns')['micro']['f1']:>9.3f} {load(s + '-semantic')['micro']['f1']:>9.3f}"
+          f" {cv['by_coder']['learned']['micro']['f1']:>9.3f} {cv['micro']['f1']:>17.3f}"
+          f" {cvs['micro']['f1']:>10.3f} {ref[s]:>10.2f}")
+print("semantic = the codebook with semantic = true on every theme (patterns and semantic codes);")
+print("prototype = 5-fold logistic regression on the same model's embeddings (issue 12)")
+print()
+print("learning curve (learned micro-F1 by coded texts per theme in training):")
+for s in ("complaints", "twacs"):
+    cv = load(f"{s}-cv")
+    points = ", ".join(f"{p['labels_per_theme']}: {p['micro']['f1']:.3f}" for p in cv["curve"])
+    left = ", ".join(f"{l['labels_per_theme']} (theme {l['theme']} has {l['positives']})" for l in cv["curve_left_out"])
+    print(f"  {s:<12} {points or '-'}" + (f"; left out: {left}" if left else ""))
+PY

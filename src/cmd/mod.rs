@@ -151,64 +151,64 @@ impl ThemeArgs {
         threads: &Threads,
         corpus: &CorpusArgs,
     ) -> Result<Coding> {
+        use rethread::themes::learn::{Learned, LearnedCoder};
         let coder = Coder::new(book)?;
+        // --learned: the model file is read before any post is embedded, and checked against
+        // the model, so that a wrong file fails at once.
+        let learned = match &self.learned {
+            Some(path) => Some((Learned::load(path)?, path)),
+            None => None,
+        };
+        // Learned codes cannot be made without their model: it must be found. Semantic themes
+        // fall back to their patterns (with one warning) when no model is found anywhere.
         let semantic = book.semantic_themes();
-        let mut model_coding = None;
-        if !semantic.is_empty() {
-            match self.model.load_optional()? {
-                Some(model) => {
-                    let semantic = rethread::themes::semantic_coder(book, &model)?
-                        .expect("the codebook has semantic themes");
-                    let vectors = post_vectors(set, corpus, &model)?;
-                    model_coding = Some((semantic, vectors));
-                }
-                None => warn_no_model(book, &semantic),
+        let model = if learned.is_some() {
+            Some(self.model.load()?)
+        } else if !semantic.is_empty() {
+            let found = self.model.load_optional()?;
+            if found.is_none() {
+                warn_no_model(book, &semantic);
             }
+            found
+        } else {
+            None
+        };
+        let learned_coder = match (&learned, &model) {
+            (Some((l, path)), Some(m)) => {
+                l.check_model(&themes::learn::model_id(m), path)?;
+                Some(LearnedCoder::new(l, book)?)
+            }
+            _ => None,
+        };
+        let semantic_coder = match &model {
+            Some(m) if !semantic.is_empty() => rethread::themes::semantic_coder(book, m)?,
+            _ => None,
+        };
+        // Every post's vectors, once, for both model coders.
+        let vectors = match &model {
+            Some(m) => Some(post_vectors(set, corpus, m)?),
+            None => None,
+        };
+        let semantic_posts = semantic_coder
+            .as_ref()
+            .zip(vectors.as_deref())
+            .map(|(c, v)| c.for_posts(v));
+        let learned_posts = learned_coder
+            .as_ref()
+            .zip(vectors.as_deref())
+            .map(|(c, v)| c.for_posts(v));
+        let mut extra: Vec<&dyn rethread::themes::PostCoder> = Vec::new();
+        if let Some(c) = &semantic_posts {
+            extra.push(c);
+        }
+        if let Some(c) = &learned_posts {
+            extra.push(c);
         }
         let spinner = spinner(&format!("coding {} posts", set.len()));
-        let coding = match &model_coding {
-            Some((semantic, vectors)) => {
-                code_corpus_with(set, threads, &coder, &[&semantic.for_posts(vectors)])
-            }
-            None => code_corpus_with(set, threads, &coder, &[]),
-        };
+        let coding = code_corpus_with(set, threads, &coder, &extra);
         spinner.finish_and_clear();
         Ok(coding)
     }
-}
-
-/// The semantic coder of `book` and the vectors of `texts`, computed in memory, for commands
-/// that code texts rather than a corpus's posts (`themes eval`). `None` when the codebook has
-/// no semantic theme, or (with the one warning) when no model is found.
-pub fn semantic_texts(
-    book: &Codebook,
-    model: &ModelArgs,
-    texts: &[&str],
-) -> Result<
-    Option<(
-        rethread::themes::SemanticCoder,
-        Vec<rethread::themes::vectors::TextVectors>,
-    )>,
-> {
-    let semantic = book.semantic_themes();
-    if semantic.is_empty() {
-        return Ok(None);
-    }
-    let Some(model) = model.load_optional()? else {
-        warn_no_model(book, &semantic);
-        return Ok(None);
-    };
-    let coder =
-        rethread::themes::semantic_coder(book, &model)?.expect("the codebook has semantic themes");
-    let bar = count_bar("embedding texts", texts.len() as u64);
-    let vectors = rethread::themes::vectors::embed_texts(texts, &model, &bar)?;
-    bar.finish_and_clear();
-    eprintln!(
-        "embeddings: {} computed (in memory) ({})",
-        texts.len(),
-        model.id()
-    );
-    Ok(Some((coder, vectors)))
 }
 
 /// Every post's vectors under `model`: from the corpus and kept there when the posts came from
@@ -246,7 +246,7 @@ fn post_vectors(
 }
 
 /// The one warning of a run that has semantic themes and no model: which themes lose what.
-fn warn_no_model(book: &Codebook, semantic: &[usize]) {
+pub fn warn_no_model(book: &Codebook, semantic: &[usize]) {
     let ids = |f: &dyn Fn(&rethread::themes::codebook::Theme) -> bool| -> Vec<&str> {
         semantic
             .iter()

@@ -9,6 +9,7 @@ pub mod codebook;
 pub mod discover;
 pub mod embed;
 pub mod eval;
+pub mod learn;
 pub mod pattern;
 pub mod rollup;
 pub mod semantic;

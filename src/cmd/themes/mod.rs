@@ -3,6 +3,7 @@
 pub mod codebook;
 pub mod discover;
 pub mod eval;
+pub mod learn;
 pub mod model;
 
 use crate::cmd::CorpusArgs;
@@ -47,6 +48,7 @@ pub enum Command {
     Discover(discover::Args),
     Eval(eval::Args),
     Model(model::Args),
+    Learn(learn::Args),
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -55,6 +57,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(Command::Eval(a)) => return eval::run(a),
         Some(Command::Discover(a)) => return discover::run(a),
         Some(Command::Model(a)) => return model::run(a),
+        Some(Command::Learn(a)) => return learn::run(a),
         None => {}
     }
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {
