@@ -70,8 +70,6 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The model, for a command that cannot work without one: when none is found anywhere,
     /// the error lists the three places looked and how to get one.
-    // Used by the model coders (semantic themes, learn, discover) as they land.
-    #[allow(dead_code)]
     pub fn load(&self) -> Result<rethread::themes::embed::Embedder> {
         match self.load_optional()? {
             Some(model) => Ok(model),
@@ -85,7 +83,6 @@ impl ModelArgs {
     /// The model when there is one, for a command that does better with it but works without.
     /// `None` only when nothing was found anywhere: a folder that was named (--model,
     /// RETHREAD_MODEL) or found and does not load is still an error.
-    #[allow(dead_code)]
     pub fn load_optional(&self) -> Result<Option<rethread::themes::embed::Embedder>> {
         Ok(self.load_located()?.map(|(_, model)| model))
     }
