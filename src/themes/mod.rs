@@ -4,6 +4,7 @@
 //! `pattern` holds the tokenizer and the one-pass matcher; `rollup` codes a corpus and sums the
 //! codes up per thread and per branch.
 
+pub mod cluster;
 pub mod codebook;
 pub mod discover;
 pub mod embed;
