@@ -723,7 +723,7 @@ pub fn name_clusters(clusters: &[Vec<&str>], top: usize) -> Vec<Vec<Phrase>> {
                     words.is_superset(&k.split(' ').collect::<HashSet<&str>>())
                         && posts * 2 >= p.posts
                 });
-                if let Some(at) = around {
+                if let Some(mut at) = around {
                     chosen[at] = (
                         key,
                         Phrase {
@@ -732,17 +732,21 @@ pub fn name_clusters(clusters: &[Vec<&str>], top: usize) -> Vec<Vec<Phrase>> {
                             posts,
                         },
                     );
-                    // It may now hold other chosen phrases too.
+                    // It may stand for other chosen phrases too, on the same terms.
                     let mut k = 0;
                     while k < chosen.len() {
+                        let (other, p) = &chosen[k];
                         let sub = k != at
-                            && chosen[k]
-                                .0
+                            && other
                                 .split(' ')
                                 .collect::<HashSet<&str>>()
-                                .is_subset(&words);
+                                .is_subset(&words)
+                            && posts * 2 >= p.posts;
                         if sub {
                             chosen.remove(k);
+                            if k < at {
+                                at -= 1;
+                            }
                         } else {
                             k += 1;
                         }
@@ -1019,5 +1023,24 @@ mod tests {
             },
         ];
         assert_eq!(label(&two), "lost luggage / delayed bag");
+    }
+
+    #[test]
+    fn a_longer_phrase_stands_for_a_shorter_one_only_where_it_covers_it() {
+        let wifi = vec![
+            "inflight wifi down",
+            "inflight wifi slow",
+            "wifi broken again",
+            "wifi not working",
+            "wifi useless",
+        ];
+        let other = vec!["seat broken", "seat dirty", "meal cold"];
+        let named = name_clusters(&[wifi, other], 5);
+        let texts: Vec<&str> = named[0].iter().map(|p| p.text.as_str()).collect();
+        // "inflight" is always "inflight wifi": the pair takes its place; "wifi" is in five
+        // posts and the pair in two, so "wifi" stays.
+        assert!(texts.contains(&"inflight wifi"), "{texts:?}");
+        assert!(texts.contains(&"wifi"), "{texts:?}");
+        assert!(!texts.contains(&"inflight"), "{texts:?}");
     }
 }
