@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<()> {
         format!("all {} posts", set.len())
     } else {
         format!(
-            "{} posts that no theme of {:?} matched",
+            "the {} posts that no theme of {:?} matched",
             members.len(),
             book.meta.name
         )
@@ -216,7 +216,7 @@ fn print_clusters(
         let clustered: usize = found.clusters.iter().map(|c| c.size).sum();
         writeln!(
             out,
-            "{} themes found by meaning in {clustered} of the {scope} (k {}, silhouette {:.3}; suggestions, not codes):",
+            "{} themes found by meaning in {clustered} of {scope} (k {}, silhouette {:.3}; suggestions, not codes):",
             found.clusters.len(),
             if found.k_by_silhouette { "by silhouette" } else { "given" },
             found.silhouette
@@ -282,7 +282,7 @@ fn words(
     } else {
         writeln!(
             out,
-            "suggested themes from the {scope} (words, not themes; suggestions, not codes):"
+            "suggested themes from {scope} (words, not themes; suggestions, not codes):"
         )?;
         writeln!(
             out,
