@@ -191,6 +191,52 @@ fn uncoded_posts_only_unless_all() {
     assert!(posts.iter().all(|p| topic(p) == "luggage"), "{posts:?}");
 }
 
+#[test]
+fn from_a_corpus_the_embeddings_are_kept_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let db = db.to_str().unwrap();
+    ok(dir.path(), &["import", &corpus(), "--db", db]);
+    let model = model::model_dir();
+    let args = [
+        "themes",
+        "discover",
+        "--db",
+        db,
+        "--all",
+        "--k",
+        "2",
+        "--format",
+        "json",
+        "--model",
+        model.to_str().unwrap(),
+    ];
+    let first = rethread(dir.path(), &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("36 computed, 0 reused"),
+        "{}",
+        stderr(&first)
+    );
+    let again = rethread(dir.path(), &args);
+    assert!(
+        stderr(&again).contains("0 computed, 36 reused"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(
+        stdout(&first),
+        stdout(&again),
+        "the same vectors, the same clusters"
+    );
+    // The vectors read back from the corpus are the ones computed from files.
+    let from_files = discover(dir.path(), &["--all", "--k", "2", "--format", "json"]);
+    assert_eq!(
+        json(&from_files)["clusters"],
+        json(&stdout(&first))["clusters"]
+    );
+}
+
 /// rethread with no model anywhere: no --model, no RETHREAD_MODEL, an empty home and
 /// Hugging Face cache.
 fn without_model(dir: &Path, args: &[&str]) -> Output {

@@ -1,11 +1,13 @@
 //! `rethread themes discover`: themes nobody listed, from the posts no theme matched.
 
-use crate::cmd::{CorpusArgs, ModelArgs, ThemeArgs};
+use crate::cmd::{CorpusArgs, ThemeArgs};
 use anyhow::{bail, Result};
+use rethread::corpus::Corpus;
 use rethread::corpus::PostSet;
 use rethread::themes::discover::{by_meaning, discover, draft, draft_clusters, one_line};
 use rethread::themes::discover::{ClusterOptions, Clusters};
 use rethread::themes::embed::Embed;
+use rethread::themes::vectors::{embedded_text_of, post_vectors};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
@@ -62,7 +64,9 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--format {:?}: use table or json", args.format);
     }
     // The model first: a broken --model must stop the command before any work is done.
-    let model = load_model(&args.themes.model)?;
+    // `None` only when no model is found anywhere; a named folder that does not load is an
+    // error.
+    let model = args.themes.model.load_optional()?;
     let book = args.themes.codebook()?;
     let set = args.corpus.load()?;
     let threads = crate::cmd::build_threads(&set, false);
@@ -84,7 +88,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     match model {
         Some(model) => {
-            let (with, without) = vectors_of(&set, &members, model.as_ref())?;
+            let (with, without) = vectors_of(&args.corpus, &set, &members, &model)?;
             let (members, vectors): (Vec<usize>, Vec<Vec<f32>>) = with.into_iter().unzip();
             let opts = ClusterOptions {
                 k: args.k.map(|k| k as usize),
@@ -127,57 +131,62 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// The sentence model, or `None` when none is configured or found anywhere.
-///
-/// Interim, until `ModelArgs::load_optional` lands on main (the "embed" part of issue 12):
-/// this build has no model loader, so an explicit --model is an error rather than silently
-/// ignored, and no model is ever found otherwise.
-fn load_model(args: &ModelArgs) -> Result<Option<Box<dyn Embed>>> {
-    if let Some(dir) = &args.model {
-        bail!(
-            "{}: this build of rethread cannot load sentence models yet",
-            dir.display()
-        );
-    }
-    Ok(None)
-}
-
 /// The vector of each post of `members` that has something to embed, as `(post, vector)`,
 /// and how many had nothing (only links, mentions or media).
 ///
-/// Interim, until `vectors::post_vectors` (with the corpus cache) lands on main: the text is
-/// the post's words without URLs and @mentions, embedded in batches.
+/// From a corpus (--db), the vectors of every post, kept in the corpus: this run reuses what an
+/// earlier command computed, and later commands reuse what this one computes. From files
+/// (--input), nothing outlives the run, so only the posts to cluster are embedded, and only as
+/// whole texts (clustering needs no sentence vectors); the text is what the corpus path embeds
+/// (`vectors::embedded_text_of`: no URLs, no @mentions).
 fn vectors_of(
+    corpus: &CorpusArgs,
     set: &PostSet,
     members: &[usize],
     model: &dyn Embed,
 ) -> Result<(Vec<(usize, Vec<f32>)>, usize)> {
-    let texts: Vec<(usize, String)> = members
-        .iter()
-        .map(|&i| {
-            let words: Vec<&str> = set.posts()[i]
-                .text()
-                .split_whitespace()
-                .filter(|w| {
-                    let l = w.to_ascii_lowercase();
-                    !(l.starts_with('@') || l.starts_with("http://") || l.starts_with("https://"))
-                        && !l.starts_with("www.")
-                })
-                .collect();
-            (i, words.join(" "))
-        })
-        .collect();
-    let todo: Vec<&(usize, String)> = texts.iter().filter(|(_, t)| !t.is_empty()).collect();
-    let bar = crate::cmd::count_bar("embedding", todo.len() as u64);
-    let mut out = Vec::with_capacity(todo.len());
-    for chunk in todo.chunks(64) {
-        let batch: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
-        let vectors = model.embed(&batch)?;
-        out.extend(chunk.iter().map(|(i, _)| *i).zip(vectors));
-        bar.inc(chunk.len() as u64);
+    let mut out = Vec::with_capacity(members.len());
+    if corpus.input.is_empty() {
+        let db = Corpus::open_existing(&corpus.db)?;
+        let bar = crate::cmd::count_bar("embedding", 0);
+        let (vectors, stats) = post_vectors(set, Some(&db), model, &bar)?;
+        bar.finish_and_clear();
+        eprintln!(
+            "embeddings: {} computed, {} reused from {}",
+            stats.computed,
+            stats.reused,
+            corpus.db.display()
+        );
+        if let Some(why) = &stats.not_stored {
+            eprintln!("warning: the embeddings could not be kept in the corpus ({why}); the next run computes them again");
+        }
+        out.extend(
+            members
+                .iter()
+                .filter_map(|&i| Some((i, vectors[i].text.clone()?))),
+        );
+    } else {
+        let texts: Vec<(usize, String)> = members
+            .iter()
+            .map(|&i| (i, embedded_text_of(set.posts()[i].text())))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        // By length, so that a batch pads its texts to about the same length.
+        let mut order: Vec<&(usize, String)> = texts.iter().collect();
+        order.sort_by_key(|(_, t)| t.len());
+        let bar = crate::cmd::count_bar("embedding", order.len() as u64);
+        for chunk in order.chunks(64) {
+            let batch: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
+            let vectors = model.embed(&batch)?;
+            out.extend(chunk.iter().map(|(i, _)| *i).zip(vectors));
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        // Back in corpus order: the clustering sees the same order whatever the lengths.
+        out.sort_by_key(|(i, _)| *i);
     }
-    bar.finish_and_clear();
-    Ok((out, texts.len() - todo.len()))
+    let without = members.len() - out.len();
+    Ok((out, without))
 }
 
 fn print_clusters(
