@@ -5,6 +5,7 @@
 //! codes up per thread and per branch; `vectors` embeds posts and sentences (kept in the corpus)
 //! and `semantic` codes the themes marked `semantic = true` by their closeness to a prototype.
 
+pub mod cluster;
 pub mod codebook;
 pub mod discover;
 pub mod embed;
