@@ -62,6 +62,20 @@ pub struct Rows {
     pub pseudonym: Pseudonym,
 }
 
+/// Whether a readable export (markdown, html) shows the themes. They are shown by default:
+/// the transcript is where a researcher reads the codes beside the words that earned them.
+#[derive(clap::Args, Debug)]
+pub struct ShowThemes {
+    /// Leave the themes out: no codes under the posts, no theme table.
+    #[arg(long, conflicts_with_all = ["themes", "codebook", "learned"])]
+    pub no_themes: bool,
+
+    /// Does nothing: themes are shown by default now (--no-themes leaves them out). Kept so
+    /// that scripts written when it was needed keep working.
+    #[arg(long)]
+    pub themes: bool,
+}
+
 /// Pseudonymisation of an export.
 #[derive(clap::Args, Debug)]
 pub struct Pseudonym {
@@ -103,12 +117,19 @@ pub struct Loaded {
     pub threads: rethread::thread::Threads,
     pub selected: Vec<usize>,
     pub book: rethread::themes::Codebook,
+    /// Indexed like the set's posts; empty when loaded without coding.
     pub codes: Vec<Vec<rethread::themes::Evidence>>,
     pub pseudonymised: bool,
 }
 
 impl Rows {
     pub fn load(&self) -> Result<Loaded> {
+        self.load_coded(true)
+    }
+
+    /// [`Rows::load`], coding the posts only when `code` (else `codes` is empty): an export
+    /// asked to leave the themes out does not pay for coding, nor need a model.
+    pub fn load_coded(&self, code: bool) -> Result<Loaded> {
         let book = self.themes.codebook()?;
         let mut set = self.corpus.load()?;
         let pseudonymised = self.pseudonym.apply(&mut set)?;
@@ -121,7 +142,11 @@ impl Rows {
         let selected: Vec<usize> = (0..threads.threads.len())
             .filter(|&i| self.threads.is_empty() || self.threads.contains(&threads.threads[i].id))
             .collect();
-        let codes = self.themes.code(&book, &set, &threads, &self.corpus)?.posts;
+        let codes = if code {
+            self.themes.code(&book, &set, &threads, &self.corpus)?.posts
+        } else {
+            Vec::new()
+        };
         Ok(Loaded {
             set,
             threads,
