@@ -127,7 +127,7 @@ def build_graph(model_dir):
     split_heads = const(np.array([0, 0, heads, head_dim], dtype=np.int64))
     merge_heads = const(np.array([0, 0, hidden], dtype=np.int64))
     scale = const(np.array(1.0 / math.sqrt(head_dim), dtype=np.float32))
-    inv_sqrt2 = const(np.array(1.0 / math.sqrt(2.0), dtype=np.float32))
+    sqrt2 = const(np.array(math.sqrt(2.0), dtype=np.float32))
     half = const(np.array(0.5, dtype=np.float32))
     one = const(np.array(1.0, dtype=np.float32))
     for i in range(layers):
@@ -141,8 +141,9 @@ def build_graph(model_dir):
         attended = linear(context, p + ".attention.output.dense")
         x = layer_norm(op("Add", [attended, x]), p + ".attention.output.LayerNorm")
         h = linear(x, p + ".intermediate.dense")
-        # GELU as BERT has it: 0.5 x (1 + erf(x / sqrt 2)).
-        h = op("Mul", [op("Mul", [h, half]), op("Add", [op("Erf", [op("Mul", [h, inv_sqrt2])]), one])])
+        # GELU as BERT has it, x (1 + erf(x / sqrt 2)) 0.5, written in the order a PyTorch export
+        # writes it, which is the pattern onnxruntime's GeluFusion turns into one kernel.
+        h = op("Mul", [op("Mul", [h, op("Add", [op("Erf", [op("Div", [h, sqrt2])]), one])]), half])
         out = linear(h, p + ".output.dense")
         x = layer_norm(op("Add", [out, x]), p + ".output.LayerNorm")
 
