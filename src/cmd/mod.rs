@@ -66,6 +66,52 @@ pub struct ModelArgs {
     pub model: Option<PathBuf>,
 }
 
+impl ModelArgs {
+    /// The model, for a command that cannot work without one: when none is found anywhere,
+    /// the error lists the three places looked and how to get one.
+    // Used by the model coders (semantic themes, learn, discover) as they land.
+    #[allow(dead_code)]
+    pub fn load(&self) -> Result<rethread::themes::embed::Embedder> {
+        match self.load_optional()? {
+            Some(model) => Ok(model),
+            None => anyhow::bail!(
+                "{}",
+                rethread::themes::embed::missing_model_message(&|k| std::env::var_os(k))
+            ),
+        }
+    }
+
+    /// The model when there is one, for a command that does better with it but works without.
+    /// `None` only when nothing was found anywhere: a folder that was named (--model,
+    /// RETHREAD_MODEL) or found and does not load is still an error.
+    #[allow(dead_code)]
+    pub fn load_optional(&self) -> Result<Option<rethread::themes::embed::Embedder>> {
+        Ok(self.load_located()?.map(|(_, model)| model))
+    }
+
+    /// The model and where it was found; says on stderr which one is used.
+    pub fn load_located(
+        &self,
+    ) -> Result<Option<(rethread::themes::embed::ModelLocation, rethread::themes::embed::Embedder)>>
+    {
+        use anyhow::Context;
+        use rethread::themes::embed::{locate, Embed, Embedder};
+        let Some(found) = locate(self.model.as_deref())? else {
+            return Ok(None);
+        };
+        let model = Embedder::load(&found.dir).with_context(|| {
+            format!("loading the model in {} (from {})", found.dir.display(), found.source.name())
+        })?;
+        eprintln!(
+            "model: {} from {} ({})",
+            model.id(),
+            found.dir.display(),
+            found.source.name()
+        );
+        Ok(Some((found, model)))
+    }
+}
+
 /// How a command codes posts with themes: the codebook, and what its model coders need.
 /// Defined once and flattened into `themes` and every export that carries codes.
 #[derive(clap::Args, Debug, Clone, Default)]

@@ -14,12 +14,14 @@
 //! Reading commands load a [`PostSet`] from either store, then hand it to the thread stage.
 
 mod collect;
+mod embeddings;
 mod packed;
 mod sqlite;
 
 pub use collect::{
     job_key, Cursor, FrontierState, Job, PageGuard, PageStop, Warnings, MAX_EMPTY_PAGES,
 };
+pub use embeddings::{PostEmbedding, StoredEmbedding};
 pub use packed::PackedPost;
 pub use sqlite::{Corpus, ImportWriter};
 

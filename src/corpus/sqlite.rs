@@ -687,7 +687,7 @@ impl ImportWriter<'_> {
 
 /// Begin a write transaction as the writer, waiting (see [`wait_for_writer`]) while another
 /// process writes.
-fn begin_writing(conn: &Connection) -> Result<()> {
+pub(super) fn begin_writing(conn: &Connection) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| {
         let busy = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
         let e = anyhow::Error::from(e);
@@ -805,6 +805,7 @@ fn create_or_upgrade(conn: &Connection, name: &str) -> Result<()> {
         }
         conn.execute_batch(SCHEMA)
             .and_then(|()| conn.execute_batch(IMPORTS))
+            .and_then(|()| conn.execute_batch(super::embeddings::EMBEDDINGS))
             .with_context(|| format!("{name}: cannot create the corpus tables"))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(())

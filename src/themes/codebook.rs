@@ -12,7 +12,20 @@
 //! patterns = ["one size fits all", "inflexib*", "rigid NEAR/3 rule"]
 //! exclude = ["rigid plastic"]
 //! examples = ["Providing rigid and inflexible rules does wonders for consistency"]
+//!
+//! [[theme]]
+//! id = "empowerment"
+//! label = "Empowering staff"
+//! description = "Front-line staff allowed to use their own judgement"
+//! semantic = true      # also coded by meaning (a sentence-embedding model)
+//! threshold = 0.45     # optional; else [meta] semantic_threshold, else 0.5
+//! patterns = []        # optional for a semantic theme
+//! examples = ["let the agent decide what is fair for this customer"]
 //! ```
+//!
+//! A semantic theme codes a post when one of its sentences is at least `threshold` close (cosine
+//! similarity) to the theme's prototype, made from its label, description and examples: see
+//! [`super::semantic`]. Its patterns, if any, keep coding as before.
 //!
 //! The names are fixed so that codebooks can be shared. Unknown keys are errors: a misspelt
 //! `pattern =` must not silently code nothing.
@@ -33,30 +46,65 @@ pub struct Codebook {
     pub themes: Vec<Theme>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Meta {
     pub name: String,
     #[serde(default = "english")]
     pub language: String,
+    /// The threshold of semantic themes that do not set their own
+    /// ([`DEFAULT_SEMANTIC_THRESHOLD`] when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_threshold: Option<f64>,
 }
+
+/// The cosine similarity a sentence needs to a semantic theme's prototype when neither the
+/// theme nor `[meta]` says.
+///
+/// Chosen from what all-MiniLM-L6-v2 (the model rethread is tested with) gives, not from any
+/// labelled set: between unrelated sentences its cosines sit around 0 to 0.2, between sentences
+/// on the same topic around 0.3 to 0.5, and between paraphrases from about 0.6 up. A prototype is
+/// a mean of several texts, which pulls it towards what they share, so a sentence that says the
+/// theme in other words lands about where related sentences do. 0.5 sits at the top of the
+/// same-topic range: a post must be about the theme, not merely near its subject. Lower it (in
+/// `[meta]` or per theme) for more recall, after reading what it codes.
+pub const DEFAULT_SEMANTIC_THRESHOLD: f64 = 0.5;
 
 fn english() -> String {
     "en".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Theme {
     pub id: String,
     pub label: String,
     #[serde(default)]
     pub description: String,
+    /// Coded by meaning too (see [`super::semantic`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub semantic: bool,
+    /// A semantic theme's own threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Required, unless the theme is semantic.
+    #[serde(default)]
     pub patterns: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
     #[serde(default)]
     pub examples: Vec<String>,
+}
+
+impl Theme {
+    /// The threshold this theme codes at, if it is semantic.
+    pub fn semantic_threshold(&self, meta: &Meta) -> Option<f64> {
+        self.semantic.then(|| {
+            self.threshold
+                .or(meta.semantic_threshold)
+                .unwrap_or(DEFAULT_SEMANTIC_THRESHOLD)
+        })
+    }
 }
 
 impl Codebook {
@@ -106,18 +154,49 @@ impl Codebook {
             if !seen.insert(t.id.as_str()) {
                 bail!("{name}: theme id {:?} appears twice", t.id);
             }
-            if t.patterns.is_empty() {
-                bail!("{name}: theme {:?} has no patterns", t.id);
+            if t.patterns.is_empty() && !t.semantic {
+                bail!(
+                    "{name}: theme {:?} has no patterns (give it patterns, or `semantic = true` to code it by meaning)",
+                    t.id
+                );
             }
+            if let Some(th) = t.threshold {
+                if !t.semantic {
+                    bail!(
+                        "{name}: theme {:?} has a threshold but is not semantic (add `semantic = true`)",
+                        t.id
+                    );
+                }
+                check_threshold(name, &format!("theme {:?}: threshold", t.id), th)?;
+            }
+        }
+        if let Some(th) = book.meta.semantic_threshold {
+            check_threshold(name, "[meta] semantic_threshold", th)?;
         }
         // Compiling checks every pattern.
         Coder::new(&book).with_context(|| format!("{name}: bad pattern"))?;
         Ok(book)
     }
 
+    /// The indices of the semantic themes.
+    pub fn semantic_themes(&self) -> Vec<usize> {
+        (0..self.themes.len())
+            .filter(|&i| self.themes[i].semantic)
+            .collect()
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a codebook serializes")
     }
+}
+
+/// A cosine-similarity threshold must say something: above 0 (a threshold of 0 or below codes
+/// almost everything) and at most 1.
+fn check_threshold(name: &str, what: &str, th: f64) -> Result<()> {
+    if !(th > 0.0 && th <= 1.0) {
+        bail!("{name}: {what} {th}: give a cosine similarity above 0 and at most 1 (e.g. 0.5)");
+    }
+    Ok(())
 }
 
 /// Which coder made a code: a researcher reading an export must be able to tell a pattern
@@ -358,6 +437,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(format!("{e:#}").contains("English"), "{e:#}");
+    }
+
+    #[test]
+    fn semantic_themes_may_go_without_patterns_and_their_keys_are_checked() {
+        let semantic = BOOK.replace(
+            "patterns = [\"train\"]",
+            "semantic = true\nthreshold = 0.4\npatterns = []",
+        );
+        let book = Codebook::parse(&semantic, "s.toml").unwrap();
+        assert_eq!(book.semantic_themes(), [1]);
+        assert_eq!(book.themes[1].semantic_threshold(&book.meta), Some(0.4));
+        assert_eq!(book.themes[0].semantic_threshold(&book.meta), None);
+        // Leaving `patterns` out is the same as `patterns = []`.
+        let book2 = Codebook::parse(&semantic.replace("patterns = []", ""), "s.toml").unwrap();
+        assert_eq!(book2, book);
+        // The new keys round-trip, and are left out when not set.
+        let toml = book.to_toml();
+        assert!(toml.contains("semantic = true") && toml.contains("threshold = 0.4"), "{toml}");
+        assert_eq!(Codebook::parse(&toml, "again").unwrap(), book);
+        let plain = Codebook::parse(BOOK, "t").unwrap().to_toml();
+        assert!(!plain.contains("semantic") && !plain.contains("threshold"), "{plain}");
+        let meta = semantic.replace("language = \"en\"", "language = \"en\"\nsemantic_threshold = 0.6");
+        let book = Codebook::parse(&meta, "m.toml").unwrap();
+        assert_eq!(book.meta.semantic_threshold, Some(0.6));
+        assert_eq!(Codebook::parse(&book.to_toml(), "again").unwrap(), book);
+
+        let err = |text: &str| format!("{:#}", Codebook::parse(text, "b.toml").unwrap_err());
+        let e = err(&BOOK.replace("patterns = [\"train\"]", "patterns = []"));
+        assert!(e.contains("b.toml") && e.contains("theme \"training\" has no patterns"), "{e}");
+        let e = err(&BOOK.replace("patterns = [\"train\"]", "threshold = 0.5\npatterns = [\"train\"]"));
+        assert!(e.contains("theme \"training\" has a threshold but is not semantic"), "{e}");
+        for bad in ["0.0", "1.5", "-0.2"] {
+            let e = err(&semantic.replace("threshold = 0.4", &format!("threshold = {bad}")));
+            assert!(e.contains("theme \"training\": threshold") && e.contains("above 0"), "{e}");
+        }
+        let e = err(&meta.replace("0.6", "2.0"));
+        assert!(e.contains("[meta] semantic_threshold 2"), "{e}");
     }
 
     #[test]

@@ -397,6 +397,7 @@ pub fn draft(candidates: &[Candidate]) -> Codebook {
         meta: Meta {
             name: "discovered-draft".into(),
             language: "en".into(),
+            ..Default::default()
         },
         themes: candidates
             .iter()
@@ -419,6 +420,7 @@ pub fn draft(candidates: &[Candidate]) -> Codebook {
                 patterns: vec![c.phrase.clone()],
                 exclude: Vec::new(),
                 examples: c.examples.iter().map(|(_, t)| t.clone()).take(2).collect(),
+                ..Default::default()
             })
             .collect(),
     }

@@ -2,7 +2,8 @@
 //!
 //! `codebook` reads and checks the TOML codebook and compiles it into one matcher;
 //! `pattern` holds the tokenizer and the one-pass matcher; `rollup` codes a corpus and sums the
-//! codes up per thread and per branch.
+//! codes up per thread and per branch; `vectors` embeds posts and sentences (kept in the corpus)
+//! and `semantic` codes the themes marked `semantic = true` by their closeness to a prototype.
 
 pub mod codebook;
 pub mod discover;
@@ -10,9 +11,11 @@ pub mod embed;
 pub mod eval;
 pub mod pattern;
 pub mod rollup;
+pub mod semantic;
 pub mod vectors;
 
 pub use codebook::{Codebook, Coder, CoderKind, Evidence};
+pub use semantic::{semantic_coder, SemanticCoder};
 pub use rollup::{
     code_corpus, code_corpus_with, Coding, PostCoder, Rollup, ThemeRollup, ThreadCoding,
 };

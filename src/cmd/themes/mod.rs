@@ -3,6 +3,7 @@
 pub mod codebook;
 pub mod discover;
 pub mod eval;
+pub mod model;
 
 use crate::cmd::CorpusArgs;
 use anyhow::{bail, Result};
@@ -45,6 +46,7 @@ pub enum Command {
     Codebook(codebook::Args),
     Discover(discover::Args),
     Eval(eval::Args),
+    Model(model::Args),
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -52,6 +54,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(Command::Codebook(a)) => return codebook::run(a),
         Some(Command::Eval(a)) => return eval::run(a),
         Some(Command::Discover(a)) => return discover::run(a),
+        Some(Command::Model(a)) => return model::run(a),
         None => {}
     }
     if !matches!(args.format.as_str(), "table" | "json" | "csv") {

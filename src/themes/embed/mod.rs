@@ -6,6 +6,16 @@
 
 use anyhow::Result;
 
+mod folder;
+mod locate;
+mod model;
+
+pub use folder::{ModelSpec, Pooling};
+pub use locate::{
+    locate, locate_with, missing_model_message, ModelLocation, ModelSource, MODEL_ENV,
+};
+pub use model::{Embedder, BATCH_SIZE};
+
 /// A sentence-embedding model.
 pub trait Embed: Sync {
     /// Identifies the model *and its weights* (e.g. its name and a hash of model.safetensors):
