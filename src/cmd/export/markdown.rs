@@ -74,7 +74,11 @@ pub fn run(args: Args) -> Result<()> {
         .then(|| args.coding.codebook())
         .transpose()?;
     let coding = match &book {
-        Some(book) => Some(args.coding.code(book, &set, &threads, &args.corpus)?),
+        Some(book) => {
+            let mut coding = args.coding.code(book, &set, &threads, &args.corpus)?;
+            args.pseudonym.apply_to_codes(&mut coding.posts)?;
+            Some(coding)
+        }
         None => None,
     };
     let themes = match (&book, &coding) {

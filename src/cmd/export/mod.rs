@@ -99,15 +99,30 @@ pub struct Pseudonym {
 impl Pseudonym {
     /// Pseudonymise `set` in place if asked; returns whether it did.
     pub fn apply(&self, set: &mut rethread::corpus::PostSet) -> Result<bool> {
-        if !self.pseudonymize {
+        let Some(ps) = self.pseudonymizer()? else {
             return Ok(false);
+        };
+        set.map_posts(|p| ps.apply(p));
+        Ok(true)
+    }
+
+    /// Pseudonymise what codes quote from outside the posts (a learned code's labelled
+    /// example), if asked. The posts themselves are rewritten before coding, by [`Self::apply`].
+    pub fn apply_to_codes(&self, codes: &mut [Vec<rethread::themes::Evidence>]) -> Result<()> {
+        if let Some(ps) = self.pseudonymizer()? {
+            ps.codes(codes);
+        }
+        Ok(())
+    }
+
+    fn pseudonymizer(&self) -> Result<Option<rethread::export::pseudonym::Pseudonymizer>> {
+        if !self.pseudonymize {
+            return Ok(None);
         }
         let Some(salt) = &self.salt else {
             anyhow::bail!("--pseudonymize needs a salt: set RETHREAD_SALT or give --salt");
         };
-        let ps = rethread::export::pseudonym::Pseudonymizer::new(salt)?;
-        set.map_posts(|p| ps.apply(p));
-        Ok(true)
+        Ok(Some(rethread::export::pseudonym::Pseudonymizer::new(salt)?))
     }
 }
 
@@ -142,11 +157,12 @@ impl Rows {
         let selected: Vec<usize> = (0..threads.threads.len())
             .filter(|&i| self.threads.is_empty() || self.threads.contains(&threads.threads[i].id))
             .collect();
-        let codes = if code {
+        let mut codes = if code {
             self.themes.code(&book, &set, &threads, &self.corpus)?.posts
         } else {
             Vec::new()
         };
+        self.pseudonym.apply_to_codes(&mut codes)?;
         Ok(Loaded {
             set,
             threads,
