@@ -93,6 +93,11 @@ pub fn write(
                 conv.insert(n.index(), conversation.clone());
                 if let Some((book, ev)) = codes {
                     meta.insert("themes".into(), json!(book.ids_of(&ev[i])));
+                    // Which coder gave each theme: `id:pattern;id2:semantic`.
+                    meta.insert(
+                        "theme_coders".into(),
+                        json!(super::codes::theme_coders(book, &ev[i])),
+                    );
                 }
                 let timestamp = match p.created_ms() {
                     Some(ms) => ms / 1000,
@@ -155,7 +160,7 @@ pub fn write(
     write_json(
         "index.json",
         &json!({
-            "utterances-index": s(&["thread", "depth", "themes", "missing_parent", "missing_reason", "quote_of", "timestamp_unknown"]),
+            "utterances-index": s(&["thread", "depth", "themes", "theme_coders", "missing_parent", "missing_reason", "quote_of", "timestamp_unknown"]),
             "speakers-index": s(&["id", "name", "platform"]),
             "conversations-index": s(&["thread"]),
             "overall-index": s(&["made_by", "pseudonymised"]),

@@ -1,7 +1,8 @@
 //! Graph exports: GraphML (typed keys, for networkx, igraph, Gephi, yEd) and DOT (Graphviz).
 //!
 //! Two graphs:
-//! - **replies**: a node per post (author, time, platform, text excerpt, themes, depth, thread)
+//! - **replies**: a node per post (author, time, platform, text excerpt, themes and the coder of
+//!   each, `theme_coders`, depth, thread)
 //!   and per missing parent (`kind = gap`, with the missing id and the reason); an edge from
 //!   each reply to what it replies to (`kind` reply, quote with `--quotes`, or conversation for a
 //!   gap hung under its conversation's root);
@@ -121,6 +122,9 @@ fn replies(
                     let themes = codes
                         .map(|(book, ev)| book.ids_of(&ev[i]))
                         .unwrap_or_default();
+                    let coders = codes
+                        .map(|(book, ev)| super::codes::theme_coders(book, &ev[i]))
+                        .unwrap_or_default();
                     GNode {
                         id: id.clone(),
                         label: p.author().label().to_string(),
@@ -137,6 +141,7 @@ fn replies(
                             ),
                             ("text", Value::Str(excerpt(p.text()))),
                             ("themes", Value::Str(themes)),
+                            ("theme_coders", Value::Str(coders)),
                             ("depth", Value::Int(depth as i64)),
                             ("thread", Value::Str(t.id.clone())),
                             ("reason", Value::Str(String::new())),
@@ -156,6 +161,7 @@ fn replies(
                             ("created_at", Value::Str(String::new())),
                             ("text", Value::Str(String::new())),
                             ("themes", Value::Str(String::new())),
+                            ("theme_coders", Value::Str(String::new())),
                             ("depth", Value::Int(depth as i64)),
                             ("thread", Value::Str(t.id.clone())),
                             ("reason", Value::Str(gap.reason.clone())),
@@ -184,6 +190,7 @@ fn replies(
             ("created_at", false),
             ("text", false),
             ("themes", false),
+            ("theme_coders", false),
             ("depth", true),
             ("thread", false),
             ("reason", false),

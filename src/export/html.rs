@@ -281,10 +281,8 @@ fn thread_page(
         );
         if let Some((book, ev)) = codes {
             if !ev[i].is_empty() {
-                let parts: Vec<String> = ev[i]
-                    .iter()
-                    .map(|e| format!("{} (“{}”)", esc(&book.themes[e.theme].id), esc(&e.text)))
-                    .collect();
+                // Each theme with its coder and evidence (`codes::describe`), escaped.
+                let parts = super::codes::describe(book, &ev[i], esc);
                 let _ = write!(
                     posts,
                     "<br><span class=\"themes\">themes: {}</span>",
@@ -297,8 +295,11 @@ fn thread_page(
     let note = note
         .map(|n| format!("<p><em>{}</em></p>", esc(n)))
         .unwrap_or_default();
+    let table = codes
+        .map(|(book, ev)| theme_table(set, threads, t, book, ev))
+        .unwrap_or_default();
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<p><a href=\"index.html\">All threads</a></p>\n<h1>{}</h1>\n{note}<p>{} posts, {} participants, depth {}, {} gaps.</p>\n<div class=\"wrap\"><div class=\"tree\">{svg}</div><div class=\"posts\">{posts}</div></div>\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n<p><a href=\"index.html\">All threads</a></p>\n<h1>{}</h1>\n{note}<p>{} posts, {} participants, depth {}, {} gaps.</p>\n{table}<div class=\"wrap\"><div class=\"tree\">{svg}</div><div class=\"posts\">{posts}</div></div>\n</body></html>\n",
         esc(&t.id),
         esc(&t.id),
         t.posts,
@@ -306,4 +307,98 @@ fn thread_page(
         t.depth,
         t.gaps
     )
+}
+
+/// The thread's themes, as the markdown transcript has them: posts, share, authors, who raised
+/// each first and at which depth, and which coders gave it.
+fn theme_table(
+    set: &PostSet,
+    threads: &Threads,
+    t: &Thread,
+    book: &Codebook,
+    ev: &[Vec<Evidence>],
+) -> String {
+    let r = crate::themes::rollup::rollup(&t.nodes, set, threads, ev);
+    let mut out = String::from("<h2>Themes</h2>\n");
+    if r.themes.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p>No post in this thread matched a theme of the codebook {}.</p>",
+            esc(&book.meta.name)
+        );
+        return out;
+    }
+    let coders = super::codes::coders_in_thread(threads, t, ev);
+    out.push_str("<table class=\"themetable\"><thead><tr><th>Theme</th><th>Posts</th><th>Share</th><th>Authors</th><th>First raised by</th><th>At depth</th><th>Coded by</th></tr></thead><tbody>\n");
+    for th in &r.themes {
+        let theme = &book.themes[th.theme];
+        let _ = writeln!(
+            out,
+            "<tr><td>{} (<code>{}</code>)</td><td>{}</td><td>{:.0}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&theme.label),
+            esc(&theme.id),
+            th.posts,
+            th.share * 100.0,
+            th.authors,
+            esc(&th.first.author),
+            th.first.depth,
+            super::codes::coded_by(&coders.get(&th.theme).copied().unwrap_or_default())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</tbody></table>\n<p class=\"themes\">{} of {} posts matched no theme (codebook {}). {}</p>",
+        r.uncoded,
+        r.posts,
+        esc(&book.meta.name),
+        esc(super::codes::LEGEND)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::markdown::tests::{model_coded, HOSTILE_EXAMPLE, HOSTILE_SENTENCE};
+
+    #[test]
+    fn semantic_and_learned_codes_show_coder_figure_sentence_and_example_escaped() {
+        let (set, threads, book, coding) = model_coded();
+        let dir = tempfile::tempdir().unwrap();
+        let r = write(
+            dir.path(),
+            &set,
+            &threads,
+            &[0],
+            Some((&book, &coding.posts)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.pages, 1);
+        let name = crate::export::unique_file_names([threads.threads[0].id.as_str()], "html");
+        let page = std::fs::read_to_string(dir.path().join(&name[0])).unwrap();
+        let (s, x) = (esc(HOSTILE_SENTENCE), esc(HOSTILE_EXAMPLE));
+        assert!(
+            page.contains(&format!(
+                "themes: empowerment (semantic 0.61: “{s}”, learned 0.84: “{s}”, nearest labelled example “{x}”)"
+            )),
+            "{page}"
+        );
+        assert!(page.contains("themes: empowerment (“empowered”)"), "{page}");
+        assert!(
+            page.contains("<td>ana</td><td>0</td><td>pattern 1, semantic 1, learned 1</td>"),
+            "{page}"
+        );
+        assert!(page.contains("<h2>Themes</h2>"));
+        // The hostile text is text: no tag, no attribute of its own.
+        assert!(
+            !page.contains("<script") && !page.contains("<img"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;script&gt;"));
+        // Without codes, neither codes nor the table.
+        write(dir.path(), &set, &threads, &[0], None, None).unwrap();
+        let page = std::fs::read_to_string(dir.path().join(&name[0])).unwrap();
+        assert!(!page.contains("themes:") && !page.contains("<h2>Themes</h2>"));
+    }
 }

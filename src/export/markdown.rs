@@ -160,16 +160,22 @@ pub fn write_with(
         if let Some(note) = note {
             writeln!(index, "*{}*\n", escape_inline(note))?;
         }
+        // With themes, the index says what each thread is about too: the whole job on one page.
+        let (top_head, top_rule) = match themes {
+            Some(_) => (" Top themes |", "---|"),
+            None => ("", ""),
+        };
         writeln!(
             index,
-            "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |"
+            "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |{top_head}"
         )?;
-        writeln!(index, "|---|---|---:|---:|---:|---:|---|---|")?;
+        writeln!(index, "|---|---|---:|---:|---:|---:|---|---|{top_rule}")?;
         for (&ti, name) in selected.iter().zip(&names) {
             let thread = &threads.threads[ti];
+            let top = themes.map(|t| top_themes(t, ti)).unwrap_or_default();
             writeln!(
                 index,
-                "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |",
+                "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |{top}",
                 escape_inline(&thread.id),
                 thread.platform,
                 thread.posts,
@@ -189,6 +195,32 @@ pub fn write_with(
     summary.files += 1;
     summary.index = index_path;
     Ok(summary)
+}
+
+/// The index cell of a thread's three most raised themes, `label (posts)`, most posts first
+/// (ties in codebook order); a cell that says so when no post was coded.
+fn top_themes(t: &Themes, ti: usize) -> String {
+    let Some(tc) = t.coding.threads.get(ti).filter(|c| c.thread == ti) else {
+        return " |".into();
+    };
+    let mut top: Vec<&crate::themes::ThemeRollup> = tc.rollup.themes.iter().collect();
+    top.sort_by(|a, b| b.posts.cmp(&a.posts).then(a.theme.cmp(&b.theme)));
+    let cell: Vec<String> = top
+        .iter()
+        .take(3)
+        .map(|th| {
+            format!(
+                "{} ({})",
+                escape_inline(&t.book.themes[th.theme].label),
+                th.posts
+            )
+        })
+        .collect();
+    if cell.is_empty() {
+        " none |".into()
+    } else {
+        format!(" {} |", cell.join(", "))
+    }
 }
 
 /// Put `note` as a last line of a transcript's header list (the first blank line ends it).
@@ -231,7 +263,7 @@ pub fn transcript_with(
     let thread = &threads.threads[ti];
     header(out, set, threads, thread);
     if let Some(t) = themes {
-        theme_table(out, ti, t);
+        theme_table(out, threads, ti, t);
     }
     let codes = themes.map(|t| (t.book, t.coding.posts.as_slice()));
     match layout {
@@ -247,7 +279,7 @@ type Codes<'a> = Option<(
 )>;
 
 /// The table of a thread's themes, before its posts.
-fn theme_table(out: &mut String, ti: usize, t: &Themes) {
+fn theme_table(out: &mut String, threads: &Threads, ti: usize, t: &Themes) {
     // `code_corpus` codes every thread, in order.
     let Some(tc) = t.coding.threads.get(ti).filter(|c| c.thread == ti) else {
         return;
@@ -262,31 +294,35 @@ fn theme_table(out: &mut String, ti: usize, t: &Themes) {
         );
         return;
     }
+    // Which coders gave each theme, so that a theme carried by a model alone stands out.
+    let coders = super::codes::coders_in_thread(threads, &threads.threads[ti], &t.coding.posts);
     let _ = writeln!(
         out,
-        "| Theme | Posts | Share | Authors | First raised by | At depth |"
+        "| Theme | Posts | Share | Authors | First raised by | At depth | Coded by |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---|---:|---|");
     for th in &r.themes {
         let theme = &t.book.themes[th.theme];
         let _ = writeln!(
             out,
-            "| {} (`{}`) | {} | {:.0}% | {} | {} | {} |",
+            "| {} (`{}`) | {} | {:.0}% | {} | {} | {} | {} |",
             escape_inline(&theme.label),
             theme.id.replace('`', ""),
             th.posts,
             th.share * 100.0,
             th.authors,
             escape_inline(&th.first.author),
-            th.first.depth
+            th.first.depth,
+            super::codes::coded_by(&coders.get(&th.theme).copied().unwrap_or_default())
         );
     }
     let _ = writeln!(
         out,
-        "\n{} of {} posts matched no theme (codebook {}).\n",
+        "\n{} of {} posts matched no theme (codebook {}). {}\n",
         r.uncoded,
         r.posts,
-        escape_inline(&t.book.meta.name)
+        escape_inline(&t.book.meta.name),
+        escape_inline(super::codes::LEGEND)
     );
 }
 
@@ -461,23 +497,10 @@ fn post_paragraph(
     }
     out.push_str(&text);
     if let Some((book, ev)) = codes.filter(|(_, ev)| !ev.is_empty()) {
-        // The codes on a line of their own in the same paragraph: theme ids, each with the
-        // words that matched, quoted as written.
-        let parts: Vec<String> = crate::themes::codebook::themes_of(ev)
-            .iter()
-            .map(|&th| {
-                let words: Vec<String> = ev
-                    .iter()
-                    .filter(|e| e.theme == th)
-                    .map(|e| format!("“{}”", escape_inline(&e.text)))
-                    .collect();
-                format!(
-                    "{} ({})",
-                    escape_inline(&book.themes[th].id),
-                    words.join(", ")
-                )
-            })
-            .collect();
+        // The codes on a line of their own in the same paragraph: theme ids, each with its
+        // evidence (the words that matched, quoted as written; a model coder's sentence and
+        // figure), see `codes::describe`.
+        let parts = super::codes::describe(book, ev, escape_inline);
         let _ = write!(out, "\\\n{indent}*themes: {}*", parts.join("; "));
     }
     out.push('\n');
@@ -548,4 +571,4 @@ pub fn escape_block(text: &str, indent: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,6 +8,7 @@
 //!   is written by [`atomic`]: beside its target and renamed into place, never through a link.
 
 pub mod atomic;
+pub mod codes;
 pub mod convokit;
 pub mod gexf;
 pub mod graph;

@@ -188,6 +188,18 @@ impl Pseudonymizer {
         out
     }
 
+    /// Rewrite the text in codes that did not come from the (already rewritten) posts: a
+    /// learned code's nearest labelled example is a post of the researcher's coded sample,
+    /// with the handles and links it was written with. Sentences and matched words are cut
+    /// from the post's own text, so they were rewritten with it.
+    pub fn codes(&self, codes: &mut [Vec<crate::themes::Evidence>]) {
+        for e in codes.iter_mut().flatten() {
+            if let Some(x) = &e.example {
+                e.example = Some(self.text(x));
+            }
+        }
+    }
+
     /// Rewrite one post (its id and its reply and quote links to other posts stay).
     pub fn apply(&self, p: &mut Post) {
         let a = p.author_mut();
@@ -378,6 +390,22 @@ mod tests {
     use super::*;
     use crate::model::{Author, Platform};
     use std::sync::Arc;
+
+    #[test]
+    fn labelled_examples_in_codes_are_pseudonymised_too() {
+        let ps = Pseudonymizer::new("a secret salt").unwrap();
+        let mut codes = vec![vec![crate::themes::Evidence {
+            coder: crate::themes::CoderKind::Learned,
+            probability: Some(0.9),
+            example: Some("@nz_rob see https://twitter.com/nz_rob/status/1".into()),
+            ..crate::themes::Evidence::pattern(0, String::new(), "a sentence".into(), 0, 10)
+        }]];
+        ps.codes(&mut codes);
+        let x = codes[0][0].example.as_deref().unwrap();
+        assert!(!x.contains("nz_rob"), "{x}");
+        assert!(x.contains(&ps.handle("nz_rob")), "{x}");
+        assert_eq!(codes[0][0].text, "a sentence");
+    }
 
     #[test]
     fn handles_become_stable_salted_pseudonyms_everywhere() {

@@ -372,6 +372,8 @@ pub fn write_csv(
         "language",
         "themes",
         "evidence",
+        // Which coder gave each theme (`codes::theme_coders`): `id:pattern;id2:semantic`.
+        "theme_coders",
     ];
     if pseudonymised {
         // The file says so itself: a column that is true on every row.
@@ -391,15 +393,19 @@ pub fn write_csv(
             Node::Post(i) => {
                 let p = &set.posts()[i];
                 id = p.id().to_string();
-                let (themes, evidence) = match codes {
+                let (themes, evidence, coders) = match codes {
                     Some(c) => {
                         let ev: Vec<String> = c.posts[i]
                             .iter()
-                            .map(|e| format!("{}: {}", c.book.themes[e.theme].id, e.text))
+                            .map(|e| super::codes::evidence_cell(c.book, e))
                             .collect();
-                        (c.book.ids_of(&c.posts[i]), ev.join(" | "))
+                        (
+                            c.book.ids_of(&c.posts[i]),
+                            ev.join(" | "),
+                            super::codes::theme_coders(c.book, &c.posts[i]),
+                        )
                     }
-                    None => (String::new(), String::new()),
+                    None => (String::new(), String::new(), String::new()),
                 };
                 let depth = r.depth.to_string();
                 let created = p.created_at().map(|t| format_time(&t)).unwrap_or_default();
@@ -419,6 +425,7 @@ pub fn write_csv(
                     p.language().unwrap_or(""),
                     &themes,
                     &evidence,
+                    &coders,
                 ];
                 if pseudonymised {
                     row.push("true");
@@ -437,6 +444,7 @@ pub fn write_csv(
                     &gap.reason,
                     &parent,
                     &depth,
+                    "",
                     "",
                     "",
                     "",

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 /// Write a static HTML report that works offline (no scripts, no external resources): an
 /// index with the thread list (posts, depth, participants, span, gaps, top themes) and a chart
 /// of theme frequencies, and one page per thread with the reply tree drawn as SVG (time flowing
-/// down, authors coloured, gaps dashed) beside the transcript with each post's themes.
+/// down, authors coloured, gaps dashed) beside the transcript. Unless --no-themes, each page
+/// has a theme table and each post its codes, each with its coder and evidence (the words a
+/// pattern matched; a semantic code's sentence and similarity; a learned code's probability,
+/// sentence and nearest labelled example).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The directory to write (created if absent).
@@ -17,10 +20,14 @@ pub struct Args {
 
     #[command(flatten)]
     pub rows: Rows,
+
+    #[command(flatten)]
+    pub show: super::ShowThemes,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let l = args.rows.load()?;
+    let themed = !args.show.no_themes;
+    let l = args.rows.load_coded(themed)?;
     let note = l.pseudonymised.then_some(
         "Pseudonymised: every account is a salted hash (the same account, the same hash); post links are left out.",
     );
@@ -29,7 +36,7 @@ pub fn run(args: Args) -> Result<()> {
         &l.set,
         &l.threads,
         &l.selected,
-        Some((&l.book, &l.codes)),
+        themed.then_some((&l.book, &l.codes[..])),
         note,
     )?;
     eprintln!(

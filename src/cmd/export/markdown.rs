@@ -12,8 +12,12 @@ use std::path::PathBuf;
 /// per post in time order, as a person would rebuild the exchange by hand; the tree layout nests
 /// each reply under the post it answers. A missing parent is marked where it belongs, with its
 /// id and why it is missing. Content warnings stand before the text; media descriptions are kept.
-/// Post text is escaped so that it cannot forge headings, HTML or links. With --themes, each
-/// post shows its themes and the words that matched, and each thread starts with a theme table.
+/// Post text is escaped so that it cannot forge headings, HTML or links.
+///
+/// Themes are shown unless --no-themes: each thread starts with a theme table (posts, share,
+/// authors, who raised it first, which coders gave it) and each post shows its codes, each with
+/// its coder and evidence: the words a pattern matched, a semantic code's sentence and
+/// similarity, a learned code's probability, sentence and nearest labelled example.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Directory to write into (created if absent).
@@ -39,9 +43,8 @@ pub struct Args {
     #[arg(long)]
     pub quotes: bool,
 
-    /// Show each post's themes with the words that matched, and a theme table per thread.
-    #[arg(long)]
-    pub themes: bool,
+    #[command(flatten)]
+    pub show: super::ShowThemes,
 
     #[command(flatten)]
     pub coding: crate::cmd::ThemeArgs,
@@ -67,12 +70,15 @@ pub fn run(args: Args) -> Result<()> {
             bail!("no thread {wanted:?} (list them with `rethread threads`)");
         }
     }
-    // A codebook given means themes are wanted, as --themes does.
-    let book = (args.themes || args.coding.codebook.is_some())
+    let book = (!args.show.no_themes)
         .then(|| args.coding.codebook())
         .transpose()?;
     let coding = match &book {
-        Some(book) => Some(args.coding.code(book, &set, &threads, &args.corpus)?),
+        Some(book) => {
+            let mut coding = args.coding.code(book, &set, &threads, &args.corpus)?;
+            args.pseudonym.apply_to_codes(&mut coding.posts)?;
+            Some(coding)
+        }
         None => None,
     };
     let themes = match (&book, &coding) {

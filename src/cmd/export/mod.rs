@@ -62,6 +62,20 @@ pub struct Rows {
     pub pseudonym: Pseudonym,
 }
 
+/// Whether a readable export (markdown, html) shows the themes. They are shown by default:
+/// the transcript is where a researcher reads the codes beside the words that earned them.
+#[derive(clap::Args, Debug)]
+pub struct ShowThemes {
+    /// Leave the themes out: no codes under the posts, no theme table.
+    #[arg(long, conflicts_with_all = ["themes", "codebook", "learned"])]
+    pub no_themes: bool,
+
+    /// Does nothing: themes are shown by default now (--no-themes leaves them out). Kept so
+    /// that scripts written when it was needed keep working.
+    #[arg(long)]
+    pub themes: bool,
+}
+
 /// Pseudonymisation of an export.
 #[derive(clap::Args, Debug)]
 pub struct Pseudonym {
@@ -85,15 +99,30 @@ pub struct Pseudonym {
 impl Pseudonym {
     /// Pseudonymise `set` in place if asked; returns whether it did.
     pub fn apply(&self, set: &mut rethread::corpus::PostSet) -> Result<bool> {
-        if !self.pseudonymize {
+        let Some(ps) = self.pseudonymizer()? else {
             return Ok(false);
+        };
+        set.map_posts(|p| ps.apply(p));
+        Ok(true)
+    }
+
+    /// Pseudonymise what codes quote from outside the posts (a learned code's labelled
+    /// example), if asked. The posts themselves are rewritten before coding, by [`Self::apply`].
+    pub fn apply_to_codes(&self, codes: &mut [Vec<rethread::themes::Evidence>]) -> Result<()> {
+        if let Some(ps) = self.pseudonymizer()? {
+            ps.codes(codes);
+        }
+        Ok(())
+    }
+
+    fn pseudonymizer(&self) -> Result<Option<rethread::export::pseudonym::Pseudonymizer>> {
+        if !self.pseudonymize {
+            return Ok(None);
         }
         let Some(salt) = &self.salt else {
             anyhow::bail!("--pseudonymize needs a salt: set RETHREAD_SALT or give --salt");
         };
-        let ps = rethread::export::pseudonym::Pseudonymizer::new(salt)?;
-        set.map_posts(|p| ps.apply(p));
-        Ok(true)
+        Ok(Some(rethread::export::pseudonym::Pseudonymizer::new(salt)?))
     }
 }
 
@@ -103,12 +132,19 @@ pub struct Loaded {
     pub threads: rethread::thread::Threads,
     pub selected: Vec<usize>,
     pub book: rethread::themes::Codebook,
+    /// Indexed like the set's posts; empty when loaded without coding.
     pub codes: Vec<Vec<rethread::themes::Evidence>>,
     pub pseudonymised: bool,
 }
 
 impl Rows {
     pub fn load(&self) -> Result<Loaded> {
+        self.load_coded(true)
+    }
+
+    /// [`Rows::load`], coding the posts only when `code` (else `codes` is empty): an export
+    /// asked to leave the themes out does not pay for coding, nor need a model.
+    pub fn load_coded(&self, code: bool) -> Result<Loaded> {
         let book = self.themes.codebook()?;
         let mut set = self.corpus.load()?;
         let pseudonymised = self.pseudonym.apply(&mut set)?;
@@ -121,7 +157,12 @@ impl Rows {
         let selected: Vec<usize> = (0..threads.threads.len())
             .filter(|&i| self.threads.is_empty() || self.threads.contains(&threads.threads[i].id))
             .collect();
-        let codes = self.themes.code(&book, &set, &threads, &self.corpus)?.posts;
+        let mut codes = if code {
+            self.themes.code(&book, &set, &threads, &self.corpus)?.posts
+        } else {
+            Vec::new()
+        };
+        self.pseudonym.apply_to_codes(&mut codes)?;
         Ok(Loaded {
             set,
             threads,

@@ -274,3 +274,99 @@ fn files_stay_inside_the_output_directory() {
         assert!(out.join(target).is_file(), "index links to {target}");
     }
 }
+
+/// A model coder for tests: gives the first post a semantic and a learned code whose sentence
+/// and example are hostile markup, as model evidence quoted from strangers' posts can be.
+pub(crate) struct HostileModelCoder;
+
+pub(crate) const HOSTILE_SENTENCE: &str =
+    "<script>alert(1)</script> *bold* [click](http://evil.example) | pipe";
+pub(crate) const HOSTILE_EXAMPLE: &str = "# heading & `code` ![img](http://evil.example/i.png)";
+
+impl crate::themes::PostCoder for HostileModelCoder {
+    fn code(&self, index: usize, text: &str) -> Vec<crate::themes::Evidence> {
+        if index != 0 {
+            return Vec::new();
+        }
+        let n = text.chars().count();
+        let base =
+            crate::themes::Evidence::pattern(0, String::new(), HOSTILE_SENTENCE.into(), 0, n);
+        vec![
+            crate::themes::Evidence {
+                coder: crate::themes::CoderKind::Semantic,
+                similarity: Some(0.6149),
+                ..base.clone()
+            },
+            crate::themes::Evidence {
+                coder: crate::themes::CoderKind::Learned,
+                probability: Some(0.8351),
+                example: Some(HOSTILE_EXAMPLE.into()),
+                ..base
+            },
+        ]
+    }
+}
+
+pub(crate) const MODEL_BOOK: &str = r#"
+[meta]
+name = "model-test"
+[[theme]]
+id = "empowerment"
+label = "Empowerment"
+patterns = ["empower*"]
+"#;
+
+/// Two posts (a root with a hostile text and a reply that a pattern codes), coded by the
+/// patterns and by [`HostileModelCoder`].
+pub(crate) fn model_coded() -> (
+    PostSet,
+    crate::thread::Threads,
+    crate::themes::Codebook,
+    crate::themes::Coding,
+) {
+    let mut set = PostSet::new();
+    set.add(post("1", "ana", 1, None, HOSTILE_SENTENCE));
+    set.add(post("2", "bo", 2, Some("1"), "they empowered me"));
+    let threads = build(&set, &Options::default());
+    let book = crate::themes::Codebook::parse(MODEL_BOOK, "test").unwrap();
+    let coder = crate::themes::Coder::new(&book).unwrap();
+    let coding = crate::themes::code_corpus_with(&set, &threads, &coder, &[&HostileModelCoder]);
+    (set, threads, book, coding)
+}
+
+#[test]
+fn semantic_and_learned_codes_show_coder_figure_sentence_and_example_escaped() {
+    let (set, threads, book, coding) = model_coded();
+    let themes = Themes {
+        book: &book,
+        coding: &coding,
+    };
+    for layout in [Layout::Chronological, Layout::Tree] {
+        let mut md = String::new();
+        transcript_with(&mut md, &set, &threads, 0, layout, Some(&themes));
+        let sentence = escape_inline(HOSTILE_SENTENCE);
+        let example = escape_inline(HOSTILE_EXAMPLE);
+        assert!(
+            md.contains(&format!(
+                "*themes: empowerment (semantic 0.61: “{sentence}”, learned 0.84: “{sentence}”, nearest labelled example “{example}”)*"
+            )),
+            "{md}"
+        );
+        assert!(md.contains("*themes: empowerment (“empowered”)*"), "{md}");
+        // The theme table says which coders gave the theme, to how many posts.
+        assert!(
+            md.contains("| Empowerment (`empowerment`) | 2 | 100% | 2 | ana | 0 | pattern 1, semantic 1, learned 1 |"),
+            "{md}"
+        );
+        // Nothing of the sentence or the example became markup: the only structure is the
+        // header list, the theme table with the theme's id as code (and the tree layout's list).
+        let found = structure(&md);
+        assert!(
+            found.iter().all(|s| matches!(
+                s.as_str(),
+                "heading H1" | "heading H2" | "list" | "table" | "code empowerment"
+            )),
+            "{found:?}\n{md}"
+        );
+    }
+}
