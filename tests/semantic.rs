@@ -262,8 +262,10 @@ fn a_semantic_theme_codes_the_sentence_that_means_it_with_its_offsets_and_simila
         "{:?}",
         &two[themes]
     );
+    // A model's code says which coder gave it and its score, then the sentence.
     assert!(
-        two[evidence].contains("delays: The 8:15 to Leeds"),
+        two[evidence].contains("delays (semantic 0.")
+            && two[evidence].contains("): The 8:15 to Leeds"),
         "{:?}",
         &two[evidence]
     );

@@ -169,7 +169,8 @@ fn transcripts_show_codes_with_escaped_evidence_and_a_theme_table() {
     assert!(md.contains(r"\[click\](http://evil.example)") && !md.contains("[click]("));
     assert!(!md.contains("<script>"));
     assert!(!md.lines().any(|l| l.starts_with("# heading")));
-    // Without --themes, nothing of it.
+    // Themes are shown by default now (`--themes` is kept so that older scripts still run);
+    // with --no-themes, nothing of them.
     ok(
         dir.path(),
         &[
@@ -179,6 +180,7 @@ fn transcripts_show_codes_with_escaped_evidence_and_a_theme_table() {
             "posts.jsonl",
             "--out",
             "plain",
+            "--no-themes",
         ],
     );
     let plain: String = std::fs::read_dir(dir.path().join("plain"))
