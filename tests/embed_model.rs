@@ -134,6 +134,8 @@ fn found_with_the_flag() {
     assert_eq!(v["pooling"], "mean");
     let id = v["id"].as_str().unwrap();
     let model = v["model"].as_str().unwrap();
+    // The wheel's folder is named by its model card, not by config.json's base model.
+    assert_eq!(model, "all-MiniLM-L6-v2");
     assert!(
         id.starts_with(&format!("{model}@")) && id.len() == model.len() + 13,
         "{id}"

@@ -43,8 +43,10 @@ impl Pooling {
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
     pub dir: PathBuf,
-    /// The model's name: config.json's `_name_or_path`, else the Hugging Face repository the
-    /// folder was downloaded into, else the folder's name.
+    /// The model's name: the Hugging Face repository the folder was downloaded into, else the
+    /// title of its model card (README.md), else config.json's `_name_or_path`, else the
+    /// folder's name. `_name_or_path` comes last because sentence-transformers saves the
+    /// *base* model's name there: all-MiniLM-L6-v2 says "nreimers/MiniLM-L6-H384-uncased".
     pub name: String,
     pub config: bert::Config,
     pub pooling: Pooling,
@@ -101,12 +103,14 @@ impl ModelSpec {
         let pooling = read_pooling(&dir.join(&pooling_dir).join("config.json"), &config)?;
         let max_seq_length = read_max_seq_length(dir, &config)?;
 
-        let name = raw
-            .get("_name_or_path")
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-            .map(str::to_string)
-            .or_else(|| hub_repo_name(dir))
+        let name = hub_repo_name(dir)
+            .or_else(|| model_card_title(&dir.join("README.md")))
+            .or_else(|| {
+                raw.get("_name_or_path")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| folder_name(dir));
 
         Ok(ModelSpec {
@@ -281,6 +285,35 @@ fn hub_repo_name(dir: &Path) -> Option<String> {
     Some(rest.replacen("--", "/", 1))
 }
 
+/// The first level-one heading of a model card, when it reads as a model name (one word of
+/// letters, digits and `-_./`): sentence-transformers writes its cards as front matter, then
+/// `# all-MiniLM-L6-v2`. Anything else (no card, a sentence as the title) is no name.
+fn model_card_title(readme: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(readme).ok()?;
+    let mut lines = text.lines();
+    let mut in_front_matter = false;
+    if text.starts_with("---") {
+        lines.next();
+        in_front_matter = true;
+    }
+    for line in lines {
+        if in_front_matter {
+            in_front_matter = line.trim_end() != "---";
+            continue;
+        }
+        if let Some(title) = line.strip_prefix("# ") {
+            let title = title.trim();
+            let ok = !title.is_empty()
+                && title.len() <= 100
+                && title
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+            return ok.then(|| title.to_string());
+        }
+    }
+    None
+}
+
 fn folder_name(dir: &Path) -> String {
     let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     dir.file_name()
@@ -379,5 +412,20 @@ mod tests {
             Some("sentence-transformers/all-MiniLM-L6-v2")
         );
         assert_eq!(hub_repo_name(Path::new("/a/model")), None);
+    }
+
+    #[test]
+    fn names_a_folder_by_its_model_card_before_the_base_model_in_config() {
+        let d = folder(r#"{"pooling_mode_mean_tokens": true}"#);
+        assert_eq!(ModelSpec::read(d.path()).unwrap().name, "x/mini");
+        // A code block's "# comment" after the title is not read; front matter is skipped.
+        std::fs::write(
+            d.path().join("README.md"),
+            "---\ntags:\n- x\n---\n\n# all-MiniLM-L6-v2\nText.\n```\n# Load model\n```\n",
+        )
+        .unwrap();
+        assert_eq!(ModelSpec::read(d.path()).unwrap().name, "all-MiniLM-L6-v2");
+        std::fs::write(d.path().join("README.md"), "# A model I trained\n").unwrap();
+        assert_eq!(ModelSpec::read(d.path()).unwrap().name, "x/mini");
     }
 }
