@@ -6,14 +6,20 @@
 
 use anyhow::Result;
 
+// The model itself (candle, tokenizers, safetensors) is the `embed` feature, on by default; the
+// library builds without it for the fuzz targets. Finding a model and the trait need neither.
+#[cfg(feature = "embed")]
 mod folder;
 mod locate;
+#[cfg(feature = "embed")]
 mod model;
 
+#[cfg(feature = "embed")]
 pub use folder::{ModelSpec, Pooling};
 pub use locate::{
     locate, locate_with, missing_model_message, ModelLocation, ModelSource, MODEL_ENV,
 };
+#[cfg(feature = "embed")]
 pub use model::{Embedder, BATCH_SIZE};
 
 /// A sentence-embedding model.
