@@ -121,6 +121,12 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
     assert_eq!(themes[0]["negatives"], 41);
     assert_eq!(themes[0]["weights"].as_array().unwrap().len(), 384);
     assert_eq!(file["examples"].as_array().unwrap().len(), 65);
+    // Two texts of the sample are coded with both themes: a post may get both.
+    assert_eq!(file["exclusive"], false);
+    for t in themes {
+        let steps = t["iterations"].as_u64().unwrap();
+        assert!((1..200).contains(&steps), "{}: {steps} L-BFGS steps", t["id"]);
+    }
     assert_eq!(file["examples"][0]["vector"].as_array().unwrap().len(), 384);
 
     let m = model_arg();

@@ -56,6 +56,11 @@ pub struct Learned {
     pub c: f64,
     /// The probability from which a post is coded.
     pub threshold: f64,
+    /// The sample never gave a text two of the learned themes (one intent per message, say):
+    /// then a post gets at most one learned code, its most probable theme, as the researcher
+    /// coded. Absent in files written before it existed: false.
+    #[serde(default)]
+    pub exclusive: bool,
     pub themes: Vec<LearnedTheme>,
     /// The labelled texts the classifiers learned from, with their vectors.
     pub examples: Vec<Example>,
@@ -72,6 +77,10 @@ pub struct LearnedTheme {
     /// Labelled texts with the theme, and without it, that it learned from.
     pub positives: usize,
     pub negatives: usize,
+    /// L-BFGS steps the fit took; MAX_ITERATIONS means it stopped short of the minimum
+    /// (`themes learn` warns). 0 in files written before it was recorded.
+    #[serde(default)]
+    pub iterations: usize,
 }
 
 /// A labelled text as the researcher coded it.
@@ -177,6 +186,7 @@ pub fn learn(
                 bias: fit.bias,
                 positives,
                 negatives,
+                iterations: fit.iterations,
             })
         })
         .collect();
@@ -187,6 +197,19 @@ pub fn learn(
             Err(s) => skipped.push(s),
         }
     }
+    // One code per text in the sample, when it has a learned theme at all: the researcher coded
+    // the themes as exclusive, and the classifiers, trained one theme against the rest, would
+    // otherwise often say yes to two (each is trained as if the others did not exist).
+    let learned_ids: BTreeSet<&str> = themes.iter().map(|t| t.id.as_str()).collect();
+    let exclusive = themes.len() > 1
+        && used.iter().all(|&(r, _)| {
+            gold[r]
+                .themes
+                .iter()
+                .filter(|t| learned_ids.contains(t.as_str()))
+                .count()
+                <= 1
+        });
     let examples = used
         .iter()
         .map(|&(r, v)| Example {
@@ -205,6 +228,7 @@ pub fn learn(
             codebook: book.meta.name.clone(),
             c: C,
             threshold: THRESHOLD,
+            exclusive,
             themes,
             examples,
         },
@@ -358,18 +382,31 @@ impl<'a> LearnedCoder<'a> {
     }
 
     /// The learned codes of one text, from its vectors: every theme whose probability reaches
-    /// the threshold, with the sentence that scores highest for it and the most similar
-    /// labelled example having it.
+    /// the threshold (only the most probable one when the model is `exclusive`), with the
+    /// sentence that scores highest for it and the most similar labelled example having it.
     pub fn code_vectors(&self, text: &str, v: &TextVectors) -> Vec<Evidence> {
         let Some(whole) = &v.text else {
             return Vec::new();
         };
+        let mut coded: Vec<(f64, &(usize, &LearnedTheme, Vec<usize>))> = self
+            .themes
+            .iter()
+            .map(|entry| (sigmoid(score(&entry.1.weights, entry.1.bias, whole)), entry))
+            .filter(|(p, _)| *p >= self.learned.threshold)
+            .collect();
+        if self.learned.exclusive {
+            // The first of equals wins, so that the choice does not depend on float noise order.
+            let best = coded
+                .iter()
+                .enumerate()
+                .fold(None::<(usize, f64)>, |b, (i, (p, _))| match b {
+                    Some((_, bp)) if bp >= *p => b,
+                    _ => Some((i, *p)),
+                });
+            coded = best.map(|(i, _)| coded[i]).into_iter().collect();
+        }
         let mut out = Vec::new();
-        for (theme, t, having) in &self.themes {
-            let p = sigmoid(score(&t.weights, t.bias, whole));
-            if p < self.learned.threshold {
-                continue;
-            }
+        for (p, (theme, t, having)) in coded {
             // The sentence the classifier likes best: where, in a long post, the theme is.
             let best = v.sentences.iter().max_by(|a, b| {
                 score(&t.weights, t.bias, &a.vector)
@@ -560,7 +597,9 @@ impl Problem<'_> {
 
 /// Stop when no gradient component is larger than this (the objective is O(1), see above).
 const GTOL: f64 = 1e-9;
-const MAX_ITERATIONS: usize = 2000;
+pub const MAX_ITERATIONS: usize = 2000;
+/// Stop when a step lowers the objective by less than this, relative to it (see `lbfgs`).
+const FTOL: f64 = 1e-13;
 /// Pairs of steps L-BFGS remembers.
 const MEMORY: usize = 10;
 
@@ -636,7 +675,14 @@ fn lbfgs(p: &Problem, n: usize) -> (Vec<f64>, usize) {
         }
         std::mem::swap(&mut x, &mut xn);
         std::mem::swap(&mut g, &mut gn);
+        let decrease = f - fn_;
         f = fn_;
+        // Near the minimum, rounding keeps the gradient from reaching GTOL while every step
+        // still gains a few ulps: stop when a step no longer changes the objective by more
+        // than FTOL of its size (scipy's L-BFGS-B stops the same way, at 2.2e-9).
+        if decrease <= FTOL * f.abs().max(1.0) {
+            break;
+        }
     }
     (x, iterations)
 }
@@ -732,6 +778,43 @@ mod tests {
         assert!(fit.weights.iter().all(|w| w.is_finite() && w.abs() < 10.0));
         assert!(fit.iterations < MAX_ITERATIONS);
         assert!(fit.weights[0] > 0.0 && fit.weights[1] < 0.0);
+    }
+
+    /// Sentence vectors of a small coded sample are separable: the fit's minimum is reached in
+    /// tens of steps, and rounding near it must not keep L-BFGS busy to MAX_ITERATIONS (it
+    /// did: 2000 steps of a few ulps each, seconds a theme).
+    #[test]
+    fn a_fit_stops_at_the_minimum_instead_of_chasing_rounding() {
+        let mut seed = 12345u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as f64 / (1u64 << 31) as f64 - 0.5) as f32
+        };
+        for (n, dim) in [(43, 384), (29, 384), (60, 64)] {
+            let rows: Vec<Vec<f32>> = (0..n)
+                .map(|_| {
+                    let mut v: Vec<f32> = (0..dim).map(|_| next()).collect();
+                    crate::themes::embed::normalize(&mut v);
+                    v
+                })
+                .collect();
+            let y: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
+            let x = Rows::new(rows.iter().map(|r| &r[..]), dim);
+            let fit = fit_logistic(&x, &y, 1.0);
+            assert!(fit.iterations < 200, "n={n} dim={dim}: {} iterations", fit.iterations);
+        }
+        // A real case: one training fold of `themes eval --cv 3 --seed 7` on
+        // fixtures/gold/service.csv (the "refund" theme, all-MiniLM-L6-v2 vectors), where the
+        // gradient stalled at about 1e-8 and the fit ran to MAX_ITERATIONS.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/learn/stalled_fold.json");
+        let d: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let rows: Vec<Vec<f32>> = serde_json::from_value(d["rows"].clone()).unwrap();
+        let y: Vec<bool> = serde_json::from_value(d["y"].clone()).unwrap();
+        let x = Rows::new(rows.iter().map(|r| &r[..]), rows[0].len());
+        let fit = fit_logistic(&x, &y, 1.0);
+        assert!(fit.iterations < 200, "the real fold: {} iterations", fit.iterations);
+        assert!(fit.weights.iter().all(|w| w.is_finite()));
     }
 
     fn book() -> Codebook {
@@ -875,6 +958,36 @@ mod tests {
         let pc = coder.for_posts(&posts);
         assert!(pc.code(0, "plain").is_empty());
         assert_eq!(pc.code(1, text).len(), 1);
+    }
+
+    #[test]
+    fn a_sample_with_one_theme_a_text_gives_one_learned_code_a_post() {
+        let (mut gold, vectors) = sample();
+        let rows: Vec<usize> = (0..gold.len()).collect();
+        let book = book();
+        // Halfway between late and rude: both classifiers say yes.
+        let both = TextVectors {
+            text: Some(unit([0.7, 0.7, 0.1])),
+            sentences: vec![],
+        };
+        let l = learn(&book, &gold, &vectors, &rows, &model()).unwrap();
+        assert!(l.learned.exclusive, "no text has both late and rude");
+        let ev = LearnedCoder::new(&l.learned, &book)
+            .unwrap()
+            .code_vectors("late and rude", &both);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        let p = |t: &LearnedTheme| sigmoid(score(&t.weights, t.bias, both.text.as_ref().unwrap()));
+        let best = if p(&l.learned.themes[0]) >= p(&l.learned.themes[1]) { "late" } else { "rude" };
+        assert_eq!(book.themes[ev[0].theme].id, best);
+
+        // One text coded with both: the themes are not exclusive, and the post gets both.
+        gold[0].themes.insert("rude".into());
+        let l = learn(&book, &gold, &vectors, &rows, &model()).unwrap();
+        assert!(!l.learned.exclusive);
+        let ev = LearnedCoder::new(&l.learned, &book)
+            .unwrap()
+            .code_vectors("late and rude", &both);
+        assert_eq!(ev.len(), 2, "{ev:?}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::cmd::ModelArgs;
 use anyhow::{bail, Result};
 use rethread::themes::embed::Embed;
 use rethread::themes::eval::{read_gold, Gold};
-use rethread::themes::learn::{learn, ModelId, MIN_POSITIVES};
+use rethread::themes::learn::{learn, ModelId, MAX_ITERATIONS, MIN_POSITIVES};
 use rethread::themes::vectors::TextVectors;
 use rethread::themes::Codebook;
 use std::path::PathBuf;
@@ -86,6 +86,19 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!(
             "learned {:<20} {:>5} with, {:>5} without",
             t.id, t.positives, t.negatives
+        );
+        if t.iterations >= MAX_ITERATIONS {
+            eprintln!(
+                "warning: theme {:?}: the classifier stopped after {MAX_ITERATIONS} steps, short \
+                 of its best fit; its probabilities may be a little off",
+                t.id
+            );
+        }
+    }
+    if learning.learned.exclusive {
+        eprintln!(
+            "the sample gives no text two of these themes: a post gets at most one learned code, \
+             its most probable theme"
         );
     }
     eprintln!(
