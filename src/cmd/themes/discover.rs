@@ -8,6 +8,7 @@ use rethread::themes::discover::{by_meaning, discover, draft, draft_clusters, on
 use rethread::themes::discover::{ClusterOptions, Clusters};
 use rethread::themes::embed::Embed;
 use rethread::themes::vectors::{embedded_text_of, post_vectors};
+use rethread::themes::codebook::Evidence;
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
@@ -70,13 +71,14 @@ pub fn run(args: Args) -> Result<()> {
     let book = args.themes.codebook()?;
     let set = args.corpus.load()?;
     let threads = crate::cmd::build_threads(&set, false);
-    let mut coding = args.themes.code(&book, &set, &threads, &args.corpus)?;
-    if args.all {
-        coding.posts.iter_mut().for_each(Vec::clear);
-    }
-    let members: Vec<usize> = (0..set.len())
-        .filter(|&i| coding.posts[i].is_empty())
-        .collect();
+    // Which posts no theme codes. With --all every post is clustered, so nothing is coded:
+    // coding would load the model a second time and embed every sentence for nothing.
+    let codes: Vec<Vec<Evidence>> = if args.all {
+        vec![Vec::new(); set.len()]
+    } else {
+        args.themes.code(&book, &set, &threads, &args.corpus)?.posts
+    };
+    let members: Vec<usize> = (0..set.len()).filter(|&i| codes[i].is_empty()).collect();
     let scope = if args.all {
         format!("all {} posts", set.len())
     } else {
@@ -124,7 +126,7 @@ pub fn run(args: Args) -> Result<()> {
             if args.k.is_some() {
                 eprintln!("note: --k needs a model (it sets the number of clusters); ignored");
             }
-            words(&args, &set, &threads, &coding.posts, &scope)?;
+            words(&args, &set, &threads, &codes, &scope)?;
         }
     }
     crate::cmd::leak_at_exit(set, threads);
