@@ -17,12 +17,16 @@
 pub mod convokit;
 pub mod html_text;
 pub mod mastodon;
+// The collectors and their HTTP layer: the `collect` feature (default; see Cargo.toml).
+#[cfg(feature = "collect")]
 pub mod mastodon_api;
+#[cfg(feature = "collect")]
 pub mod net;
 pub mod twarc1;
 pub mod twarc2;
 pub mod twcs;
 pub mod tweets_js;
+#[cfg(feature = "collect")]
 pub mod twitter_api;
 
 use crate::model::{Provenance, Record};
@@ -127,6 +131,7 @@ impl Bars {
 /// Run a collector's `work` to its end, or until Ctrl-C: `None` when interrupted. Dropping
 /// `work` there is safe: a collector writes in transactions, and an unfinished one rolls back,
 /// so the same command resumes from what was committed.
+#[cfg(feature = "collect")]
 pub(crate) async fn until_ctrl_c(
     work: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> Option<anyhow::Result<()>> {
@@ -139,6 +144,7 @@ pub(crate) async fn until_ctrl_c(
 /// Record how a collector's run ended (what [`until_ctrl_c`] gave) in its summary:
 /// `interrupted` on Ctrl-C, the error in `errors` when it stopped on one. True only when it ran
 /// to its end and no error was recorded, during the run or now: the job is done.
+#[cfg(feature = "collect")]
 pub(crate) fn settle(
     outcome: Option<anyhow::Result<()>>,
     interrupted: &mut bool,
