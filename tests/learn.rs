@@ -125,7 +125,11 @@ fn learned_codes_appear_in_themes_and_exports_with_their_evidence() {
     assert_eq!(file["exclusive"], false);
     for t in themes {
         let steps = t["iterations"].as_u64().unwrap();
-        assert!((1..200).contains(&steps), "{}: {steps} L-BFGS steps", t["id"]);
+        assert!(
+            (1..200).contains(&steps),
+            "{}: {steps} L-BFGS steps",
+            t["id"]
+        );
     }
     assert_eq!(file["examples"][0]["vector"].as_array().unwrap().len(), 384);
 

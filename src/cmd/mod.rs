@@ -90,15 +90,23 @@ impl ModelArgs {
     /// The model and where it was found; says on stderr which one is used.
     pub fn load_located(
         &self,
-    ) -> Result<Option<(rethread::themes::embed::ModelLocation, rethread::themes::embed::Embedder)>>
-    {
+    ) -> Result<
+        Option<(
+            rethread::themes::embed::ModelLocation,
+            rethread::themes::embed::Embedder,
+        )>,
+    > {
         use anyhow::Context;
         use rethread::themes::embed::{locate, Embed, Embedder};
         let Some(found) = locate(self.model.as_deref())? else {
             return Ok(None);
         };
         let model = Embedder::load(&found.dir).with_context(|| {
-            format!("loading the model in {} (from {})", found.dir.display(), found.source.name())
+            format!(
+                "loading the model in {} (from {})",
+                found.dir.display(),
+                found.source.name()
+            )
         })?;
         eprintln!(
             "model: {} from {} ({})",

@@ -396,13 +396,14 @@ impl<'a> LearnedCoder<'a> {
             .collect();
         if self.learned.exclusive {
             // The first of equals wins, so that the choice does not depend on float noise order.
-            let best = coded
-                .iter()
-                .enumerate()
-                .fold(None::<(usize, f64)>, |b, (i, (p, _))| match b {
-                    Some((_, bp)) if bp >= *p => b,
-                    _ => Some((i, *p)),
-                });
+            let best =
+                coded
+                    .iter()
+                    .enumerate()
+                    .fold(None::<(usize, f64)>, |b, (i, (p, _))| match b {
+                        Some((_, bp)) if bp >= *p => b,
+                        _ => Some((i, *p)),
+                    });
             coded = best.map(|(i, _)| coded[i]).into_iter().collect();
         }
         let mut out = Vec::new();
@@ -787,7 +788,9 @@ mod tests {
     fn a_fit_stops_at_the_minimum_instead_of_chasing_rounding() {
         let mut seed = 12345u64;
         let mut next = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((seed >> 33) as f64 / (1u64 << 31) as f64 - 0.5) as f32
         };
         for (n, dim) in [(43, 384), (29, 384), (60, 64)] {
@@ -801,19 +804,30 @@ mod tests {
             let y: Vec<bool> = (0..n).map(|i| i % 3 == 0).collect();
             let x = Rows::new(rows.iter().map(|r| &r[..]), dim);
             let fit = fit_logistic(&x, &y, 1.0);
-            assert!(fit.iterations < 200, "n={n} dim={dim}: {} iterations", fit.iterations);
+            assert!(
+                fit.iterations < 200,
+                "n={n} dim={dim}: {} iterations",
+                fit.iterations
+            );
         }
         // A real case: one training fold of `themes eval --cv 3 --seed 7` on
         // fixtures/gold/service.csv (the "refund" theme, all-MiniLM-L6-v2 vectors), where the
         // gradient stalled at about 1e-8 and the fit ran to MAX_ITERATIONS.
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/learn/stalled_fold.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/learn/stalled_fold.json"
+        );
         let d: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let rows: Vec<Vec<f32>> = serde_json::from_value(d["rows"].clone()).unwrap();
         let y: Vec<bool> = serde_json::from_value(d["y"].clone()).unwrap();
         let x = Rows::new(rows.iter().map(|r| &r[..]), rows[0].len());
         let fit = fit_logistic(&x, &y, 1.0);
-        assert!(fit.iterations < 200, "the real fold: {} iterations", fit.iterations);
+        assert!(
+            fit.iterations < 200,
+            "the real fold: {} iterations",
+            fit.iterations
+        );
         assert!(fit.weights.iter().all(|w| w.is_finite()));
     }
 
@@ -977,7 +991,11 @@ mod tests {
             .code_vectors("late and rude", &both);
         assert_eq!(ev.len(), 1, "{ev:?}");
         let p = |t: &LearnedTheme| sigmoid(score(&t.weights, t.bias, both.text.as_ref().unwrap()));
-        let best = if p(&l.learned.themes[0]) >= p(&l.learned.themes[1]) { "late" } else { "rude" };
+        let best = if p(&l.learned.themes[0]) >= p(&l.learned.themes[1]) {
+            "late"
+        } else {
+            "rude"
+        };
         assert_eq!(book.themes[ev[0].theme].id, best);
 
         // One text coded with both: the themes are not exclusive, and the post gets both.

@@ -17,7 +17,7 @@ pub mod semantic;
 pub mod vectors;
 
 pub use codebook::{Codebook, Coder, CoderKind, Evidence};
-pub use semantic::{semantic_coder, SemanticCoder};
 pub use rollup::{
     code_corpus, code_corpus_with, Coding, PostCoder, Rollup, ThemeRollup, ThreadCoding,
 };
+pub use semantic::{semantic_coder, SemanticCoder};

