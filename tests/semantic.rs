@@ -8,7 +8,7 @@ mod model;
 #[path = "common/peer.rs"]
 mod peer;
 
-use common::{fixture, stderr, stdout};
+use common::{fixture, status, stderr, stdout};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -39,19 +39,6 @@ fn ok(dir: &Path, args: &[&str]) -> Output {
 
 fn model_dir() -> String {
     model::model_dir().to_str().unwrap().to_string()
-}
-
-fn status(id: u32, reply_to: Option<u32>, user: &str, html: &str) -> String {
-    serde_json::json!({
-        "id": id.to_string(),
-        "created_at": format!("2024-01-01T00:00:{:02}.000Z", id),
-        "in_reply_to_id": reply_to.map(|r| r.to_string()),
-        "content": html,
-        "visibility": "public",
-        "uri": format!("https://h.example/users/{user}/statuses/{id}"),
-        "account": {"id": user, "username": user, "acct": user, "url": format!("https://h.example/@{user}")}
-    })
-    .to_string()
 }
 
 /// A theme nobody names with a fixed word, and a pattern theme beside it.

@@ -83,3 +83,18 @@ pub fn wait_until_asked(db: &Path, n: i64) {
         );
     }
 }
+
+/// One public Mastodon status as the API gives it (a line of a `--input` JSONL file): post `id`
+/// by `user`, replying to `reply_to`, with `html` as its content, a second apart by id.
+pub fn status(id: u32, reply_to: Option<u32>, user: &str, html: &str) -> String {
+    serde_json::json!({
+        "id": id.to_string(),
+        "created_at": format!("2024-01-01T00:00:{:02}.000Z", id),
+        "in_reply_to_id": reply_to.map(|r| r.to_string()),
+        "content": html,
+        "visibility": "public",
+        "uri": format!("https://h.example/users/{user}/statuses/{id}"),
+        "account": {"id": user, "username": user, "acct": user, "url": format!("https://h.example/@{user}")}
+    })
+    .to_string()
+}
