@@ -13,27 +13,136 @@ use std::fmt;
 use std::sync::Arc;
 
 /// The network a post was published on. Ids are only unique within one platform.
+///
+/// What differs between networks in how a post is identified and linked lives here, as data
+/// about the platform, so that the corpus and the exports never ask "is this Mastodon?":
+/// a new network is a new variant and its answers below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Mastodon,
     Twitter,
+    Bluesky,
 }
 
 impl Platform {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [Platform; 3] = [Platform::Mastodon, Platform::Twitter, Platform::Bluesky];
+
+    pub const fn as_str(self) -> &'static str {
         match self {
             Platform::Mastodon => "mastodon",
             Platform::Twitter => "twitter",
+            Platform::Bluesky => "bluesky",
         }
     }
 
     pub fn parse(s: &str) -> Option<Platform> {
-        match s {
-            "mastodon" => Some(Platform::Mastodon),
-            "twitter" => Some(Platform::Twitter),
-            _ => None,
+        Platform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// Does [`Post::uri`] name the post the same way wherever it is seen? On Mastodon the
+    /// ActivityPub `uri` is the same on every server while the `id` is each server's own
+    /// number, so two records with one `uri` are one post. On Bluesky the `at://` URI is the
+    /// id itself. Twitter has one server and no such field.
+    pub fn uri_is_identity(self) -> bool {
+        match self {
+            Platform::Mastodon | Platform::Bluesky => true,
+            Platform::Twitter => false,
         }
+    }
+
+    /// Is `id` shaped like a local id of this platform, safe to put into a URL path or a
+    /// query? Ids come from servers and files and are never escaped into a path, only checked:
+    /// a Twitter id is decimal digits; a Mastodon id is a server's own token (digits on
+    /// Mastodon, letters and dashes on other servers); a Bluesky id is an `at://` URI of a record.
+    pub fn is_valid_id(self, id: &str) -> bool {
+        match self {
+            Platform::Twitter => {
+                !id.is_empty() && id.len() <= 30 && id.bytes().all(|b| b.is_ascii_digit())
+            }
+            Platform::Mastodon => {
+                !id.is_empty()
+                    && id.len() <= 100
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }
+            Platform::Bluesky => AtUri::parse(id).is_some(),
+        }
+    }
+
+    /// A link a person can open for a post of this platform, when one can be built from the
+    /// author's handle and the id (Mastodon posts carry the server's own `url` instead).
+    pub fn post_link(self, handle: Option<&str>, id: &str) -> Option<String> {
+        match self {
+            Platform::Twitter => Some(match handle.filter(|u| !u.is_empty()) {
+                Some(u) => format!("https://twitter.com/{u}/status/{id}"),
+                None => format!("https://twitter.com/i/web/status/{id}"),
+            }),
+            Platform::Mastodon => None,
+            Platform::Bluesky => {
+                let at = AtUri::parse(id)?;
+                // bsky.app resolves a DID as well as a handle; a handle reads better.
+                let who = handle.filter(|h| !h.is_empty() && *h != "handle.invalid");
+                Some(format!(
+                    "https://bsky.app/profile/{}/post/{}",
+                    who.unwrap_or(at.authority),
+                    at.rkey
+                ))
+            }
+        }
+    }
+}
+
+/// An `at://AUTHORITY/COLLECTION/RKEY` URI, the identity of a Bluesky record. The parts are
+/// checked against the AT Protocol's syntax (DID or handle, NSID, record key) so that a
+/// hostile id cannot smuggle a path or a query into a link built from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AtUri<'a> {
+    pub authority: &'a str,
+    pub collection: &'a str,
+    pub rkey: &'a str,
+}
+
+impl<'a> AtUri<'a> {
+    pub fn parse(s: &'a str) -> Option<AtUri<'a>> {
+        let rest = s.strip_prefix("at://")?;
+        let mut parts = rest.split('/');
+        let (authority, collection, rkey) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || s.len() > 8 * 1024 {
+            return None;
+        }
+        let ok_authority = if let Some(did) = authority.strip_prefix("did:") {
+            did.split_once(':').is_some_and(|(method, id)| {
+                !method.is_empty()
+                    && method.bytes().all(|b| b.is_ascii_lowercase())
+                    && !id.is_empty()
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._:%-".contains(&b))
+            })
+        } else {
+            authority.contains('.')
+                && authority
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        };
+        let ok_collection = collection.contains('.')
+            && collection
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        let ok_rkey = !rkey.is_empty()
+            && rkey.len() <= 512
+            && rkey != "."
+            && rkey != ".."
+            && rkey
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:~-".contains(&b));
+        (ok_authority && ok_collection && ok_rkey).then_some(AtUri {
+            authority,
+            collection,
+            rkey,
+        })
     }
 }
 
@@ -49,7 +158,8 @@ pub struct Author {
     pub id: Option<String>,
     pub handle: Option<String>,
     pub display_name: Option<String>,
-    /// The Mastodon server the account lives on; `None` on Twitter.
+    /// The Mastodon server the account lives on; `None` on Twitter and Bluesky (a Bluesky
+    /// account's `id` is its DID, which stays when the handle changes).
     pub server: Option<String>,
 }
 
@@ -79,7 +189,8 @@ pub struct Provenance {
 pub struct Post {
     pub platform: Platform,
     pub id: String,
-    /// Mastodon: the ActivityPub `uri`, the same on every server that knows the post.
+    /// The name of the post that is the same wherever it is seen, on platforms that have one
+    /// ([`Platform::uri_is_identity`]): Mastodon's ActivityPub `uri`, Bluesky's `at://` URI.
     pub uri: Option<String>,
     /// A link a person can open.
     pub url: Option<String>,
@@ -451,5 +562,64 @@ mod tests {
         assert_eq!(cmp_ids("9", "10"), Ordering::Less);
         assert_eq!(cmp_ids("0010", "9"), Ordering::Greater);
         assert_eq!(cmp_ids("abc", "abd"), Ordering::Less);
+    }
+
+    #[test]
+    fn platforms_say_what_identifies_a_post_and_how_to_link_it() {
+        for p in Platform::ALL {
+            assert_eq!(Platform::parse(p.as_str()), Some(p));
+        }
+        assert!(Platform::Mastodon.uri_is_identity() && Platform::Bluesky.uri_is_identity());
+        assert!(!Platform::Twitter.uri_is_identity());
+
+        let id = "at://did:plc:z72i7hdynmk6r22z27h6tvur/app.bsky.feed.post/3l6oveex3ii2l";
+        let at = AtUri::parse(id).unwrap();
+        assert_eq!(at.authority, "did:plc:z72i7hdynmk6r22z27h6tvur");
+        assert_eq!(at.collection, "app.bsky.feed.post");
+        assert_eq!(at.rkey, "3l6oveex3ii2l");
+        assert_eq!(
+            Platform::Bluesky.post_link(Some("bsky.app"), id).as_deref(),
+            Some("https://bsky.app/profile/bsky.app/post/3l6oveex3ii2l")
+        );
+        // Without a usable handle the DID still opens the post.
+        for h in [None, Some(""), Some("handle.invalid")] {
+            assert_eq!(
+                Platform::Bluesky.post_link(h, id).as_deref(),
+                Some(
+                    "https://bsky.app/profile/did:plc:z72i7hdynmk6r22z27h6tvur/post/3l6oveex3ii2l"
+                )
+            );
+        }
+        assert_eq!(
+            Platform::Twitter.post_link(Some("ana"), "12").as_deref(),
+            Some("https://twitter.com/ana/status/12")
+        );
+        assert_eq!(
+            Platform::Twitter.post_link(None, "12").as_deref(),
+            Some("https://twitter.com/i/web/status/12")
+        );
+        assert_eq!(Platform::Mastodon.post_link(Some("ana"), "12"), None);
+
+        // Hostile ids never become links or URL paths.
+        for bad in [
+            "at://did:plc:abc/app.bsky.feed.post/x/../../y",
+            "at://did:plc:abc/app.bsky.feed.post/a?b=c",
+            "at://did:plc:abc/app.bsky.feed.post/a#b",
+            "at://did:plc:abc/app.bsky.feed.post",
+            "https://bsky.app/profile/x/post/y",
+            "at://exa mple.com/app.bsky.feed.post/abc",
+            "at://did:plc:abc/not an nsid/abc",
+        ] {
+            assert!(AtUri::parse(bad).is_none(), "{bad}");
+            assert!(!Platform::Bluesky.is_valid_id(bad), "{bad}");
+            assert_eq!(Platform::Bluesky.post_link(None, bad), None, "{bad}");
+        }
+        assert!(AtUri::parse("at://alice.bsky.social/app.bsky.feed.post/3k2a").is_some());
+        assert!(Platform::Twitter.is_valid_id("1050118621198921728"));
+        assert!(!Platform::Twitter.is_valid_id("12a"));
+        assert!(Platform::Mastodon.is_valid_id("109372846"));
+        assert!(Platform::Mastodon.is_valid_id("AbC-1_x"));
+        assert!(!Platform::Mastodon.is_valid_id("1/../2"));
+        assert!(!Platform::Mastodon.is_valid_id(""));
     }
 }

@@ -75,7 +75,7 @@ pub struct PostSet {
     by_key: HashMap<u64, u32>,
     by_uri: HashMap<u64, u32>,
     collided: HashMap<(Platform, String), u32>,
-    collided_uri: HashMap<String, u32>,
+    collided_uri: HashMap<(Platform, String), u32>,
     /// Other local ids of a post (Mastodon): `(platform, alias id)` → index into `posts`.
     aliases: HashMap<(Platform, String), u32>,
     missing: HashMap<(Platform, String), Missing>,
@@ -105,12 +105,12 @@ impl PostSet {
         hash_pair(platform, id)
     }
 
-    fn uri_hash(&self, uri: &str) -> u64 {
+    fn uri_hash(&self, platform: Platform, uri: &str) -> u64 {
         #[cfg(test)]
         if self.all_collide {
             return 0;
         }
-        hash_pair(Platform::Mastodon, uri).rotate_left(17)
+        hash_pair(platform, uri).rotate_left(17)
     }
 }
 
@@ -177,20 +177,21 @@ impl PostSet {
             return Outcome::Alias;
         }
         let index = self.posts.len() as u32;
-        if post.platform == Platform::Mastodon {
+        if post.platform.uri_is_identity() {
             if let Some(uri) = &post.uri {
-                if let Some(i) = self.find_uri(uri) {
+                if let Some(i) = self.find_uri(post.platform, uri) {
                     self.aliases
                         .insert((post.platform, post.id.clone()), i as u32);
                     self.fill(i, post);
                     return Outcome::Alias;
                 }
-                match self.by_uri.entry(self.uri_hash(uri)) {
+                match self.by_uri.entry(self.uri_hash(post.platform, uri)) {
                     std::collections::hash_map::Entry::Vacant(v) => {
                         v.insert(index);
                     }
                     std::collections::hash_map::Entry::Occupied(_) => {
-                        self.collided_uri.insert(uri.clone(), index);
+                        self.collided_uri
+                            .insert((post.platform, uri.clone()), index);
                     }
                 }
             }
@@ -260,13 +261,16 @@ impl PostSet {
             .map(|&i| i as usize)
     }
 
-    fn find_uri(&self, uri: &str) -> Option<usize> {
-        if let Some(&i) = self.by_uri.get(&self.uri_hash(uri)) {
-            if self.posts[i as usize].uri() == Some(uri) {
+    fn find_uri(&self, platform: Platform, uri: &str) -> Option<usize> {
+        if let Some(&i) = self.by_uri.get(&self.uri_hash(platform, uri)) {
+            let p = &self.posts[i as usize];
+            if p.platform() == platform && p.uri() == Some(uri) {
                 return Some(i as usize);
             }
         }
-        self.collided_uri.get(uri).map(|&i| i as usize)
+        self.collided_uri
+            .get(&(platform, uri.to_string()))
+            .map(|&i| i as usize)
     }
 
     pub fn add_missing(&mut self, m: Missing) {

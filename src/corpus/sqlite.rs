@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 
 const SCHEMA_VERSION: i64 = 3;
 const COMMIT_EVERY: u64 = 50_000;
+/// The platform of the collector-only alias step (`alias_by_uri`): Mastodon's ids are per server.
+const MASTODON: &str = Platform::Mastodon.as_str();
 /// A batch is committed once it has held the corpus this long, even with fewer records: another
 /// writer waits for at most one batch.
 const BATCH_TIME: Duration = Duration::from_secs(1);
@@ -78,7 +80,11 @@ CREATE TABLE IF NOT EXISTS posts (
 -- Rows are large (raw JSON), so posts is an ordinary rowid table with a unique index for the
 -- key: a WITHOUT ROWID table stores whole rows in its key b-tree and more than doubled the file.
 CREATE UNIQUE INDEX IF NOT EXISTS posts_key ON posts (platform, id);
-CREATE INDEX IF NOT EXISTS posts_uri ON posts (uri) WHERE platform = 'mastodon' AND uri IS NOT NULL;
+-- A post's identity across servers (Mastodon's `uri`, Bluesky's `at://` URI): only platforms
+-- whose `uri` is an identity fill it, so the partial index holds just those rows. It replaced an
+-- index of Mastodon's uris alone (`posts_uri`), dropped when an older corpus is opened.
+DROP INDEX IF EXISTS posts_uri;
+CREATE INDEX IF NOT EXISTS posts_identity ON posts (platform, uri) WHERE uri IS NOT NULL;
 CREATE TABLE IF NOT EXISTS aliases (
     platform  TEXT NOT NULL,
     id        TEXT NOT NULL,
@@ -459,13 +465,11 @@ impl ImportWriter<'_> {
             .query_row(params![platform, p.id], |r| r.get(0))
             .optional()?;
         if canonical.is_none() {
-            if let (Platform::Mastodon, Some(uri)) = (p.platform, &p.uri) {
+            if let Some(uri) = p.uri.as_ref().filter(|_| p.platform.uri_is_identity()) {
                 canonical = self
                     .conn
-                    .prepare_cached(
-                        "SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1",
-                    )?
-                    .query_row(params![uri], |r| r.get(0))
+                    .prepare_cached("SELECT id FROM posts WHERE platform = ?1 AND uri = ?2")?
+                    .query_row(params![platform, uri], |r| r.get(0))
                     .optional()?;
                 if let Some(c) = &canonical {
                     self.conn
@@ -493,19 +497,21 @@ impl ImportWriter<'_> {
     pub fn alias_by_uri(&mut self, alias: &str, uri: &str) -> Result<bool> {
         let canonical: Option<String> = self
             .conn
-            .prepare_cached("SELECT id FROM posts WHERE platform = 'mastodon' AND uri = ?1")?
-            .query_row(params![uri], |r| r.get(0))
+            .prepare_cached("SELECT id FROM posts WHERE platform = ?1 AND uri = ?2")?
+            .query_row(params![MASTODON, uri], |r| r.get(0))
             .optional()?;
         let Some(canonical) = canonical else {
             return Ok(false);
         };
-        if canonical == alias || self.stored("mastodon", alias)?.is_some() {
+        if canonical == alias || self.stored(MASTODON, alias)?.is_some() {
             return Ok(false);
         }
         let n = self
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES ('mastodon', ?1, ?2)")?
-            .execute(params![alias, canonical])?;
+            .prepare_cached(
+                "INSERT OR IGNORE INTO aliases (platform, id, canonical) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![MASTODON, alias, canonical])?;
         Ok(n > 0)
     }
 

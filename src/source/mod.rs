@@ -965,6 +965,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "collect")]
     fn settle_records_how_a_collection_ended() {
         let (mut interrupted, mut errors) = (false, Vec::new());
         assert!(settle(Some(Ok(())), &mut interrupted, &mut errors));

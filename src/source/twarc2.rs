@@ -73,10 +73,9 @@ pub(crate) fn unescape(s: &str) -> String {
 
 /// A link a person can open. Without the author's username Twitter's `i/web` form still works.
 pub(crate) fn tweet_url(username: Option<&str>, id: &str) -> String {
-    match username.filter(|u| !u.is_empty()) {
-        Some(u) => format!("https://twitter.com/{u}/status/{id}"),
-        None => format!("https://twitter.com/i/web/status/{id}"),
-    }
+    Platform::Twitter
+        .post_link(username, id)
+        .expect("Twitter links are built from any id")
 }
 
 /// A JSON string, borrowed from the input unless it contains escapes. The newtype is needed

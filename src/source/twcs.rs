@@ -145,7 +145,7 @@ fn convert(
     let (hashtags, mentions) = entities_in_text(&post.text);
     post.hashtags = hashtags;
     post.mentions = mentions;
-    post.url = Some(format!("https://twitter.com/{author}/status/{id}"));
+    post.url = Platform::Twitter.post_link(Some(author), &id);
     if keep_raw {
         let mut obj = serde_json::Map::new();
         for (name, value) in header.iter().zip(row.iter()) {

@@ -146,11 +146,7 @@ pub fn clean_tag(tag: &str) -> Option<String> {
 /// Is this a safe id to put in a URL path? Ids come from servers; Mastodon's are digits,
 /// other servers use letters and dashes. Anything else is refused, never escaped into a path.
 pub fn safe_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 100
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    crate::model::Platform::Mastodon.is_valid_id(id)
 }
 
 /// The origin of a post and its id there, from its ActivityPub `uri`, when the uri has a form

@@ -172,7 +172,7 @@ fn valid_page(body: &str) -> Result<(), String> {
 
 /// Ids are digits; anything else from a response is never put into a query.
 fn safe_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 30 && id.bytes().all(|b| b.is_ascii_digit())
+    crate::model::Platform::Twitter.is_valid_id(id)
 }
 
 /// What every page's transaction ends with, whether the page brought posts or only a cursor:
