@@ -7,10 +7,8 @@ use std::path::PathBuf;
 
 /// Read archives into the corpus (an SQLite file).
 ///
-/// The format of each file is detected from its first record: Mastodon Status JSON (one status,
-/// an array, a context response, or JSONL), twarc2 JSONL (API v2 pages or flattened tweets),
-/// twarc 1 JSONL (API v1.1 tweets),
-/// a Twitter archive's tweets.js, TWCS CSV, or ConvoKit utterances.jsonl.
+/// The format of each file is detected from its first record, never from its name; the
+/// formats, each with what it holds, are listed under --input-format.
 ///
 /// Every write is an upsert: the same post from two files or from overlapping pages is stored
 /// once, and importing a file again changes nothing. A malformed record stops the import with
@@ -26,9 +24,8 @@ pub struct Args {
     #[arg(long, value_name = "PATH", default_value = "rethread.db")]
     pub db: PathBuf,
 
-    /// Read the files as this format instead of detecting it
-    /// (mastodon, twarc2, twarc1, tweets-js, twcs, convokit).
-    #[arg(long, value_name = "FORMAT")]
+    /// Read the files as this format instead of detecting it.
+    #[arg(long = "input-format", visible_alias = "format", value_name = "FORMAT")]
     pub format: Option<Format>,
 
     /// Skip malformed records, report how many and where, and go on.

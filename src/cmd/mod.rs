@@ -27,8 +27,7 @@ pub struct CorpusArgs {
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "db")]
     pub input: Vec<PathBuf>,
 
-    /// Format of the --input files, when detection is not wanted
-    /// (mastodon, twarc2, twarc1, tweets-js, twcs, convokit).
+    /// Format of the --input files, when detection is not wanted.
     #[arg(long, value_name = "FORMAT", requires = "input")]
     pub input_format: Option<Format>,
 

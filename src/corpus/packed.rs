@@ -12,7 +12,7 @@
 
 use crate::model::{Author, Platform, Post, Provenance};
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// The text fields kept in the buffer, in buffer order.
 #[derive(Clone, Copy)]
@@ -34,18 +34,15 @@ enum Field {
 
 const FIELDS: usize = 12;
 
-/// The source formats a provenance can name, so that it fits in a byte.
-const FORMATS: [&str; 8] = [
-    "mastodon",
-    "twarc2",
-    "twarc1",
-    "tweets-js",
-    "twcs",
-    "convokit",
-    "mastodon-api",
-    // Last: what any other name becomes.
-    "unknown",
-];
+/// The names a provenance can hold (the format registry's, then the collectors'), so that a
+/// post keeps its provenance in a byte; what any other name becomes is last.
+static FORMATS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let names: Vec<_> = crate::source::format::provenance_names()
+        .chain(["unknown"])
+        .collect();
+    assert!(names.len() <= u8::MAX as usize);
+    names
+});
 
 /// One post, compactly. See the module documentation.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,11 +258,7 @@ mod tests {
     #[test]
     fn every_reader_and_collector_name_survives_packing() {
         let sources = vec![Arc::from("f")];
-        for name in crate::source::Format::ALL
-            .iter()
-            .map(|f| f.name())
-            .chain(["mastodon-api"])
-        {
+        for name in crate::source::format::provenance_names().chain(["mastodon-api"]) {
             let mut p = Post::new(Platform::Twitter, "1");
             p.provenance = Some(Provenance {
                 source: Arc::from("f"),

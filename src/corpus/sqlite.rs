@@ -360,12 +360,11 @@ pub(super) fn post_from_row(row: &rusqlite::Row, sources: &mut Vec<Arc<str>>) ->
         p.provenance = Some(Provenance {
             source,
             line: row.get::<_, Option<i64>>(22)?.unwrap_or(0) as u64,
-            format: match format.as_deref() {
-                // Posts from a collector name it; posts from files name their format.
-                Some("mastodon-api") => "mastodon-api",
-                Some(f) => crate::source::Format::from_name(f).map_or("unknown", |f| f.name()),
-                None => "unknown",
-            },
+            // Posts from a collector name it; posts from files name their format.
+            format: format
+                .as_deref()
+                .and_then(crate::source::format::provenance_name)
+                .unwrap_or("unknown"),
         });
     }
     Ok(p)

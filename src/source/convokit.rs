@@ -8,11 +8,12 @@
 //! corpora and integers in others, and timestamps come as epoch numbers, numeric strings, ISO
 //! strings or null, so every one of those forms is accepted here rather than in a pre-pass.
 
+use super::format::{Match, Reader, Spec};
 use super::Context;
 use crate::model::{epoch_seconds, parse_time, Platform, Post, Record};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// One line of `utterances.jsonl`. Fields are kept as [`Value`] where ConvoKit corpora disagree
 /// on the type. Each spelling gets its own field (not a serde `alias`) so that a line carrying
@@ -43,6 +44,23 @@ struct Utterance {
     #[serde(default)]
     meta: Value,
     // `vectors` names ConvoKit's side files of embeddings; nothing here to rebuild a thread from.
+}
+
+/// ConvoKit utterances, as [`super::format`] knows them.
+pub(super) const SPEC: Spec = Spec {
+    sniff: None,
+    classify: Some(classify),
+    read: Reader::Json(parse_record),
+};
+
+/// A speaker (`speaker`, or `user` in older corpora), a `reply_to` (or `reply-to`) and `text`.
+fn classify(o: &Map<String, Value>) -> Match {
+    let has = |k: &str| o.contains_key(k);
+    if (has("speaker") || has("user")) && (has("reply_to") || has("reply-to")) && has("text") {
+        Match::Strong
+    } else {
+        Match::No
+    }
 }
 
 /// Read one utterance line into a post.

@@ -13,10 +13,12 @@
 //! Mastodon hides parts of long URLs in `<span class="invisible">` for display; we keep that text,
 //! because a researcher needs the whole URL more than its shortened look.
 
+use super::format::{Match, Reader, Spec};
 use super::Context;
 use crate::model::{parse_time, Author, Missing, Platform, Post, Provenance, Record};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 #[derive(Deserialize)]
@@ -119,6 +121,24 @@ struct ContextResponse<'a> {
     ancestors: Vec<&'a RawValue>,
     #[serde(borrow, default)]
     descendants: Vec<&'a RawValue>,
+}
+
+/// Mastodon statuses, as [`super::format`] knows them.
+pub(super) const SPEC: Spec = Spec {
+    sniff: None,
+    classify: Some(classify),
+    read: Reader::Json(parse_record),
+};
+
+/// A context (`ancestors`/`descendants`), or a status: an `account` with `content` or `uri`.
+fn classify(o: &Map<String, Value>) -> Match {
+    let has = |k: &str| o.contains_key(k);
+    let status = has("account") && (has("content") || has("uri"));
+    if has("ancestors") || has("descendants") || status {
+        Match::Strong
+    } else {
+        Match::No
+    }
 }
 
 /// Parse one JSON value: a status, or a context response.

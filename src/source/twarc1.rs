@@ -8,11 +8,13 @@
 //! / `quote_of` on the outer one. A stream's `{"delete": …}` notice becomes a missing-tweet note;
 //! `{"limit": …}` notices (how many tweets the stream dropped) carry no tweet and are skipped.
 
+use super::format::{Match, Reader, Spec};
 use super::twarc2::{tweet_url, unescape};
 use super::Context;
 use crate::model::{parse_time, Author, Missing, Platform, Post, Record};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -120,6 +122,26 @@ struct DeletedStatus<'a> {
     id_str: Option<Str<'a>>,
     #[serde(default)]
     id: Option<u64>,
+}
+
+/// twarc 1 (API v1.1) tweets, as [`super::format`] knows them.
+pub(super) const SPEC: Spec = Spec {
+    sniff: None,
+    classify: Some(classify),
+    read: Reader::Json(parse_record),
+};
+
+/// A tweet with its author inside (`id_str`, `user.screen_name`), or a stream's delete notice.
+fn classify(o: &Map<String, Value>) -> Match {
+    let tweet = o.contains_key("id_str")
+        && o.get("user")
+            .is_some_and(|u| u.get("screen_name").is_some());
+    let delete = o.get("delete").is_some_and(|d| d.get("status").is_some());
+    if tweet || delete {
+        Match::Strong
+    } else {
+        Match::No
+    }
 }
 
 /// Parse one line: a tweet (with the tweets it embeds), a delete notice, or a limit notice.

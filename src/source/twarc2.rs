@@ -13,14 +13,43 @@
 //! that borrow from the input and skip every field rethread does not use. The raw JSON of each
 //! tweet, when the caller keeps it, costs a second light pass that only slices the input.
 
+use super::format::{Match, Reader, Spec};
 use super::Context;
 use crate::model::{parse_time, Author, Missing, Platform, Post, Record};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
+
+/// twarc2 pages and flattened tweets, as [`super::format`] knows them.
+pub(super) const SPEC: Spec = Spec {
+    sniff: None,
+    classify: Some(classify),
+    read: Reader::Json(parse_record),
+};
+
+/// A response page (`data` with `includes`, `meta`, `errors` or twarc's `__twarc`) for
+/// certain; a lone tweet (`id`, `text` and an author or conversation) only loosely, since
+/// other formats' records have those fields too (a ConvoKit utterance has all of them).
+fn classify(o: &Map<String, Value>) -> Match {
+    let has = |k: &str| o.contains_key(k);
+    if has("data") && (has("includes") || has("meta") || has("__twarc") || has("errors")) {
+        Match::Strong
+    } else if has("id")
+        && has("text")
+        && (has("author_id")
+            || has("author")
+            || has("edit_history_tweet_ids")
+            || has("conversation_id"))
+    {
+        Match::Weak
+    } else {
+        Match::No
+    }
+}
 
 /// Parse one twarc2 record (a page or a flattened tweet) into posts and missing-tweet notes.
 pub fn parse_record(json: &str, cx: &Context) -> Result<Vec<Record>, String> {

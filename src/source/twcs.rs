@@ -12,9 +12,13 @@
 //! `in_response_to_tweet_id` is the reply link; `response_tweet_id` (the children) is
 //! redundant with it and kept only in the raw row.
 
+use super::format::{first_text_line, Reader, Spec};
 use super::twarc2::unescape;
+use super::Run;
 use crate::model::{parse_time, Platform, Post, Provenance, Record};
+use std::io::BufRead;
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 
 const COLUMNS: [&str; 7] = [
@@ -26,6 +30,33 @@ const COLUMNS: [&str; 7] = [
     "response_tweet_id",
     "in_response_to_tweet_id",
 ];
+
+/// TWCS CSV, as [`super::format`] knows it.
+pub(super) const SPEC: Spec = Spec {
+    sniff: Some(|head| {
+        let (first, json) = first_text_line(head);
+        !json && is_header(first)
+    }),
+    classify: None,
+    read: Reader::File(read_file),
+};
+
+/// The whole file, each row handed to the run in order; the first error stops it.
+fn read_file(_: &Path, reader: Box<dyn BufRead + Send>, run: &mut Run) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut err = None;
+    let (source, keep_raw) = (run.source.clone(), run.opts.keep_raw);
+    read(reader, &source, keep_raw, |line, result| {
+        if err.is_none() {
+            if let Err(e) = run.take(line, result) {
+                err = Some(e);
+            }
+        }
+        err.is_none()
+    })
+    .with_context(|| format!("{}: cannot read CSV", run.report.file))?;
+    err.map_or(Ok(()), Err)
+}
 
 /// Is this the header line of a TWCS file?
 pub fn is_header(line: &str) -> bool {

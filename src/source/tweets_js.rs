@@ -11,15 +11,58 @@
 //! author. Retweets appear as ordinary tweets whose text starts with `RT @`; the archive does
 //! not keep the original's id, so they stay ordinary posts rather than reposts of a guess.
 
+use super::format::{first_text_line, Match, Reader, Spec};
 use super::twarc2::{json_error, tweet_url, unescape, Str};
 use super::Context;
+use super::{read_rest, Run};
 use crate::model::{parse_time, Author, Platform, Post, Record};
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
+use std::io::BufRead;
 use std::path::Path;
+
+/// A Twitter archive's `tweets.js`, as [`super::format`] knows it.
+pub(super) const SPEC: Spec = Spec {
+    sniff: Some(|head| first_text_line(head).0.starts_with("window.YTD.")),
+    classify: Some(classify),
+    read: Reader::File(read),
+};
+
+/// An element of the archive's array, when the assignment was stripped: `{"tweet": {...}}`.
+fn classify(o: &Map<String, Value>) -> Match {
+    let tweet = o.get("tweet");
+    if tweet.is_some_and(|t| t.get("full_text").is_some() || t.get("id_str").is_some()) {
+        Match::Strong
+    } else {
+        Match::No
+    }
+}
+
+/// The whole file: the assignment stripped, the owner from `account.js` beside it, then the
+/// array as a JSON document.
+fn read(path: &Path, reader: Box<dyn BufRead + Send>, run: &mut Run) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let name = run.report.file.clone();
+    let text = read_rest(reader, &name)?;
+    let body =
+        strip_assignment(&text).with_context(|| format!("{name}: not a Twitter archive file"))?;
+    let offset = text.len() - body.len();
+    let sidecar = Sidecar::find(path);
+    if let Some(problem) = &sidecar.problem {
+        run.report.warnings.push(format!(
+            "account.js beside it could not be used ({problem}): posts have no author"
+        ));
+    } else if sidecar.username.is_none() {
+        run.report.warnings.push(
+            "no account.js beside it: the archive's owner is unknown, posts have no author".into(),
+        );
+    }
+    run.document(&text, offset, &|json, cx| parse_record(json, cx, &sidecar))
+}
 
 /// The JSON after `window.YTD.<name>.part<N> =`, or `None` when the text does not start with
 /// such an assignment. The result is a suffix of `text`, so the caller can tell where it starts.
