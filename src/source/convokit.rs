@@ -8,7 +8,7 @@
 //! corpora and integers in others, and timestamps come as epoch numbers, numeric strings, ISO
 //! strings or null, so every one of those forms is accepted here rather than in a pre-pass.
 
-use super::format::{Match, Reader, Spec};
+use super::format::{Match, Spec};
 use super::Context;
 use crate::model::{epoch_seconds, parse_time, Platform, Post, Record};
 use chrono::{DateTime, Utc};
@@ -47,11 +47,7 @@ struct Utterance {
 }
 
 /// ConvoKit utterances, as [`super::format`] knows them.
-pub(super) const SPEC: Spec = Spec {
-    sniff: None,
-    classify: Some(classify),
-    read: Reader::Json(parse_record),
-};
+pub(super) const SPEC: Spec = Spec::json(classify, parse_record);
 
 /// A speaker (`speaker`, or `user` in older corpora), a `reply_to` (or `reply-to`) and `text`.
 fn classify(o: &Map<String, Value>) -> Match {

@@ -13,7 +13,7 @@
 //! Mastodon hides parts of long URLs in `<span class="invisible">` for display; we keep that text,
 //! because a researcher needs the whole URL more than its shortened look.
 
-use super::format::{Match, Reader, Spec};
+use super::format::{Match, Spec};
 use super::Context;
 use crate::model::{parse_time, Author, Missing, Platform, Post, Provenance, Record};
 use serde::Deserialize;
@@ -124,11 +124,7 @@ struct ContextResponse<'a> {
 }
 
 /// Mastodon statuses, as [`super::format`] knows them.
-pub(super) const SPEC: Spec = Spec {
-    sniff: None,
-    classify: Some(classify),
-    read: Reader::Json(parse_record),
-};
+pub(super) const SPEC: Spec = Spec::json(classify, parse_record);
 
 /// A context (`ancestors`/`descendants`), or a status: an `account` with `content` or `uri`.
 fn classify(o: &Map<String, Value>) -> Match {

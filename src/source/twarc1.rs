@@ -8,7 +8,7 @@
 //! / `quote_of` on the outer one. A stream's `{"delete": …}` notice becomes a missing-tweet note;
 //! `{"limit": …}` notices (how many tweets the stream dropped) carry no tweet and are skipped.
 
-use super::format::{Match, Reader, Spec};
+use super::format::{Match, Spec};
 use super::twarc2::{tweet_url, unescape};
 use super::Context;
 use crate::model::{parse_time, Author, Missing, Platform, Post, Record};
@@ -125,11 +125,7 @@ struct DeletedStatus<'a> {
 }
 
 /// twarc 1 (API v1.1) tweets, as [`super::format`] knows them.
-pub(super) const SPEC: Spec = Spec {
-    sniff: None,
-    classify: Some(classify),
-    read: Reader::Json(parse_record),
-};
+pub(super) const SPEC: Spec = Spec::json(classify, parse_record);
 
 /// A tweet with its author inside (`id_str`, `user.screen_name`), or a stream's delete notice.
 fn classify(o: &Map<String, Value>) -> Match {

@@ -13,7 +13,7 @@
 //! that borrow from the input and skip every field rethread does not use. The raw JSON of each
 //! tweet, when the caller keeps it, costs a second light pass that only slices the input.
 
-use super::format::{Match, Reader, Spec};
+use super::format::{Match, Spec};
 use super::Context;
 use crate::model::{parse_time, Author, Missing, Platform, Post, Record};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -25,11 +25,7 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// twarc2 pages and flattened tweets, as [`super::format`] knows them.
-pub(super) const SPEC: Spec = Spec {
-    sniff: None,
-    classify: Some(classify),
-    read: Reader::Json(parse_record),
-};
+pub(super) const SPEC: Spec = Spec::json(classify, parse_record);
 
 /// A response page (`data` with `includes`, `meta`, `errors` or twarc's `__twarc`) for
 /// certain; a lone tweet (`id`, `text` and an author or conversation) only loosely, since
