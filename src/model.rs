@@ -75,15 +75,23 @@ impl Platform {
     /// author's handle and the id (Mastodon posts carry the server's own `url` instead).
     pub fn post_link(self, handle: Option<&str>, id: &str) -> Option<String> {
         match self {
-            Platform::Twitter => Some(match handle.filter(|u| !u.is_empty()) {
-                Some(u) => format!("https://twitter.com/{u}/status/{id}"),
-                None => format!("https://twitter.com/i/web/status/{id}"),
-            }),
+            Platform::Twitter => Some(
+                match handle.filter(|u| {
+                    !u.is_empty()
+                        && u.len() <= 50
+                        && u.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                }) {
+                    Some(u) => format!("https://twitter.com/{u}/status/{id}"),
+                    None => format!("https://twitter.com/i/web/status/{id}"),
+                },
+            ),
             Platform::Mastodon => None,
             Platform::Bluesky => {
                 let at = AtUri::parse(id)?;
                 // bsky.app resolves a DID as well as a handle; a handle reads better.
-                let who = handle.filter(|h| !h.is_empty() && *h != "handle.invalid");
+                // A handle from a server is checked like the rest of the link: only one that
+                // has a handle's syntax goes into the path.
+                let who = handle.filter(|h| *h != "handle.invalid" && is_handle(h));
                 Some(format!(
                     "https://bsky.app/profile/{}/post/{}",
                     who.unwrap_or(at.authority),
@@ -92,6 +100,22 @@ impl Platform {
             }
         }
     }
+}
+
+/// Does `h` have the syntax of an AT Protocol handle (`alice.bsky.social`): dot-separated
+/// labels of letters, digits and inner hyphens, at most 253 characters.
+pub fn is_handle(h: &str) -> bool {
+    h.len() <= 253
+        && h.contains('.')
+        && h.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// An `at://AUTHORITY/COLLECTION/RKEY` URI, the identity of a Bluesky record. The parts are
@@ -581,8 +605,15 @@ mod tests {
             Platform::Bluesky.post_link(Some("bsky.app"), id).as_deref(),
             Some("https://bsky.app/profile/bsky.app/post/3l6oveex3ii2l")
         );
-        // Without a usable handle the DID still opens the post.
-        for h in [None, Some(""), Some("handle.invalid")] {
+        // Without a usable handle the DID still opens the post; a handle that is not one
+        // (from a hostile server) never reaches the path.
+        for h in [
+            None,
+            Some(""),
+            Some("handle.invalid"),
+            Some("a.b/../x"),
+            Some("a.b?q=1"),
+        ] {
             assert_eq!(
                 Platform::Bluesky.post_link(h, id).as_deref(),
                 Some(
@@ -596,6 +627,10 @@ mod tests {
         );
         assert_eq!(
             Platform::Twitter.post_link(None, "12").as_deref(),
+            Some("https://twitter.com/i/web/status/12")
+        );
+        assert_eq!(
+            Platform::Twitter.post_link(Some("a/../b"), "12").as_deref(),
             Some("https://twitter.com/i/web/status/12")
         );
         assert_eq!(Platform::Mastodon.post_link(Some("ana"), "12"), None);
