@@ -330,6 +330,11 @@ impl PostSet {
         self.missing.get(&(platform, id.to_string()))
     }
 
+    /// Every post the sources said exist but did not deliver, in no particular order.
+    pub fn all_missing(&self) -> impl Iterator<Item = &Missing> {
+        self.missing.values()
+    }
+
     /// Why the source said a post is unavailable, if it did.
     pub fn missing_reason(&self, platform: Platform, id: &str) -> Option<&str> {
         self.missing(platform, id).map(|m| m.reason.as_str())

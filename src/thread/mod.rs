@@ -238,6 +238,24 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
             }
         }
     }
+    // A missing post the source showed in its place under a post we have (a blocked or a
+    // deleted reply, as a Bluesky thread shows them) is a gap there too, though nothing replies
+    // to it: without it the thread would look whole where the source said a reply is hidden.
+    // The loop below hangs it under its parent.
+    let mut hidden: Vec<&crate::model::Missing> = set
+        .all_missing()
+        .filter(|m| {
+            m.reply_to
+                .as_deref()
+                .and_then(|parent| resolve(m.platform, parent))
+                .is_some_and(|j| node_of[j].is_some())
+                && set.find(m.platform, &m.id).is_none()
+        })
+        .collect();
+    hidden.sort_by(|a, b| (a.platform, &a.id).cmp(&(b.platform, &b.id)));
+    for m in hidden {
+        gap_node(&mut graph, &mut gaps, &mut gap_of, set, m.platform, &m.id);
+    }
     // Place each gap (gaps made here may make more, so walk a growing list). A gap whose
     // parent the source named hangs under it, itself perhaps a gap; otherwise, when a reply
     // under it names its conversation and that conversation's root is present, under the root.

@@ -98,6 +98,33 @@ fn a_missing_parent_becomes_one_shared_gap_with_its_reason() {
     assert!(reasons.contains(&("0", "Not Found Error: deleted")));
 }
 
+/// A reply the source shows as hidden (Bluesky's `blockedPost`) is a gap under its parent,
+/// though nothing replies to it; a missing post whose parent is not here makes no thread.
+#[test]
+fn a_hidden_reply_is_a_gap_under_its_parent() {
+    let mut set = set_of(vec![post("1", "a", 0, None), post("2", "b", 1, Some("1"))]);
+    for (id, parent) in [("3", "1"), ("9", "404")] {
+        set.add_missing(Missing {
+            platform: Platform::Twitter,
+            id: id.into(),
+            reason: "blocked".into(),
+            reply_to: Some(parent.into()),
+        });
+    }
+    let t = build(&set, &Options::default());
+    assert_eq!(t.threads.len(), 1);
+    let th = &t.threads[0];
+    assert_eq!((th.posts, th.gaps, th.depth), (2, 1, 1));
+    let kids = t.children(th.root);
+    assert_eq!(kids.len(), 2);
+    assert!(kids.iter().any(|&k| matches!(t.node(k), Node::Gap(_))));
+    assert_eq!(t.gaps.len(), 1);
+    assert_eq!(
+        (t.gaps[0].id.as_str(), t.gaps[0].reason.as_str()),
+        ("3", "blocked")
+    );
+}
+
 #[test]
 fn a_gap_hangs_under_its_conversation_root() {
     let mut root = post("1", "a", 0, None);
