@@ -55,10 +55,12 @@ pub fn run(args: Args) -> Result<()> {
                 writer.commit()?;
                 bar.suspend(|| {
                     eprintln!(
-                        "{}: {} records ({}): {} new, {} updated, {} unchanged, {} other-server copies, {} missing-post notes{}",
+                        "{}: {} records ({}, {} posts{}): {} new, {} updated, {} unchanged, {} other-server copies, {} missing-post notes{}",
                         report.file,
                         report.records,
                         report.format,
+                        report.posts,
+                        if report.reposts == 0 { String::new() } else { format!(" of which {} reposts", report.reposts) },
                         tally.inserted,
                         tally.updated,
                         tally.unchanged,

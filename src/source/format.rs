@@ -30,6 +30,7 @@ pub enum Match {
 }
 
 /// How a format's records are read.
+#[derive(Clone, Copy)]
 pub(crate) enum Reader {
     /// JSON records, as JSON Lines, an array or one document: the shared readers find the
     /// records and this parses each one.
@@ -47,6 +48,15 @@ pub(crate) struct Spec {
     /// Recognise one JSON record of the format.
     pub classify: Option<fn(&Map<String, Value>) -> Match>,
     pub read: Reader,
+    /// A binary form of the same format (a Bluesky repository's CAR file beside its JSON
+    /// responses): recognised by its first bytes and read by its own reader.
+    pub binary: Option<Binary>,
+}
+
+/// The binary form of a format: its magic and its reader.
+pub(crate) struct Binary {
+    pub magic: fn(&[u8]) -> bool,
+    pub read: fn(&Path, Box<dyn BufRead + Send>, &mut Run) -> Result<()>,
 }
 
 impl Spec {
@@ -59,7 +69,23 @@ impl Spec {
             sniff: None,
             classify: Some(classify),
             read: Reader::Json(parse),
+            binary: None,
         }
+    }
+
+    /// How to read a file of this format that starts with `head`: its binary reader when the
+    /// head is the binary form's, else its reader.
+    pub fn reader(&self, head: &[u8]) -> Reader {
+        match &self.binary {
+            Some(b) if (b.magic)(head) => Reader::File(b.read),
+            _ => self.read,
+        }
+    }
+
+    /// Does the head of a file show this format before any JSON is parsed?
+    fn sniffs(&self, head: &[u8]) -> bool {
+        self.sniff.is_some_and(|sniff| sniff(head))
+            || self.binary.as_ref().is_some_and(|b| (b.magic)(head))
     }
 }
 
@@ -96,6 +122,8 @@ formats! {
     Twarc1 = "twarc1" => twarc1,
     /// A Twitter archive's `tweets.js` (`window.YTD.tweets.part0 = [...]`).
     TweetsJs = "tweets-js" => tweets_js,
+    /// Bluesky (AT Protocol): getPostThread, searchPosts/getAuthorFeed/getPosts pages, post views, or a repository export (.car).
+    Bluesky = "bluesky" => bluesky,
     /// Customer Support on Twitter (TWCS) CSV, including the pandas re-saved variant.
     Twcs = "twcs" => twcs,
     /// ConvoKit `utterances.jsonl`.
@@ -167,10 +195,7 @@ pub fn classify(v: &Value) -> Option<Format> {
 
 /// Tell the format from the first bytes of a file.
 pub fn detect(head: &[u8], name: &str) -> Result<Format> {
-    if let Some(f) = Format::ALL
-        .iter()
-        .find(|f| f.spec().sniff.is_some_and(|sniff| sniff(head)))
-    {
+    if let Some(f) = Format::ALL.iter().find(|f| f.spec().sniffs(head)) {
         return Ok(*f);
     }
     let text = String::from_utf8_lossy(head);

@@ -23,6 +23,7 @@
 //! - `collect` (with the `collect` feature): what every collector shares; the collectors
 //!   themselves are `mastodon_api` and `twitter_api`, over the HTTP layer in `net`.
 
+pub mod bluesky;
 pub mod convokit;
 pub mod format;
 pub mod html_text;
@@ -119,6 +120,8 @@ pub struct FileReport {
     /// Input records read (lines, rows, array elements), good or bad.
     pub records: u64,
     pub posts: u64,
+    /// Of the posts, how many are reposts (boosts, retweets): shares, not replies.
+    pub reposts: u64,
     pub missing: u64,
     /// Malformed records passed over with `skip_bad`.
     pub skipped: Vec<BadRecord>,
@@ -152,6 +155,7 @@ pub fn read_file(
             format: opts.format.unwrap_or(Format::Twarc2),
             records: 0,
             posts: 0,
+            reposts: 0,
             missing: 0,
             skipped: Vec::new(),
             warnings: vec!["the file is empty".into()],
@@ -162,7 +166,7 @@ pub fn read_file(
         None => detect(head, &name)?,
     };
     // Only JSON records come as JSON Lines or as one document.
-    let read = &format.spec().read;
+    let read = format.spec().reader(head);
     let lines = matches!(read, Reader::Json(_)) && layout(head, whole) == Layout::Lines;
     let reader = peeked.into_reader();
     let mut run = Run {
@@ -171,6 +175,7 @@ pub fn read_file(
             format,
             records: 0,
             posts: 0,
+            reposts: 0,
             missing: 0,
             skipped: Vec::new(),
             warnings: Vec::new(),
@@ -179,7 +184,7 @@ pub fn read_file(
         opts,
         sink,
     };
-    match *read {
+    match read {
         Reader::File(read) => read(path, reader, &mut run)?,
         Reader::Json(parse) if lines => run.jsonl(reader, parse, progress)?,
         Reader::Json(parse) => {
@@ -215,7 +220,10 @@ fn peek(mut reader: Box<dyn BufRead + Send>, len: u64, name: &str) -> Result<Pee
             .take(2)
             .count()
     };
-    if full_lines(&head) == 2 || head.len() as u64 >= len {
+    // A binary file (a CAR repository export) has no lines to look for: reading on to two
+    // newlines could read all of it into memory. Its first buffer is enough to know it by.
+    let binary = std::str::from_utf8(&head).is_err_and(|e| e.error_len().is_some());
+    if binary || full_lines(&head) == 2 || head.len() as u64 >= len {
         // A copy of what the reader still holds in its buffer.
         return Ok(Peeked {
             head,
@@ -357,7 +365,10 @@ impl Run<'_> {
             Ok(records) => {
                 for r in records {
                     match &r {
-                        Record::Post(_) => self.report.posts += 1,
+                        Record::Post(p) => {
+                            self.report.posts += 1;
+                            self.report.reposts += u64::from(p.repost_of.is_some());
+                        }
                         Record::Missing(_) => self.report.missing += 1,
                     }
                     (self.sink)(r)?;

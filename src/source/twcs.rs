@@ -39,6 +39,7 @@ pub(super) const SPEC: Spec = Spec {
     }),
     classify: None,
     read: Reader::File(read_file),
+    binary: None,
 };
 
 /// The whole file, each row handed to the run in order; the first error stops it.

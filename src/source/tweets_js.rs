@@ -30,6 +30,7 @@ pub(super) const SPEC: Spec = Spec {
     sniff: Some(|head| first_text_line(head).0.starts_with("window.YTD.")),
     classify: Some(classify),
     read: Reader::File(read),
+    binary: None,
 };
 
 /// An element of the archive's array, when the assignment was stripped: `{"tweet": {...}}`.
