@@ -91,6 +91,9 @@ pub fn write(
                     None => (None, p.id().to_string()),
                 };
                 conv.insert(n.index(), conversation.clone());
+                if let Some(url) = p.url() {
+                    meta.insert("url".into(), json!(url));
+                }
                 if let Some((book, ev)) = codes {
                     meta.insert("themes".into(), json!(book.ids_of(&ev[i])));
                     // Which coder gave each theme: `id:pattern;id2:semantic`.
@@ -160,7 +163,7 @@ pub fn write(
     write_json(
         "index.json",
         &json!({
-            "utterances-index": s(&["thread", "depth", "themes", "theme_coders", "missing_parent", "missing_reason", "quote_of", "timestamp_unknown"]),
+            "utterances-index": s(&["thread", "depth", "url", "themes", "theme_coders", "missing_parent", "missing_reason", "quote_of", "timestamp_unknown"]),
             "speakers-index": s(&["id", "name", "platform"]),
             "conversations-index": s(&["thread"]),
             "overall-index": s(&["made_by", "pseudonymised"]),

@@ -1,7 +1,7 @@
 //! Graph exports: GraphML (typed keys, for networkx, igraph, Gephi, yEd) and DOT (Graphviz).
 //!
 //! Two graphs:
-//! - **replies**: a node per post (author, time, platform, text excerpt, themes and the coder of
+//! - **replies**: a node per post (author, time, platform, link, text excerpt, themes and the coder of
 //!   each, `theme_coders`, depth, thread)
 //!   and per missing parent (`kind = gap`, with the missing id and the reason); an edge from
 //!   each reply to what it replies to (`kind` reply, quote with `--quotes`, or conversation for a
@@ -131,6 +131,7 @@ fn replies(
                         attrs: vec![
                             ("kind", Value::Str("post".into())),
                             ("post_id", Value::Str(p.id().into())),
+                            ("url", Value::Str(p.url().unwrap_or_default().into())),
                             ("platform", Value::Str(p.platform().as_str().into())),
                             ("author", Value::Str(p.author().label().into())),
                             (
@@ -156,6 +157,7 @@ fn replies(
                         attrs: vec![
                             ("kind", Value::Str("gap".into())),
                             ("post_id", Value::Str(gap.id.clone())),
+                            ("url", Value::Str(String::new())),
                             ("platform", Value::Str(gap.platform.as_str().into())),
                             ("author", Value::Str(String::new())),
                             ("created_at", Value::Str(String::new())),
@@ -185,6 +187,7 @@ fn replies(
         node_keys: vec![
             ("kind", false),
             ("post_id", false),
+            ("url", false),
             ("platform", false),
             ("author", false),
             ("created_at", false),

@@ -270,9 +270,15 @@ fn thread_page(
         }
         let p = &set.posts()[i];
         let a = p.author().label();
+        // Where the post lives, as text to copy rather than a link to follow: the report makes
+        // no request of its own, not even on a click.
+        let url = p
+            .url()
+            .map(|u| format!(" <small class=\"url\">{}</small>", esc(u)))
+            .unwrap_or_default();
         let _ = write!(
             posts,
-            "<div class=\"post\" id=\"p{}\"><span class=\"who\" style=\"color:{}\">{}</span> <small>{}</small><br>{}",
+            "<div class=\"post\" id=\"p{}\"><span class=\"who\" style=\"color:{}\">{}</span> <small>{}</small>{url}<br>{}",
             n.index(),
             colour(a),
             esc(a),
