@@ -229,6 +229,17 @@ impl Http {
         token: Option<(String, String)>,
         bar: ProgressBar,
     ) -> anyhow::Result<Http> {
+        Http::with_secrets(cfg, token, &[], bar)
+    }
+
+    /// A client that holds more secrets than its token (a password, a refresh token): each is
+    /// redacted from every answer, as the token is.
+    pub fn with_secrets(
+        cfg: NetConfig,
+        token: Option<(String, String)>,
+        secrets: &[&str],
+        bar: ProgressBar,
+    ) -> anyhow::Result<Http> {
         let client = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .timeout(cfg.timeout)
@@ -240,7 +251,12 @@ impl Http {
         let seed = Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64 | 1;
         // Every secret the client is given goes in here (today the one token); the token is
         // redacted from every server's answers, not only from those of the server it is sent to.
-        let redactor = Redactor::new(token.iter().map(|(_, t)| t.as_str()));
+        let redactor = Redactor::new(
+            token
+                .iter()
+                .map(|(_, t)| t.as_str())
+                .chain(secrets.iter().copied()),
+        );
         Ok(Http {
             client,
             cfg,
@@ -304,6 +320,28 @@ impl Http {
         url: &Url,
         valid: impl Fn(&str) -> Result<(), String>,
     ) -> Result<Fetched, FetchError> {
+        self.send(url, None, valid).await
+    }
+
+    /// POST a JSON `body` to `url` (an XRPC procedure: making or refreshing a session), with
+    /// `bearer` as its authorization instead of the client's token. Either is sent only to the
+    /// token's own server.
+    pub async fn post(
+        &self,
+        url: &Url,
+        body: &str,
+        bearer: Option<&str>,
+        valid: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<Fetched, FetchError> {
+        self.send(url, Some((body, bearer)), valid).await
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        post: Option<(&str, Option<&str>)>,
+        valid: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<Fetched, FetchError> {
         let host_name = authority(url);
         let host = self.host(&host_name);
         let url_s = url.to_string();
@@ -326,8 +364,19 @@ impl Http {
             self.wait_turn(&host, &host_name).await;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             self.bar.inc(1);
-            let mut req = self.client.get(url.clone());
-            if let (true, Some((_, token))) = (authenticated, &self.token) {
+            let mut req = match post {
+                None => self.client.get(url.clone()),
+                Some((body, _)) => self
+                    .client
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string()),
+            };
+            let bearer = match post {
+                Some((_, bearer)) => bearer,
+                None => self.token.as_ref().map(|(_, t)| t.as_str()),
+            };
+            if let (true, Some(token)) = (authenticated, bearer) {
                 req = req.bearer_auth(token);
             }
             let sent = req.send().await;
@@ -530,15 +579,17 @@ impl Http {
 
     /// Read the budget a server announces.
     async fn note_budget(&self, host: &Host, headers: &HeaderMap) {
-        let remaining = header(headers, "x-ratelimit-remaining")
-            .or_else(|| header(headers, "x-rate-limit-remaining"))
-            .and_then(|v| v.parse().ok());
-        let reset = header(headers, "x-ratelimit-reset")
-            .or_else(|| header(headers, "x-rate-limit-reset"))
-            .and_then(|v| parse_reset(v, Utc::now()));
-        let limit = header(headers, "x-ratelimit-limit")
-            .or_else(|| header(headers, "x-rate-limit-limit"))
-            .and_then(|v| v.parse().ok());
+        // Mastodon's `X-RateLimit-*`, Twitter's `x-rate-limit-*`, and the AT Protocol's
+        // `ratelimit-*` (the IETF draft's names; Bluesky also sends `ratelimit-policy`, the
+        // window, which the reset already tells).
+        let named = |suffix: &str| {
+            ["x-ratelimit-", "x-rate-limit-", "ratelimit-"]
+                .iter()
+                .find_map(|prefix| header(headers, &format!("{prefix}{suffix}")))
+        };
+        let remaining = named("remaining").and_then(|v| v.parse().ok());
+        let reset = named("reset").and_then(|v| parse_reset(v, Utc::now()));
+        let limit = named("limit").and_then(|v| v.parse().ok());
         if let (Some(remaining), Some(reset)) = (remaining, reset) {
             let mut g = host.gate.lock().await;
             g.remaining = Some(remaining);
@@ -593,6 +644,7 @@ pub fn retry_after_of(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duratio
     }
     header(headers, "x-ratelimit-reset")
         .or_else(|| header(headers, "x-rate-limit-reset"))
+        .or_else(|| header(headers, "ratelimit-reset"))
         .and_then(|v| parse_reset(v, now))
 }
 
