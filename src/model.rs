@@ -387,6 +387,17 @@ pub struct Missing {
     pub reply_to: Option<String>,
 }
 
+impl Missing {
+    /// The prefix of the reason of a post a collector left out by choice (consent, privacy),
+    /// as `left out: author opted out (...)`.
+    pub const LEFT_OUT: &'static str = "left out: ";
+
+    /// Was the post left out by the collection's choice, rather than missing from the source?
+    pub fn is_left_out(&self) -> bool {
+        self.reason.starts_with(Missing::LEFT_OUT)
+    }
+}
+
 /// What an importer yields for each input record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {

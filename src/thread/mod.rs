@@ -241,14 +241,17 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
     // A missing post the source showed in its place under a post we have (a blocked or a
     // deleted reply, as a Bluesky thread shows them) is a gap there too, though nothing replies
     // to it: without it the thread would look whole where the source said a reply is hidden.
-    // The loop below hangs it under its parent.
+    // The loop below hangs it under its parent. Not so a post the collection left out by
+    // choice (a private reply, an opted-out author): marking it would tell what consent keeps
+    // out, and the thread is whole as far as it may be collected.
     let mut hidden: Vec<&crate::model::Missing> = set
         .all_missing()
         .filter(|m| {
-            m.reply_to
-                .as_deref()
-                .and_then(|parent| resolve(m.platform, parent))
-                .is_some_and(|j| node_of[j].is_some())
+            !m.is_left_out()
+                && m.reply_to
+                    .as_deref()
+                    .and_then(|parent| resolve(m.platform, parent))
+                    .is_some_and(|j| node_of[j].is_some())
                 && set.find(m.platform, &m.id).is_none()
         })
         .collect();

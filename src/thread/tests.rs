@@ -99,15 +99,20 @@ fn a_missing_parent_becomes_one_shared_gap_with_its_reason() {
 }
 
 /// A reply the source shows as hidden (Bluesky's `blockedPost`) is a gap under its parent,
-/// though nothing replies to it; a missing post whose parent is not here makes no thread.
+/// though nothing replies to it; a missing post whose parent is not here makes no thread, and
+/// one the collection left out by choice is no gap.
 #[test]
 fn a_hidden_reply_is_a_gap_under_its_parent() {
     let mut set = set_of(vec![post("1", "a", 0, None), post("2", "b", 1, Some("1"))]);
-    for (id, parent) in [("3", "1"), ("9", "404")] {
+    for (id, parent, reason) in [
+        ("3", "1", "blocked"),
+        ("9", "404", "blocked"),
+        ("5", "2", "left out: author opted out (#nobot in profile)"),
+    ] {
         set.add_missing(Missing {
             platform: Platform::Twitter,
             id: id.into(),
-            reason: "blocked".into(),
+            reason: reason.into(),
             reply_to: Some(parent.into()),
         });
     }

@@ -851,7 +851,7 @@ impl<'r> Tx<'r> {
             *self.report.left_out.entry(reason.to_string()).or_default() += 1;
             self.w.set_missing(
                 &id,
-                &format!("left out: {reason}"),
+                &format!("{}{reason}", crate::model::Missing::LEFT_OUT),
                 parent.as_deref(),
                 false,
             )?;
@@ -876,8 +876,12 @@ impl<'r> Tx<'r> {
                     .and_then(|m| plan::left_out_reason(m, self.include_opted_out))
                 {
                     *self.report.left_out.entry(reason.to_string()).or_default() += 1;
-                    self.w
-                        .set_missing(&p.id, &format!("left out: {reason}"), None, false)?;
+                    self.w.set_missing(
+                        &p.id,
+                        &format!("{}{reason}", crate::model::Missing::LEFT_OUT),
+                        None,
+                        false,
+                    )?;
                     continue;
                 }
             }
