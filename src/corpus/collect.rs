@@ -422,6 +422,27 @@ impl Corpus {
         Ok(n as u64)
     }
 
+    /// Is this frontier entry one asked again because an answer cut it off (`recheck`)?
+    pub fn frontier_is_recheck(&self, job: &str, server: &str, local_id: &str) -> Result<bool> {
+        let state: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT state FROM collect_frontier WHERE job = ?1 AND server = ?2 AND local_id = ?3",
+            )?
+            .query_row(params![job, server, local_id], |r| r.get(0))
+            .optional()?;
+        Ok(state.as_deref() == Some("recheck"))
+    }
+
+    /// The ids of the stored posts of one conversation (a Bluesky thread's root URI).
+    pub fn conversation_members(&self, platform: &str, conversation: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM posts WHERE platform = ?1 AND conversation_id = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![platform, conversation], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The stored ids (`local_id@server`) of the posts the job has placed on its frontier:
     /// the posts it matched and those the contexts brought in.
     pub fn frontier_posts(&self, job: &str) -> Result<Vec<String>> {

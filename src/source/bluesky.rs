@@ -333,29 +333,35 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The records of one thread tree: its posts, and a gap for every post it shows as not found
-/// or blocked.
-fn thread_records(text: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String> {
+/// One item of a thread as shown: a post (with what the collector decides on), or a gap.
+pub(crate) enum Shown {
+    Post(Box<Viewed>),
+    Gap(Missing),
+}
+
+/// The items of one thread tree, each with how many replies the answer showed under it: its
+/// posts, and a gap for every post it shows as not found or blocked.
+pub(crate) fn thread_items(text: &str, cx: &Context) -> Result<Vec<(Shown, u64)>, String> {
     let items = walk(text)?;
+    let mut shown_under = vec![0u64; items.len()];
+    for item in &items {
+        if let Some(i) = item.reply_of {
+            shown_under[i] += 1;
+        }
+    }
     // The id of each item, so that a reply can name the item it hangs under.
     let mut ids: Vec<Option<String>> = Vec::with_capacity(items.len());
-    for item in &items {
+    let mut out = Vec::with_capacity(items.len());
+    for (k, item) in items.iter().enumerate() {
         let under = item.reply_of.and_then(|i| ids.get(i).cloned().flatten());
         let ty = item.ty.as_deref().unwrap_or("");
         if let Some(post) = item.post {
-            let start = out.len();
-            view(post.get(), cx, out)?;
-            // The post view is the first record `view` gives (a quoted post may follow).
-            let id = match out.get_mut(start) {
-                Some(Record::Post(p)) => {
-                    if p.reply_to.is_none() {
-                        p.reply_to = under;
-                    }
-                    Some(p.id.clone())
-                }
-                _ => None,
-            };
-            ids.push(id);
+            let mut v = read_view(post.get(), cx)?;
+            if v.post.reply_to.is_none() {
+                v.post.reply_to = under;
+            }
+            ids.push(Some(v.post.id.clone()));
+            out.push((Shown::Post(Box::new(v)), shown_under[k]));
             continue;
         }
         let Some(uri) = item.uri.clone().filter(|u| !u.trim().is_empty()) else {
@@ -370,13 +376,35 @@ fn thread_records(text: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(),
         } else {
             format!("not shown: the server sent a thread item of type {ty:?}")
         };
-        out.push(Record::Missing(Missing {
-            platform: Platform::Bluesky,
-            id: uri.clone(),
-            reason,
-            reply_to: under,
-        }));
-        ids.push(Some(uri));
+        ids.push(Some(uri.clone()));
+        out.push((
+            Shown::Gap(Missing {
+                platform: Platform::Bluesky,
+                id: uri,
+                reason,
+                reply_to: under,
+            }),
+            shown_under[k],
+        ));
+    }
+    Ok(out)
+}
+
+/// The thread tree of a getPostThread response (`{"thread": ...}`).
+#[cfg_attr(not(feature = "collect"), allow(dead_code))]
+pub(crate) fn thread_of(json: &str) -> Result<&str, String> {
+    let top: Top = from_json(json)?;
+    top.thread
+        .map(|t| t.get())
+        .ok_or_else(|| "not a getPostThread response (no `thread`)".to_string())
+}
+
+fn thread_records(text: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String> {
+    for (shown, _) in thread_items(text, cx)? {
+        match shown {
+            Shown::Post(v) => (*v).into_records(out),
+            Shown::Gap(m) => out.push(Record::Missing(m)),
+        }
     }
     Ok(())
 }
@@ -478,6 +506,8 @@ struct View<'a> {
     embed: Option<EmbedView<'a>>,
     #[serde(borrow, default, rename = "indexedAt")]
     indexed_at: Option<Cow<'a, str>>,
+    #[serde(default, rename = "replyCount")]
+    reply_count: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -488,6 +518,14 @@ pub(crate) struct Actor<'a> {
     pub handle: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "displayName")]
     pub display_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub labels: Vec<Label<'a>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Label<'a> {
+    #[serde(borrow, default)]
+    pub val: Option<Cow<'a, str>>,
 }
 
 impl Actor<'_> {
@@ -501,6 +539,13 @@ impl Actor<'_> {
             server: None,
         }
     }
+
+    /// Has the account asked not to be shown to people who are not logged in?
+    fn opted_out(&self) -> bool {
+        self.labels
+            .iter()
+            .any(|l| l.val.as_deref() == Some("!no-unauthenticated"))
+    }
 }
 
 #[derive(Deserialize)]
@@ -511,25 +556,71 @@ struct EmbedView<'a> {
     record: Option<&'a RawValue>,
 }
 
+/// A post view read: the post, and what a collector decides on.
+#[cfg_attr(not(feature = "collect"), allow(dead_code))]
+pub(crate) struct Viewed {
+    pub post: Post,
+    /// The author asked not to be shown to people who are not logged in
+    /// (`!no-unauthenticated`); the collector honours that as it honours Mastodon's opt-outs.
+    pub opted_out: bool,
+    /// How many replies the post has, as the AppView counts them.
+    pub reply_count: Option<u64>,
+    /// Where the post sorts in a search (`sortAt`: the earlier of its creation and indexing).
+    pub sort_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The post it quotes, when the view shows it.
+    pub quoted: Option<Box<Viewed>>,
+}
+
+impl Viewed {
+    pub(crate) fn into_records(self, out: &mut Vec<Record>) {
+        out.push(Record::Post(Box::new(self.post)));
+        if let Some(q) = self.quoted {
+            q.into_records(out);
+        }
+    }
+}
+
 /// A post view and the view of the post it quotes, when the AppView includes it.
 fn view(json: &str, cx: &Context, out: &mut Vec<Record>) -> Result<(), String> {
+    read_view(json, cx)?.into_records(out);
+    Ok(())
+}
+
+pub(crate) fn read_view(json: &str, cx: &Context) -> Result<Viewed, String> {
+    read_view_at(json, cx, true)
+}
+
+fn read_view_at(json: &str, cx: &Context, with_quote: bool) -> Result<Viewed, String> {
     let v: View = from_json(json)?;
     let record: PostRecord = match v.record {
         Some(r) => from_json(r.get()).map_err(|e| format!("post {}: record: {e}", v.uri))?,
         None => return Err(format!("post {}: no record", v.uri)),
     };
+    let opted_out = v.author.as_ref().is_some_and(Actor::opted_out);
     let author = v.author.map(Actor::into_author).unwrap_or_default();
     let mut p = post(&v.uri, author, &record);
+    let indexed = v.indexed_at.as_deref().and_then(parse_time);
+    let sort_at = match (p.created_at, indexed) {
+        (Some(c), Some(i)) => Some(c.min(i)),
+        (c, i) => c.or(i),
+    };
     if p.created_at.is_none() {
-        p.created_at = v.indexed_at.as_deref().and_then(parse_time);
+        p.created_at = indexed;
     }
     p.raw = cx.raw(json);
     p.provenance = Some(cx.provenance());
-    out.push(Record::Post(Box::new(p)));
-    if let Some(quoted) = v.embed.and_then(quoted_view) {
-        view(quoted.get(), cx, out)?;
-    }
-    Ok(())
+    // One level of quote: the quoted view's own embeds are not followed.
+    let quoted = match v.embed.and_then(quoted_view) {
+        Some(q) if with_quote => Some(Box::new(read_view_at(q.get(), cx, false)?)),
+        _ => None,
+    };
+    Ok(Viewed {
+        post: p,
+        opted_out,
+        reply_count: v.reply_count,
+        sort_at,
+        quoted,
+    })
 }
 
 /// The view of a quoted post inside an embed view (`app.bsky.embed.record#view`, or the

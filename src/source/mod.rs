@@ -24,6 +24,8 @@
 //!   themselves are `mastodon_api` and `twitter_api`, over the HTTP layer in `net`.
 
 pub mod bluesky;
+#[cfg(feature = "collect")]
+pub mod bluesky_api;
 pub mod convokit;
 pub mod format;
 pub mod html_text;

@@ -1,6 +1,7 @@
 //! `rethread collect SOURCE`: fetch posts from a network's API into the corpus. One file per
 //! source below this one.
 
+pub mod bluesky;
 pub mod mastodon;
 pub mod twitter;
 
@@ -12,12 +13,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub enum Command {
     Mastodon(mastodon::Args),
     Twitter(twitter::Args),
+    Bluesky(bluesky::Args),
 }
 
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Mastodon(args) => mastodon::run(args),
         Command::Twitter(args) => twitter::run(args),
+        Command::Bluesky(args) => bluesky::run(args),
     }
 }
 

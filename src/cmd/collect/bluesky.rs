@@ -1,0 +1,199 @@
+//! `rethread collect bluesky`: a Bluesky search, and the whole thread of every post it finds,
+//! into the corpus.
+
+use super::mastodon::bars;
+use anyhow::{bail, Context, Result};
+use rethread::corpus::Corpus;
+use rethread::source::bluesky_api::{self, Options, Summary};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// Collect Bluesky posts matching a search or a tag, and the whole thread of each, into the
+/// corpus.
+///
+///   BLUESKY_IDENTIFIER=you.bsky.social BLUESKY_APP_PASSWORD=xxxx-xxxx-xxxx-xxxx \
+///     rethread collect bluesky --tag customerservice
+///   rethread export markdown --out transcripts
+///
+/// The search is `app.bsky.feed.searchPosts` (newest first, 100 a page); when the AppView stops
+/// paging a query (near 10,000 results) it goes on before the oldest post seen. Each thread is
+/// one `app.bsky.feed.getPostThread` from its root, plus one for each branch the answer cut off
+/// (the AppView cuts deep threads). Deleted, taken-down and blocked posts are gaps with their
+/// reason.
+///
+/// The session is made on --pds with an app password (Settings → App passwords) from
+/// BLUESKY_IDENTIFIER and BLUESKY_APP_PASSWORD, and refreshed when it expires; the password and
+/// the tokens are sent to --pds only, never printed or stored. Accounts that asked not to be
+/// shown to logged-out viewers (`!no-unauthenticated`) are left out unless --include-opted-out.
+///
+/// Interrupted? Run the same command again: it goes on where it stopped.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The search, in the AppView's query syntax (e.g. 'customer service', '"long wait"').
+    #[arg(long, value_name = "QUERY", required_unless_present = "tag")]
+    pub query: Option<String>,
+
+    /// Posts with this tag (with or without '#'), by the tag facet, not the words.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+
+    #[command(flatten)]
+    pub window: super::WindowArgs,
+
+    /// Stop the search after this many posts (their threads are still completed).
+    #[arg(long, value_name = "N")]
+    pub max_posts: Option<u64>,
+
+    /// Only the matching posts: do not fetch their threads.
+    #[arg(long)]
+    pub no_context: bool,
+
+    /// Keep posts of accounts labelled `!no-unauthenticated` (left out by default).
+    #[arg(long)]
+    pub include_opted_out: bool,
+
+    /// The account's server, where the session is made.
+    #[arg(long, value_name = "URL", default_value = "https://bsky.social")]
+    pub pds: String,
+
+    /// Where searches and threads are asked (default: the PDS, which passes them on).
+    #[arg(long, value_name = "URL")]
+    pub appview: Option<String>,
+
+    /// The corpus to write (created if absent).
+    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
+    pub db: PathBuf,
+
+    #[command(flatten)]
+    pub net: super::NetArgs,
+}
+
+fn server_url(flag: &str, s: &str) -> Result<Url> {
+    let u = Url::parse(s).with_context(|| format!("{flag} {s:?}: not a URL"))?;
+    if !matches!(u.scheme(), "https" | "http") || u.host_str().is_none() {
+        bail!("{flag} {s:?}: give the server's root URL (https://...)");
+    }
+    Ok(u)
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let pds = server_url("--pds", &args.pds)?;
+    let appview = match &args.appview {
+        Some(a) => server_url("--appview", a)?,
+        None => pds.clone(),
+    };
+    let (since, until) = args.window.window()?;
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let (Some(identifier), Some(password)) =
+        (var("BLUESKY_IDENTIFIER"), var("BLUESKY_APP_PASSWORD"))
+    else {
+        bail!("set BLUESKY_IDENTIFIER (your handle) and BLUESKY_APP_PASSWORD (an app password from Settings → App passwords)");
+    };
+    let opts = Options {
+        pds,
+        appview,
+        query: args.query,
+        tag: args.tag,
+        since,
+        until,
+        max_posts: args.max_posts,
+        no_context: args.no_context,
+        include_opted_out: args.include_opted_out,
+        identifier,
+        password,
+        net: args.net.config()?,
+    };
+    let mut corpus = Corpus::open(&args.db)?;
+    let bars = bars();
+    let summary = bluesky_api::collect(&opts, &mut corpus, &bars)?;
+    for b in [&bars.posts, &bars.threads, &bars.requests] {
+        b.finish_and_clear();
+    }
+    let threads = thread_summary(&corpus, &summary)?;
+    report(&summary, threads, &args.db);
+    if summary.interrupted {
+        bail!("interrupted; everything collected so far is stored: run the same command again to go on");
+    }
+    if !summary.errors.is_empty() {
+        bail!("the collection stopped early; run the same command again to go on");
+    }
+    Ok(())
+}
+
+/// Threads, complete threads and their posts among the threads of the job's roots: from the
+/// thread stage, over the corpus as it now is.
+fn thread_summary(corpus: &Corpus, s: &Summary) -> Result<(u64, u64, u64)> {
+    if s.roots.is_empty() {
+        return Ok((0, 0, 0));
+    }
+    let mine: HashSet<&str> = s.roots.iter().map(String::as_str).collect();
+    let set = corpus.load()?;
+    let threads = rethread::thread::build(&set, &rethread::thread::Options { quotes: false });
+    let (mut n, mut complete, mut posts) = (0, 0, 0);
+    for t in &threads.threads {
+        let ours = t.nodes.iter().any(|&node| match threads.node(node) {
+            rethread::thread::Node::Post(i) => mine.contains(set.posts()[i].id()),
+            rethread::thread::Node::Gap(g) => mine.contains(threads.gaps[g].id.as_str()),
+        });
+        if ours {
+            n += 1;
+            posts += t.posts as u64;
+            complete += u64::from(t.gaps == 0);
+        }
+    }
+    Ok((n, complete, posts))
+}
+
+fn report(s: &Summary, (threads, complete, in_threads): (u64, u64, u64), db: &Path) {
+    let c = &s.counters;
+    eprintln!(
+        "{} {} (job {}{})",
+        if s.interrupted {
+            "interrupted:"
+        } else {
+            "collected into"
+        },
+        db.display(),
+        s.job,
+        if s.resumed { ", resumed" } else { "" },
+    );
+    eprintln!(
+        "  posts: {} matched, {} stored with their threads",
+        c.matched, c.stored
+    );
+    eprintln!(
+        "  threads: {threads} ({complete} complete, {} with gaps), {in_threads} posts in them; {} failed",
+        threads - complete,
+        c.threads_failed
+    );
+    for (why, n) in &c.gaps {
+        eprintln!("    missing posts {n}: {why}");
+    }
+    for (why, n) in &c.left_out {
+        eprintln!("    left out {n}: {why} (--include-opted-out keeps them)");
+    }
+    eprintln!(
+        "  requests: {} (search {}, of which {} continued before the oldest post; thread {}, cut branch {}); {} retried, {} rate-limited; sessions {} made, {} refreshed",
+        c.http.http_requests,
+        c.search_requests,
+        c.continuations,
+        c.thread_requests,
+        c.branch_requests,
+        c.http.retries,
+        c.http.rate_limited,
+        c.sessions,
+        c.refreshes
+    );
+    for w in c.warnings.lines() {
+        eprintln!("warning: {w}");
+    }
+    for e in &s.errors {
+        eprintln!("error: {e}");
+    }
+}
