@@ -6,7 +6,7 @@
 
 mod cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// mimalloc instead of the system allocator: reading an archive makes millions of small,
 /// short-lived allocations on several threads at once, which it serves faster.
@@ -15,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
-/// Rebuild public reply threads from Mastodon and Twitter/X data: every conversation as a graph,
+/// Rebuild public reply threads from Mastodon, Bluesky and Twitter/X data: every conversation as a graph,
 /// with missing posts marked, and readable transcripts.
 ///
 /// Typical use: `rethread collect mastodon --instance URL --tag TAG` or `rethread import FILE...`
@@ -38,6 +38,8 @@ enum Command {
     Themes(cmd::themes::Args),
     #[command(subcommand)]
     Export(cmd::export::Command),
+    Completions(cmd::completions::Args),
+    Man(cmd::man::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +50,8 @@ fn main() -> ExitCode {
         Command::Threads(args) => cmd::threads::run(args),
         Command::Themes(args) => cmd::themes::run(args),
         Command::Export(command) => cmd::export::run(command),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Man(args) => cmd::man::run(args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

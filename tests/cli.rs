@@ -617,3 +617,80 @@ fn export_twarc2_round_trips_the_seed_conversation() {
         .lines()
         .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
 }
+
+/// Every subcommand, found by walking the `Commands:` sections of `--help` from the top (the
+/// help is the tree a user sees), as space-separated paths: `collect bluesky`, `export dot`, ...
+fn subcommands(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(path) = stack.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = ok(dir, &args);
+        let Some(section) = help.split("Commands:\n").nth(1) else {
+            continue;
+        };
+        for line in section.lines() {
+            if line.trim().is_empty() || !line.starts_with("  ") {
+                break;
+            }
+            // A name starts two spaces in; a help text wrapped onto the next line starts deeper.
+            if line.starts_with("   ") {
+                continue;
+            }
+            let name = line.split_whitespace().next().unwrap().to_string();
+            if name == "help" {
+                continue;
+            }
+            let mut sub = path.clone();
+            sub.push(name);
+            found.push(sub.join(" "));
+            stack.push(sub);
+        }
+    }
+    found
+}
+
+#[test]
+fn completions_and_man_pages_know_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let subs = subcommands(d);
+    for must in [
+        "collect bluesky",
+        "collect mastodon",
+        "import",
+        "export markdown",
+        "completions",
+        "man",
+    ] {
+        assert!(subs.iter().any(|s| s == must), "{must} not in {subs:?}");
+    }
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let script = ok(d, &["completions", shell]);
+        for sub in &subs {
+            let leaf = sub.rsplit(' ').next().unwrap();
+            assert!(script.contains(leaf), "{shell} completions lack `{sub}`");
+        }
+        // Flags come from the same definitions: one of each kind.
+        for flag in ["include-opted-out", "input-format", "appview"] {
+            assert!(script.contains(flag), "{shell} completions lack --{flag}");
+        }
+    }
+    assert!(rethread(d, &["completions", "tcsh"]).status.code() == Some(2));
+    let man = ok(d, &["man"]);
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH rethread"),
+        "{}",
+        &man[..200.min(man.len())]
+    );
+    ok(d, &["man", "--out", "pages"]);
+    for sub in &subs {
+        let page = format!("rethread-{}", sub.replace(' ', "-"));
+        assert!(man.contains(&format!(".TH {page} ")), "man lacks {page}");
+        let file = d.join("pages").join(format!("{page}.1"));
+        let text =
+            std::fs::read_to_string(&file).unwrap_or_else(|_| panic!("{} missing", file.display()));
+        assert!(text.contains(".SH NAME"), "{page}");
+    }
+}

@@ -2,8 +2,10 @@
 //! (`--db` or `--input`), progress bars, and warnings about the data.
 
 pub mod collect;
+pub mod completions;
 pub mod export;
 pub mod import;
+pub mod man;
 pub mod themes;
 pub mod threads;
 
