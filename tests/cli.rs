@@ -694,3 +694,39 @@ fn completions_and_man_pages_know_every_subcommand() {
         assert!(text.contains(".SH NAME"), "{page}");
     }
 }
+
+/// The shared flags: `-o`/`--out -` for every single-file export, `-f` and a listed set of
+/// values for every `--format`, one `--db`.
+#[test]
+fn shared_flags_behave_the_same_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let seed = fixture("seed002/twarc2.jsonl");
+    ok(d, &["import", "--db", "c.db", seed.to_str().unwrap()]);
+    for format in ["jsonl", "dot", "gexf", "graphml"] {
+        let file = format!("out.{format}");
+        ok(d, &["export", format, "--db", "c.db", "-o", &file]);
+        let to_stdout = ok(d, &["export", format, "--db", "c.db", "--out", "-"]);
+        let written = std::fs::read_to_string(d.join(&file)).unwrap();
+        assert!(!written.is_empty());
+        assert_eq!(
+            to_stdout, written,
+            "export {format} --out - differs from the file"
+        );
+        assert!(!d.join("-").exists());
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(d, &["threads", "--db", "c.db", "-f", "json"])).unwrap();
+    assert!(json.as_array().is_some_and(|a| !a.is_empty()));
+    ok(d, &["themes", "--db", "c.db", "-f", "csv"]);
+    // A value a command cannot write is refused by clap, which names the ones it can.
+    let o = rethread(d, &["themes", "model", "--format", "csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("text") && err.contains("json") && err.contains("--format"),
+        "{err}"
+    );
+    let o = rethread(d, &["threads", "--db", "c.db", "--format", "xml"]);
+    assert!(stderr(&o).contains("table, json, csv"), "{}", stderr(&o));
+}

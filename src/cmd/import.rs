@@ -20,9 +20,8 @@ pub struct Args {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// The corpus to write (created if absent).
-    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub db: super::DbArg,
 
     /// Read the files as this format instead of detecting it.
     #[arg(long = "input-format", visible_alias = "format", value_name = "FORMAT")]

@@ -18,12 +18,77 @@ use rethread::themes::{code_corpus_with, Codebook, Coder, Coding};
 use rethread::thread::{self, Threads};
 use std::path::PathBuf;
 
+/// `--db`: the corpus, for every command that reads or writes one, defined here once. It reads
+/// as the path it holds (`&args.db` is a `&Path`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbArg {
+    /// The corpus: an SQLite file (`import` and `collect` create it when absent).
+    #[arg(
+        long = "db",
+        id = "db",
+        value_name = "PATH",
+        default_value = "rethread.db"
+    )]
+    path: PathBuf,
+}
+
+impl std::ops::Deref for DbArg {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.path
+    }
+}
+
+impl AsRef<std::path::Path> for DbArg {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+/// `--codebook`: a codebook file instead of the built-in one, defined here once (`themes`,
+/// every export that carries codes, `themes learn`, `themes eval`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct CodebookArg {
+    /// A codebook (TOML) instead of the built-in customer-service one.
+    #[arg(long = "codebook", id = "codebook", value_name = "FILE")]
+    path: Option<PathBuf>,
+}
+
+impl std::ops::Deref for CodebookArg {
+    type Target = Option<PathBuf>;
+    fn deref(&self) -> &Option<PathBuf> {
+        &self.path
+    }
+}
+
+/// `--format` of what a command prints: one type for every command, each listing (and
+/// accepting) only the values it can write, through [`formats`].
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Aligned columns for a person.
+    Table,
+    /// A line per fact, for a person.
+    Text,
+    Json,
+    Csv,
+}
+
+/// The values of `--format` a command takes, as a typed parser: clap lists exactly these in
+/// `--help` and the completions, and refuses the others naming them.
+pub fn formats(
+    allowed: &'static [&'static str],
+) -> impl clap::builder::TypedValueParser<Value = OutputFormat> {
+    use clap::builder::TypedValueParser;
+    use clap::ValueEnum;
+    clap::builder::PossibleValuesParser::new(allowed)
+        .map(|s| OutputFormat::from_str(&s, false).expect("every allowed value is a format"))
+}
+
 /// Where a reading command gets its posts.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CorpusArgs {
-    /// The corpus to read (made by `rethread import`).
-    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub db: DbArg,
 
     /// Read these files instead of a corpus; no database is opened or written.
     #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "db")]
@@ -123,9 +188,8 @@ impl ModelArgs {
 /// Defined once and flattened into `themes` and every export that carries codes.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ThemeArgs {
-    /// A codebook (TOML) instead of the built-in one.
-    #[arg(long, value_name = "FILE")]
-    pub codebook: Option<PathBuf>,
+    #[command(flatten)]
+    pub codebook: CodebookArg,
 
     /// Add the codes of a classifier learned from a coded sample (`rethread themes learn`).
     #[arg(long, value_name = "FILE")]

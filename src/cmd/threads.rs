@@ -1,6 +1,6 @@
 //! `rethread threads`: list the conversations in a corpus or in files.
 
-use super::CorpusArgs;
+use super::{CorpusArgs, OutputFormat};
 use anyhow::Result;
 use rethread::export::table::{thread_row, CsvCells, CsvWriter, THREAD_COLUMNS};
 use rethread::model::format_time;
@@ -26,8 +26,8 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub min_posts: usize,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    /// table, json or csv.
+    #[arg(long, short = 'f', value_name = "FORMAT", value_parser = super::formats(&["table", "json", "csv"]), default_value = "table")]
     pub format: OutputFormat,
 
     /// Attach quote posts under the post they quote.
@@ -36,13 +36,6 @@ pub struct Args {
 
     #[command(flatten)]
     pub csv: super::CsvArgs,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Csv,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -58,7 +51,7 @@ pub fn run(args: Args) -> Result<()> {
     match args.format {
         OutputFormat::Json => write_json(&mut out, &selected)?,
         OutputFormat::Csv => write_csv(&mut out, &selected, args.csv.cells())?,
-        OutputFormat::Table => write_table(&mut out, &selected)?,
+        OutputFormat::Table | OutputFormat::Text => write_table(&mut out, &selected)?,
     }
     out.flush()?;
     eprintln!(

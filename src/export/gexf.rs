@@ -29,7 +29,7 @@ fn start_of(attrs: &[(&'static str, Value)]) -> Option<String> {
     })
 }
 
-pub fn write_gexf(g: &Graph, version: Version, out: &mut impl Write) -> Result<()> {
+pub fn write_gexf(g: &Graph, version: Version, out: &mut (impl Write + ?Sized)) -> Result<()> {
     let (ns, ver, timeformat) = match version {
         Version::V13 => ("http://gexf.net/1.3", "1.3", "dateTime"),
         Version::V12draft => ("http://www.gexf.net/1.2draft", "1.2", "date"),

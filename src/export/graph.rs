@@ -287,7 +287,7 @@ pub(super) fn value_text(v: &Value) -> String {
 }
 
 /// GraphML with typed keys.
-pub fn write_graphml(g: &Graph, out: &mut impl Write) -> Result<()> {
+pub fn write_graphml(g: &Graph, out: &mut (impl Write + ?Sized)) -> Result<()> {
     let mut w = Writer::new_with_indent(out, b' ', 1);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let mut root = BytesStart::new("graphml");
@@ -379,7 +379,7 @@ fn dot_str(s: &str) -> String {
 }
 
 /// DOT for Graphviz: posts as boxes labelled author and excerpt, gaps dashed.
-pub fn write_dot(g: &Graph, out: &mut impl Write) -> Result<()> {
+pub fn write_dot(g: &Graph, out: &mut (impl Write + ?Sized)) -> Result<()> {
     writeln!(out, "digraph rethread {{")?;
     if g.pseudonymised {
         writeln!(out, "  // pseudonymised: every account is a salted hash")?;

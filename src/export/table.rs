@@ -270,7 +270,7 @@ pub fn thread_row(t: &crate::thread::Thread) -> [String; 10] {
 
 /// JSONL: one object per post or gap. Returns the number of lines.
 pub fn write_jsonl(
-    out: &mut impl Write,
+    out: &mut (impl Write + ?Sized),
     set: &PostSet,
     threads: &Threads,
     selected: &[usize],

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use rethread::corpus::Corpus;
 use rethread::source::bluesky_api::{self, Options, Summary};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use url::Url;
 
 /// Collect Bluesky posts matching a search or a tag, and the whole thread of each, into the
@@ -61,9 +61,8 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub appview: Option<String>,
 
-    /// The corpus to write (created if absent).
-    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub db: crate::cmd::DbArg,
 
     #[command(flatten)]
     pub net: super::NetArgs,

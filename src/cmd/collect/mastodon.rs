@@ -6,7 +6,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rethread::corpus::Corpus;
 use rethread::source::mastodon_api::{self, Bars, Options, Summary};
 use rethread::source::net::NetConfig;
-use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
@@ -72,9 +71,8 @@ pub struct Args {
     #[arg(long)]
     pub include_opted_out: bool,
 
-    /// The corpus to write (created if absent).
-    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub db: crate::cmd::DbArg,
 
     #[command(flatten)]
     pub net: super::NetArgs,

@@ -5,7 +5,6 @@ use super::mastodon::bars;
 use anyhow::{bail, Context, Result};
 use rethread::corpus::Corpus;
 use rethread::source::twitter_api::{self, Options, Summary};
-use std::path::PathBuf;
 use url::Url;
 
 /// Collect tweets matching a search from the Twitter/X API v2, and the whole conversation of
@@ -50,9 +49,8 @@ pub struct Args {
     #[arg(long, value_name = "URL", default_value = "https://api.twitter.com")]
     pub api_base: String,
 
-    /// The corpus to write (created if absent).
-    #[arg(long, value_name = "PATH", default_value = "rethread.db")]
-    pub db: PathBuf,
+    #[command(flatten)]
+    pub db: crate::cmd::DbArg,
 
     #[command(flatten)]
     pub net: super::NetArgs,

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The directory to write into (created if absent).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
 
     #[command(flatten)]
@@ -45,7 +45,6 @@ pub fn run(args: Args) -> Result<()> {
         counts = write_csv(files, &l.set, &l.threads, &l.selected, Some(&codes))?;
         Ok(())
     })?;
-    use std::io::Write;
     write_atomically(&args.out.join("edges.csv"), |w| Ok(w.write_all(&edges)?))?;
     write_atomically(
         &args.out.join("threads.csv"),

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 /// label is escaped.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The file to write.
-    #[arg(long, value_name = "FILE")]
+    /// The file to write (`-` for standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub out: PathBuf,
 
     /// Which graph: replies (posts) or interactions (accounts).
@@ -24,5 +24,5 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    super::write_graph(&args.out, args.graph, &args.rows, write_dot)
+    super::write_graph(&args.out, args.graph, &args.rows, |g, w| write_dot(g, w))
 }

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 /// writes the same graph for it (times kept as strings).
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The file to write.
-    #[arg(long, value_name = "FILE")]
+    /// The file to write (`-` for standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub out: PathBuf,
 
     /// Which graph: replies (posts) or interactions (accounts).

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 /// weight (replies), first and last time.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The file to write.
-    #[arg(long, value_name = "FILE")]
+    /// The file to write (`-` for standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub out: PathBuf,
 
     /// Which graph: replies (posts) or interactions (accounts).

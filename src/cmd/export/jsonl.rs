@@ -11,8 +11,8 @@ use std::path::PathBuf;
 /// character offsets), coded with the built-in codebook or --codebook FILE.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The file to write.
-    #[arg(long, value_name = "FILE")]
+    /// The file to write (`-` for standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub out: PathBuf,
 
     #[command(flatten)]

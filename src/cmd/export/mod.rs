@@ -174,15 +174,23 @@ impl Rows {
     }
 }
 
-/// Write a file beside `path` and move it into place when `write` succeeded: a failed export
-/// never leaves half a file under the name a script expects (nor its temporary file), and a
-/// link planted at `path` is replaced, never written through. The single-file exports' use of
-/// [`rethread::export::atomic::write`], synced to disk before the rename.
+/// Write a single-file export: to standard output when `path` is `-`, else into a new file
+/// beside `path` renamed into place (a failed export never leaves a half-written file under
+/// the name a script expects, and never writes through an existing file or link).
 pub fn write_atomically(
     path: &std::path::Path,
-    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<()>,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<()>,
 ) -> Result<()> {
-    rethread::export::atomic::write(path, rethread::export::atomic::Durability::Synced, write)
+    if path.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        write(&mut out)?;
+        std::io::Write::flush(&mut out)?;
+        return Ok(());
+    }
+    rethread::export::atomic::write(path, rethread::export::atomic::Durability::Synced, |w| {
+        write(w)
+    })
 }
 
 /// Build the graph `kind` of the rows' threads and write it to `out` with `write`: what the
@@ -191,10 +199,7 @@ pub fn write_graph(
     out: &std::path::Path,
     kind: rethread::export::graph::Kind,
     rows: &Rows,
-    write: impl FnOnce(
-        &rethread::export::graph::Graph,
-        &mut std::io::BufWriter<std::fs::File>,
-    ) -> Result<()>,
+    write: impl FnOnce(&rethread::export::graph::Graph, &mut dyn std::io::Write) -> Result<()>,
 ) -> Result<()> {
     let l = rows.load()?;
     let mut g = rethread::export::graph::build(

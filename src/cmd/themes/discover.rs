@@ -1,7 +1,7 @@
 //! `rethread themes discover`: themes nobody listed, from the posts no theme matched.
 
 use crate::cmd::{CorpusArgs, ThemeArgs};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rethread::corpus::Corpus;
 use rethread::corpus::PostSet;
 use rethread::themes::codebook::Evidence;
@@ -52,18 +52,15 @@ pub struct Args {
     pub corpus: CorpusArgs,
 
     /// Write the suggestions as a draft codebook (TOML) to this file.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
 
     /// table or json.
-    #[arg(long, value_name = "FORMAT", default_value = "table")]
-    pub format: String,
+    #[arg(long, short = 'f', value_name = "FORMAT", value_parser = crate::cmd::formats(&["table", "json"]), default_value = "table")]
+    pub format: crate::cmd::OutputFormat,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !matches!(args.format.as_str(), "table" | "json") {
-        bail!("--format {:?}: use table or json", args.format);
-    }
     // The model first: a broken --model must stop the command before any work is done.
     // `None` only when no model is found anywhere; a named folder that does not load is an
     // error.
@@ -201,7 +198,7 @@ fn print_clusters(
     let id = |i: usize| set.posts()[i].id().to_string();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if args.format == "json" {
+    if args.format == crate::cmd::OutputFormat::Json {
         let doc = json!({
             "method": "clusters",
             "k": found.k,
@@ -284,7 +281,7 @@ fn words(
     let uncoded = codes.iter().filter(|e| e.is_empty()).count();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if args.format == "json" {
+    if args.format == crate::cmd::OutputFormat::Json {
         serde_json::to_writer_pretty(
             &mut out,
             &json!({"method": "words", "uncoded_posts": uncoded, "suggestions": candidates}),

@@ -7,7 +7,7 @@
 
 use super::learn::{embed_gold, model_id};
 use crate::cmd::ModelArgs;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rethread::themes::eval::{
     cross_validate, read_gold, score, union, CrossValidation, CvReport, Report, Scores,
 };
@@ -33,16 +33,16 @@ use std::path::PathBuf;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The codebook to evaluate (the built-in one when absent).
-    #[arg(long, value_name = "FILE")]
-    pub codebook: Option<PathBuf>,
+    #[command(flatten)]
+    pub codebook: crate::cmd::CodebookArg,
 
     /// The labelled texts.
     #[arg(long, value_name = "FILE.csv")]
     pub gold: PathBuf,
 
     /// table or json.
-    #[arg(long, value_name = "FORMAT", default_value = "table")]
-    pub format: String,
+    #[arg(long, short = 'f', value_name = "FORMAT", value_parser = crate::cmd::formats(&["table", "json"]), default_value = "table")]
+    pub format: crate::cmd::OutputFormat,
 
     /// In the table, how many false positives and negatives to list (JSON lists all).
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -170,15 +170,12 @@ fn measure(args: &Args, book: &Codebook) -> Result<Measured> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !matches!(args.format.as_str(), "table" | "json") {
-        bail!("--format {:?}: use table or json", args.format);
-    }
     let book = Codebook::load_or_default(args.codebook.as_deref())?;
     let m = measure(&args, &book)?;
     let r = &m.combined;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    if args.format == "json" {
+    if args.format == crate::cmd::OutputFormat::Json {
         let mut doc = report_json(r);
         if let Some((codebook, learned)) = &m.by_coder {
             doc["by_coder"] = json!({

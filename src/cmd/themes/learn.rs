@@ -30,11 +30,11 @@ pub struct Args {
     pub gold: PathBuf,
 
     /// The codebook whose themes to learn (the built-in one when absent).
-    #[arg(long, value_name = "FILE")]
-    pub codebook: Option<PathBuf>,
+    #[command(flatten)]
+    pub codebook: crate::cmd::CodebookArg,
 
-    /// Where to write the model file (JSON).
-    #[arg(long, value_name = "FILE")]
+    /// Where to write the model file (JSON; `-` for standard output).
+    #[arg(long, short = 'o', value_name = "FILE")]
     pub out: PathBuf,
 
     #[command(flatten)]
@@ -81,7 +81,13 @@ pub fn run(args: Args) -> Result<()> {
             book.meta.name
         );
     }
-    learning.learned.save(&args.out)?;
+    if args.out.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &learning.learned)?;
+        std::io::Write::write_all(&mut out, b"\n")?;
+    } else {
+        learning.learned.save(&args.out)?;
+    }
     for t in &learning.learned.themes {
         eprintln!(
             "learned {:<20} {:>5} with, {:>5} without",

@@ -7,7 +7,7 @@ pub mod learn;
 pub mod model;
 
 use crate::cmd::CorpusArgs;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use rethread::themes::Rollup;
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -35,8 +35,8 @@ pub struct Args {
     pub corpus: CorpusArgs,
 
     /// table (a line per theme), json (with per-thread and per-branch detail) or csv.
-    #[arg(long, value_name = "FORMAT", default_value = "table")]
-    pub format: String,
+    #[arg(long, short = 'f', value_name = "FORMAT", value_parser = crate::cmd::formats(&["table", "json", "csv"]), default_value = "table")]
+    pub format: crate::cmd::OutputFormat,
 
     #[command(flatten)]
     pub csv: crate::cmd::CsvArgs,
@@ -59,9 +59,6 @@ pub fn run(args: Args) -> Result<()> {
         Some(Command::Model(a)) => return model::run(a),
         Some(Command::Learn(a)) => return learn::run(a),
         None => {}
-    }
-    if !matches!(args.format.as_str(), "table" | "json" | "csv") {
-        bail!("--format {:?}: use table, json or csv", args.format);
     }
     let book = args.themes.codebook()?;
     let set = args.corpus.load()?;
@@ -93,8 +90,8 @@ pub fn run(args: Args) -> Result<()> {
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    match args.format.as_str() {
-        "csv" => {
+    match args.format {
+        crate::cmd::OutputFormat::Csv => {
             // Theme ids and labels come from a codebook someone else may have written.
             let mut w = rethread::export::table::CsvWriter::new(&mut out, args.csv.cells());
             w.write_record(["theme", "label", "posts", "threads", "authors"])?;
@@ -109,7 +106,7 @@ pub fn run(args: Args) -> Result<()> {
             }
             w.flush()?;
         }
-        "json" => {
+        crate::cmd::OutputFormat::Json => {
             let rollup_json = |r: &Rollup| -> Value {
                 json!({
                     "posts": r.posts,

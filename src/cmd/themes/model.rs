@@ -20,19 +20,16 @@ pub struct Args {
     pub model: crate::cmd::ModelArgs,
 
     /// text (a line per fact) or json.
-    #[arg(long, value_name = "FORMAT", default_value = "text")]
-    pub format: String,
+    #[arg(long, short = 'f', value_name = "FORMAT", value_parser = crate::cmd::formats(&["text", "json"]), default_value = "text")]
+    pub format: crate::cmd::OutputFormat,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if !matches!(args.format.as_str(), "text" | "json") {
-        bail!("--format {:?}: use text or json", args.format);
-    }
     let Some((found, model)) = args.model.load_located()? else {
         bail!("{}", missing_model_message(&|k| std::env::var_os(k)));
     };
     let spec = model.spec();
-    if args.format == "json" {
+    if args.format == crate::cmd::OutputFormat::Json {
         let out = json!({
             "model": spec.name,
             "id": model.id(),
