@@ -729,4 +729,19 @@ fn shared_flags_behave_the_same_everywhere() {
     );
     let o = rethread(d, &["threads", "--db", "c.db", "--format", "xml"]);
     assert!(stderr(&o).contains("table, json, csv"), "{}", stderr(&o));
+    // The library's error is typed; each command names its own flag for forcing a format.
+    std::fs::write(d.join("odd.json"), "{\"hello\": 1}\n").unwrap();
+    let o = rethread(d, &["threads", "--input", "odd.json"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("odd.json: cannot tell the format")
+            && err.contains("use --input-format FORMAT"),
+        "{err}"
+    );
+    let o = rethread(d, &["import", "--db", "c.db", "odd.json"]);
+    assert!(
+        stderr(&o).contains("use --input-format (or --format) FORMAT"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -71,6 +71,7 @@ pub fn run(args: Args) -> Result<()> {
                 });
             }
             Err(e) => {
+                let e = super::name_format_flag(e, "--input-format (or --format)");
                 // Keep everything read before the failure: committing is what makes an import
                 // that stops half-way lose nothing. The log row says why it stopped; if even
                 // that cannot be written, the posts still matter more.

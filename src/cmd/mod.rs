@@ -84,6 +84,18 @@ pub fn formats(
         .map(|s| OutputFormat::from_str(&s, false).expect("every allowed value is a format"))
 }
 
+/// When the library could not tell a file's format, say which flag of this command forces
+/// one (the library names no flag); any other error passes as it is.
+pub fn name_format_flag(e: anyhow::Error, flag: &str) -> anyhow::Error {
+    if e.downcast_ref::<rethread::source::UnknownFormat>()
+        .is_some()
+    {
+        anyhow::anyhow!("{e:#}; use {flag} FORMAT to read it as one of them")
+    } else {
+        e
+    }
+}
+
 /// Where a reading command gets its posts.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CorpusArgs {
@@ -364,7 +376,8 @@ impl CorpusArgs {
             keep_raw: false,
         };
         let bar = bytes_bar("reading");
-        let (set, reports) = PostSet::from_files(&self.input, &opts, &bar)?;
+        let (set, reports) = PostSet::from_files(&self.input, &opts, &bar)
+            .map_err(|e| name_format_flag(e, "--input-format"))?;
         bar.finish_and_clear();
         for report in &reports {
             report_notes(report);

@@ -49,7 +49,7 @@ pub mod twitter_api;
 pub use collect::Bars;
 #[cfg(feature = "collect")]
 pub(crate) use collect::{settle, until_ctrl_c};
-pub use format::{classify, detect, Format};
+pub use format::{classify, detect, Format, UnknownFormat};
 
 use crate::model::{Provenance, Record};
 use anyhow::{Context as _, Result};
