@@ -101,8 +101,6 @@ pub struct Summary {
     pub job: String,
     pub resumed: bool,
     pub counters: Counters,
-    /// The thread roots this job asked for (its threads, for the command's summary).
-    pub roots: Vec<String>,
     pub errors: Vec<String>,
     pub interrupted: bool,
 }
@@ -133,14 +131,7 @@ pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summa
     if query.is_empty() && tag.is_empty() {
         bail!("give --query or --tag");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let mut run = Run::new(opts, corpus, bars)?;
-        run.go().await?;
-        Ok(run.summary)
-    })
+    Ok(super::collect::run(|| Run::new(opts, corpus, bars))?.summary)
 }
 
 /// The account's session: its tokens are the HTTP client's secrets.
@@ -204,6 +195,34 @@ struct Run<'a> {
     summary: Summary,
 }
 
+impl super::collect::Collector for Run<'_> {
+    fn job(&self) -> &str {
+        &self.job
+    }
+
+    async fn phases(&mut self) -> Result<()> {
+        self.login().await?;
+        self.search().await?;
+        if !self.opts.no_context {
+            self.threads().await?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> (&mut Corpus, &mut bool, &mut Vec<String>) {
+        (
+            &mut *self.corpus,
+            &mut self.summary.interrupted,
+            &mut self.summary.errors,
+        )
+    }
+
+    fn counters(&mut self) -> Result<String> {
+        self.http.stats.drain_into(&mut self.summary.counters.http);
+        Ok(serde_json::to_string(&self.summary.counters)?)
+    }
+}
+
 impl<'a> Run<'a> {
     fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
         for (flag, u) in [("--pds", &opts.pds), ("--appview", &opts.appview)] {
@@ -235,30 +254,6 @@ impl<'a> Run<'a> {
                 ..Default::default()
             },
         })
-    }
-
-    async fn go(&mut self) -> Result<()> {
-        let work = async {
-            self.login().await?;
-            self.search().await?;
-            if !self.opts.no_context {
-                self.threads().await?;
-            }
-            anyhow::Ok(())
-        };
-        let outcome = super::until_ctrl_c(work).await;
-        let summary = &mut self.summary;
-        let done = super::settle(outcome, &mut summary.interrupted, &mut summary.errors);
-        self.http.stats.drain_into(&mut self.summary.counters.http);
-        let counters = serde_json::to_string(&self.summary.counters)?;
-        self.corpus.end_run(&self.job, &counters, done)?;
-        self.summary.roots = self
-            .corpus
-            .frontier_posts(&self.job)?
-            .into_iter()
-            .filter_map(|p| p.rsplit_once('@').map(|(uri, _)| uri.to_string()))
-            .collect();
-        Ok(())
     }
 
     fn xrpc(&self, base: &Url, method: &str) -> Url {

@@ -20,6 +20,47 @@ impl Bars {
     }
 }
 
+/// What every collector tells the run around it ([`run`]), which is written once here: the
+/// runtime, Ctrl-C, and how the run's end is recorded. A collector is its phases only.
+#[allow(async_fn_in_trait)]
+pub(crate) trait Collector {
+    /// The job's key in the corpus.
+    fn job(&self) -> &str;
+    /// The collection itself, phase after phase; stopped between transactions on Ctrl-C.
+    async fn phases(&mut self) -> anyhow::Result<()>;
+    /// Where the run's end is recorded: the corpus, the summary's `interrupted` flag, and its
+    /// list of errors.
+    fn end(&mut self) -> (&mut crate::corpus::Corpus, &mut bool, &mut Vec<String>);
+    /// The job's counters as JSON, to save (the HTTP totals moved into them first).
+    fn counters(&mut self) -> anyhow::Result<String>;
+}
+
+/// Run the collector `make` builds: on a small runtime of its own (one thread: the work is
+/// waiting on servers), its phases until they end or Ctrl-C, then the end of the run recorded
+/// in one transaction: the counters saved, and the job marked done when it ran to its end with
+/// no error. Blocks. The caller reads the collector's summary from what is returned; the
+/// thread totals come from the thread stage, through the command.
+pub(crate) fn run<C: Collector>(make: impl FnOnce() -> anyhow::Result<C>) -> anyhow::Result<C> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut c = make()?;
+        // Ctrl-C ends the run between transactions: everything committed stays, and the same
+        // command resumes. (A kill -9 lands between or inside a transaction: the same holds.)
+        let outcome = until_ctrl_c(c.phases()).await;
+        let done = {
+            let (_, interrupted, errors) = c.end();
+            settle(outcome, interrupted, errors)
+        };
+        let counters = c.counters()?;
+        let job = c.job().to_string();
+        let (corpus, _, _) = c.end();
+        corpus.end_run(&job, &counters, done)?;
+        Ok(c)
+    })
+}
+
 /// Run a collector's `work` to its end, or until Ctrl-C: `None` when interrupted. Dropping
 /// `work` there is safe: a collector writes in transactions, and an unfinished one rolls back,
 /// so the same command resumes from what was committed.

@@ -47,8 +47,6 @@ pub mod twitter_api;
 
 #[cfg(feature = "collect")]
 pub use collect::Bars;
-#[cfg(feature = "collect")]
-pub(crate) use collect::{settle, until_ctrl_c};
 pub use format::{classify, detect, Format, UnknownFormat};
 
 use crate::model::{Provenance, Record};

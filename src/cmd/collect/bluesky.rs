@@ -4,6 +4,7 @@
 use super::mastodon::bars;
 use anyhow::{bail, Context, Result};
 use rethread::corpus::Corpus;
+use rethread::model::Platform;
 use rethread::source::bluesky_api::{self, Options, Summary};
 use std::collections::HashSet;
 use std::path::Path;
@@ -114,7 +115,22 @@ pub fn run(args: Args) -> Result<()> {
     for b in [&bars.posts, &bars.threads, &bars.requests] {
         b.finish_and_clear();
     }
-    let threads = thread_summary(&corpus, &summary)?;
+    // The job's threads: those holding a post of a root it asked (the root, or a post of its
+    // conversation when the root itself is gone).
+    let threads = super::job_threads(&corpus, &summary.job, |set, frontier| {
+        let roots: HashSet<&str> = frontier
+            .iter()
+            .filter_map(|f| f.rsplit_once('@').map(|(uri, _)| uri))
+            .collect();
+        (0..set.len())
+            .filter(|&i| {
+                let p = &set.posts()[i];
+                p.platform() == Platform::Bluesky
+                    && (roots.contains(p.id())
+                        || p.conversation_id().is_some_and(|c| roots.contains(c)))
+            })
+            .collect()
+    })?;
     report(&summary, threads, &args.db);
     if summary.interrupted {
         bail!("interrupted; everything collected so far is stored: run the same command again to go on");
@@ -125,31 +141,8 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Threads, complete threads and their posts among the threads of the job's roots: from the
-/// thread stage, over the corpus as it now is.
-fn thread_summary(corpus: &Corpus, s: &Summary) -> Result<(u64, u64, u64)> {
-    if s.roots.is_empty() {
-        return Ok((0, 0, 0));
-    }
-    let mine: HashSet<&str> = s.roots.iter().map(String::as_str).collect();
-    let set = corpus.load()?;
-    let threads = rethread::thread::build(&set, &rethread::thread::Options { quotes: false });
-    let (mut n, mut complete, mut posts) = (0, 0, 0);
-    for t in &threads.threads {
-        let ours = t.nodes.iter().any(|&node| match threads.node(node) {
-            rethread::thread::Node::Post(i) => mine.contains(set.posts()[i].id()),
-            rethread::thread::Node::Gap(g) => mine.contains(threads.gaps[g].id.as_str()),
-        });
-        if ours {
-            n += 1;
-            posts += t.posts as u64;
-            complete += u64::from(t.gaps == 0);
-        }
-    }
-    Ok((n, complete, posts))
-}
-
-fn report(s: &Summary, (threads, complete, in_threads): (u64, u64, u64), db: &Path) {
+fn report(s: &Summary, t: super::JobThreads, db: &Path) {
+    let (threads, complete, in_threads) = (t.threads, t.complete, t.posts);
     let c = &s.counters;
     eprintln!(
         "{} {} (job {}{})",

@@ -113,7 +113,14 @@ pub fn run(args: Args) -> Result<()> {
     for b in [&bars.posts, &bars.threads, &bars.requests] {
         b.finish_and_clear();
     }
-    report(&summary, &args.db);
+    // The job's threads: those holding a post it asked (found by id or by another server's id).
+    let threads = super::job_threads(&corpus, &summary.job, |set, frontier| {
+        frontier
+            .iter()
+            .filter_map(|id| set.find(rethread::model::Platform::Mastodon, id))
+            .collect()
+    })?;
+    report(&summary, threads, &args.db);
     if summary.interrupted {
         bail!("interrupted; everything collected so far is stored: run the same command again to go on");
     }
@@ -164,7 +171,7 @@ pub(super) fn bars() -> Bars {
     }
 }
 
-fn report(s: &Summary, db: &std::path::Path) {
+fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
     let c = &s.counters;
     for note in &s.notes {
         eprintln!("note: {note}");
@@ -194,10 +201,10 @@ fn report(s: &Summary, db: &std::path::Path) {
     }
     eprintln!(
         "  threads: {} ({} complete, {} with gaps), {} posts in them",
-        s.threads,
-        s.threads_complete,
-        s.threads - s.threads_complete,
-        s.posts_in_threads
+        t.threads,
+        t.complete,
+        t.threads - t.complete,
+        t.posts
     );
     for (why, n) in &c.gaps {
         eprintln!("    missing parents {n}: {why}");
@@ -214,10 +221,10 @@ fn report(s: &Summary, db: &std::path::Path) {
             c.contexts_failed
         );
     }
-    let per_thread = if s.threads > 0 {
+    let per_thread = if t.threads > 0 {
         format!(
             "{:.2}",
-            (c.context_requests + c.status_requests) as f64 / s.threads as f64
+            (c.context_requests + c.status_requests) as f64 / t.threads as f64
         )
     } else {
         "-".into()

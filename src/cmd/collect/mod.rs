@@ -24,6 +24,56 @@ pub fn run(command: Command) -> Result<()> {
     }
 }
 
+/// The threads a collection job reached, for its summary: from the thread stage, over the
+/// corpus as it now is (a collector only collects).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobThreads {
+    /// Entries of the job's frontier (posts, conversations or thread roots asked).
+    pub asked: u64,
+    pub threads: u64,
+    /// Threads without a gap.
+    pub complete: u64,
+    pub posts: u64,
+}
+
+/// The threads holding a post of the job: `wanted` gives the indices of the job's posts in the
+/// corpus's set, from the job's frontier entries (`local_id@server`, as the corpus keeps
+/// them), since what each collector counts as its own differs (Mastodon: the posts asked;
+/// Twitter: their conversations; Bluesky: the thread roots).
+pub fn job_threads(
+    corpus: &rethread::corpus::Corpus,
+    job: &str,
+    wanted: impl FnOnce(
+        &rethread::corpus::PostSet,
+        &std::collections::HashSet<String>,
+    ) -> std::collections::HashSet<usize>,
+) -> Result<JobThreads> {
+    let frontier: std::collections::HashSet<String> =
+        corpus.frontier_posts(job)?.into_iter().collect();
+    let mut totals = JobThreads {
+        asked: frontier.len() as u64,
+        ..JobThreads::default()
+    };
+    if frontier.is_empty() {
+        return Ok(totals);
+    }
+    let set = corpus.load()?;
+    let mine = wanted(&set, &frontier);
+    let threads = rethread::thread::build(&set, &rethread::thread::Options { quotes: false });
+    for t in &threads.threads {
+        let ours = t.nodes.iter().any(|&n| match threads.node(n) {
+            rethread::thread::Node::Post(i) => mine.contains(&i),
+            rethread::thread::Node::Gap(_) => false,
+        });
+        if ours {
+            totals.threads += 1;
+            totals.posts += t.posts as u64;
+            totals.complete += u64::from(t.gaps == 0);
+        }
+    }
+    Ok(totals)
+}
+
 /// How a collector treats the network: the flags every `collect` command shares.
 #[derive(clap::Args, Debug)]
 pub struct NetArgs {

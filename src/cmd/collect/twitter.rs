@@ -88,7 +88,18 @@ pub fn run(args: Args) -> Result<()> {
     for b in [&bars.posts, &bars.threads, &bars.requests] {
         b.finish_and_clear();
     }
-    report(&summary, &args.db);
+    // The job's threads: those holding a tweet of a conversation it asked.
+    let threads = super::job_threads(&corpus, &summary.job, |set, frontier| {
+        (0..set.len())
+            .filter(|&i| {
+                let p = &set.posts()[i];
+                p.platform() == rethread::model::Platform::Twitter
+                    && p.conversation_id()
+                        .is_some_and(|c| frontier.contains(&format!("{c}@twitter")))
+            })
+            .collect()
+    })?;
+    report(&summary, threads, &args.db);
     if summary.interrupted {
         bail!("interrupted; everything collected so far is stored: run the same command again to go on");
     }
@@ -98,7 +109,7 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-fn report(s: &Summary, db: &std::path::Path) {
+fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
     let c = &s.counters;
     eprintln!(
         "{} {} (job {}{})",
@@ -117,12 +128,12 @@ fn report(s: &Summary, db: &std::path::Path) {
     );
     eprintln!(
         "  conversations: {} ({} failed); threads: {} ({} complete, {} with gaps), {} tweets in them",
-        s.conversations,
+        t.asked,
         c.conversations_failed,
-        s.threads,
-        s.threads_complete,
-        s.threads - s.threads_complete,
-        s.posts_in_threads
+        t.threads,
+        t.complete,
+        t.threads - t.complete,
+        t.posts
     );
     for (why, n) in &c.gaps {
         eprintln!("    missing tweets {n}: {why}");

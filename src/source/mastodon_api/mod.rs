@@ -29,8 +29,8 @@ pub mod plan;
 
 use super::net::{authority, FetchError, Fetched, Http, NetConfig};
 pub use super::Bars;
-use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PageGuard, PostSet, Warnings};
-use crate::model::{parse_time, Platform, Provenance, Record};
+use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PageGuard, Warnings};
+use crate::model::{parse_time, Provenance, Record};
 use crate::source::mastodon::{api_status, qualified, unqualify};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -115,10 +115,6 @@ pub struct Summary {
     pub job: String,
     pub resumed: bool,
     pub counters: Counters,
-    /// Threads that hold a post of this job.
-    pub threads: u64,
-    pub threads_complete: u64,
-    pub posts_in_threads: u64,
     /// Server software, from its nodeinfo and instance description (via megalodon).
     pub server: Option<String>,
     /// Things the researcher should know (e.g. an empty anonymous search).
@@ -133,14 +129,7 @@ pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summa
     if opts.tags.is_empty() && opts.search.is_none() {
         bail!("nothing to collect: give --tag TAG or --search QUERY");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let mut run = Run::new(opts, corpus, bars)?;
-        run.go().await?;
-        Ok(run.summary)
-    })
+    Ok(super::collect::run(|| Run::new(opts, corpus, bars))?.summary)
 }
 
 /// The digest that names a job: everything that decides *what* is collected (not how fast,
@@ -241,6 +230,35 @@ fn base_of(server: &str, like: &Url) -> Result<Url> {
         .with_context(|| format!("bad server name {server:?}"))
 }
 
+impl super::collect::Collector for Run<'_> {
+    fn job(&self) -> &str {
+        &self.job
+    }
+
+    async fn phases(&mut self) -> Result<()> {
+        self.summary.server = self.detect().await;
+        self.match_posts().await?;
+        if !self.opts.no_context {
+            self.threads().await?;
+            self.gaps().await?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> (&mut Corpus, &mut bool, &mut Vec<String>) {
+        (
+            &mut *self.corpus,
+            &mut self.summary.interrupted,
+            &mut self.summary.errors,
+        )
+    }
+
+    fn counters(&mut self) -> Result<String> {
+        self.http.stats.drain_into(&mut self.summary.counters.http);
+        Ok(serde_json::to_string(&self.summary.counters)?)
+    }
+}
+
 impl<'a> Run<'a> {
     fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
         let host = authority(&opts.instance);
@@ -267,24 +285,6 @@ impl<'a> Run<'a> {
                 ..Default::default()
             },
         })
-    }
-
-    async fn go(&mut self) -> Result<()> {
-        self.summary.server = self.detect().await;
-        let work = async {
-            self.match_posts().await?;
-            if !self.opts.no_context {
-                self.threads().await?;
-                self.gaps().await?;
-            }
-            anyhow::Ok(())
-        };
-        // Ctrl-C ends the run between transactions: everything committed stays, and the same
-        // command resumes. (A kill -9 lands between or inside a transaction: the same holds.)
-        let outcome = super::until_ctrl_c(work).await;
-        let summary = &mut self.summary;
-        let done = super::settle(outcome, &mut summary.interrupted, &mut summary.errors);
-        self.finish(done)
     }
 
     /// Ask the server what it is, through megalodon (nodeinfo, then the instance description).
@@ -325,42 +325,6 @@ impl<'a> Run<'a> {
             Ok(Ok(instance)) => Some(format!("{name} {}", instance.json.version)),
             _ => Some(name),
         }
-    }
-
-    fn finish(&mut self, done: bool) -> Result<()> {
-        self.http.stats.drain_into(&mut self.summary.counters.http);
-        let counters = serde_json::to_string(&self.summary.counters)?;
-        self.corpus.end_run(&self.job, &counters, done)?;
-        self.thread_summary()?;
-        Ok(())
-    }
-
-    /// Thread totals over the threads that hold a post of this job.
-    fn thread_summary(&mut self) -> Result<()> {
-        let mine = self.corpus.frontier_posts(&self.job)?;
-        if mine.is_empty() {
-            return Ok(());
-        }
-        let set: PostSet = self.corpus.load()?;
-        let threads = crate::thread::build(&set, &crate::thread::Options { quotes: false });
-        let wanted: HashSet<usize> = mine
-            .iter()
-            .filter_map(|id| set.find(Platform::Mastodon, id))
-            .collect();
-        for t in &threads.threads {
-            let has_mine = t.nodes.iter().any(|&n| match threads.node(n) {
-                crate::thread::Node::Post(i) => wanted.contains(&i),
-                crate::thread::Node::Gap(_) => false,
-            });
-            if has_mine {
-                self.summary.threads += 1;
-                self.summary.posts_in_threads += t.posts as u64;
-                if t.gaps == 0 {
-                    self.summary.threads_complete += 1;
-                }
-            }
-        }
-        Ok(())
     }
 
     // ---- phase 1 -------------------------------------------------------------------------

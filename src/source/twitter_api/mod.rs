@@ -81,10 +81,6 @@ pub struct Summary {
     pub job: String,
     pub resumed: bool,
     pub counters: Counters,
-    pub conversations: u64,
-    pub threads: u64,
-    pub threads_complete: u64,
-    pub posts_in_threads: u64,
     pub errors: Vec<String>,
     pub interrupted: bool,
 }
@@ -109,14 +105,7 @@ pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summa
     if opts.query.trim().is_empty() {
         bail!("--query is empty");
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async {
-        let mut run = Run::new(opts, corpus, bars)?;
-        run.go().await?;
-        Ok(run.summary)
-    })
+    Ok(super::collect::run(|| Run::new(opts, corpus, bars))?.summary)
 }
 
 struct Run<'a> {
@@ -203,6 +192,34 @@ fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+impl super::collect::Collector for Run<'_> {
+    fn job(&self) -> &str {
+        &self.job
+    }
+
+    async fn phases(&mut self) -> Result<()> {
+        self.search().await?;
+        if !self.opts.no_conversations {
+            self.conversations().await?;
+            self.lookups().await?;
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) -> (&mut Corpus, &mut bool, &mut Vec<String>) {
+        (
+            &mut *self.corpus,
+            &mut self.summary.interrupted,
+            &mut self.summary.errors,
+        )
+    }
+
+    fn counters(&mut self) -> Result<String> {
+        self.http.stats.drain_into(&mut self.summary.counters.http);
+        Ok(serde_json::to_string(&self.summary.counters)?)
+    }
+}
+
 impl<'a> Run<'a> {
     fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
         let host = authority(&opts.api_base);
@@ -237,58 +254,6 @@ impl<'a> Run<'a> {
                 ..Default::default()
             },
         })
-    }
-
-    async fn go(&mut self) -> Result<()> {
-        let work = async {
-            self.search().await?;
-            if !self.opts.no_conversations {
-                self.conversations().await?;
-                self.lookups().await?;
-            }
-            anyhow::Ok(())
-        };
-        let outcome = super::until_ctrl_c(work).await;
-        let summary = &mut self.summary;
-        let done = super::settle(outcome, &mut summary.interrupted, &mut summary.errors);
-        self.finish(done)
-    }
-
-    fn finish(&mut self, done: bool) -> Result<()> {
-        self.http.stats.drain_into(&mut self.summary.counters.http);
-        let counters = serde_json::to_string(&self.summary.counters)?;
-        self.corpus.end_run(&self.job, &counters, done)?;
-        self.thread_summary()
-    }
-
-    /// Thread totals over the conversations of this job.
-    fn thread_summary(&mut self) -> Result<()> {
-        let convs: HashSet<String> = self.corpus.frontier_posts(&self.job)?.into_iter().collect();
-        self.summary.conversations = convs.len() as u64;
-        if convs.is_empty() {
-            return Ok(());
-        }
-        let set = self.corpus.load()?;
-        let threads = crate::thread::build(&set, &crate::thread::Options { quotes: false });
-        for t in &threads.threads {
-            let mine = t.nodes.iter().any(|&n| match threads.node(n) {
-                crate::thread::Node::Post(i) => {
-                    let p = &set.posts()[i];
-                    p.platform() == crate::model::Platform::Twitter
-                        && p.conversation_id()
-                            .is_some_and(|c| convs.contains(&format!("{c}@twitter")))
-                }
-                crate::thread::Node::Gap(_) => false,
-            });
-            if mine {
-                self.summary.threads += 1;
-                self.summary.posts_in_threads += t.posts as u64;
-                if t.gaps == 0 {
-                    self.summary.threads_complete += 1;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The search URL. `want` bounds the page size when fewer tweets are wanted (the API takes
