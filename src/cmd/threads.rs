@@ -2,7 +2,7 @@
 
 use super::{CorpusArgs, OutputFormat};
 use anyhow::Result;
-use rethread::export::table::{thread_row, CsvCells, CsvWriter, THREAD_COLUMNS};
+use rethread::export::table::{thread_json, thread_row, CsvCells, CsvWriter, THREAD_COLUMNS};
 use rethread::model::format_time;
 use rethread::thread::Thread;
 use std::io::Write;
@@ -78,18 +78,7 @@ fn write_json(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
             out.write_all(b",")?;
         }
         out.write_all(b"\n  ")?;
-        let obj = serde_json::json!({
-            "id": t.id,
-            "root": t.root_id,
-            "posts": t.posts,
-            "gaps": t.gaps,
-            "depth": t.depth,
-            "breadth": t.breadth,
-            "participants": t.participants,
-            "start": time(&t.start),
-            "end": time(&t.end),
-            "complete": t.gaps == 0,
-        });
+        let obj = thread_json(t);
         serde_json::to_writer(&mut *out, &obj)?;
     }
     out.write_all(if threads.is_empty() { b"]\n" } else { b"\n]\n" })?;
@@ -119,10 +108,11 @@ fn write_table(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
         .max()
         .unwrap_or(4)
         .clamp(4, 40);
+    // The header is the columns' names (all but `complete`, which the gaps column shows).
+    let [id, root, posts, gaps, depth, breadth, participants, start, end, _] = THREAD_COLUMNS;
     writeln!(
         out,
-        "{:<id_width$}  {:<root_width$}  {:>6}  {:>4}  {:>5}  {:>7}  {:>12}  {:<24}  {:<24}",
-        "id", "root", "posts", "gaps", "depth", "breadth", "participants", "start", "end"
+        "{id:<id_width$}  {root:<root_width$}  {posts:>6}  {gaps:>4}  {depth:>5}  {breadth:>7}  {participants:>12}  {start:<24}  {end:<24}",
     )?;
     for t in threads {
         writeln!(

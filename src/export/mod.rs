@@ -10,7 +10,6 @@
 pub mod atomic;
 pub mod codes;
 pub mod convokit;
-pub mod gexf;
 pub mod graph;
 pub mod html;
 pub mod markdown;

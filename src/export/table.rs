@@ -238,34 +238,54 @@ fn themes_json(codes: Option<&Codes>, i: usize) -> Value {
     }
 }
 
-/// The columns of a thread row, as `rethread threads --format csv` and `threads.csv` write them.
-pub const THREAD_COLUMNS: [&str; 10] = [
-    "id",
-    "root",
-    "posts",
-    "gaps",
-    "depth",
-    "breadth",
-    "participants",
-    "start",
-    "end",
-    "complete",
+/// A thread column: its name and its value for a thread.
+pub type ThreadField = (&'static str, fn(&crate::thread::Thread) -> Value);
+
+/// The thread columns, defined once: `rethread threads` writes them as a table, as JSON
+/// objects (these keys, typed values) and as CSV, and `export csv` as `threads.csv`.
+pub const THREAD_FIELDS: [ThreadField; 10] = [
+    ("id", |t| Value::from(t.id.clone())),
+    ("root", |t| Value::from(t.root_id.clone())),
+    ("posts", |t| Value::from(t.posts)),
+    ("gaps", |t| Value::from(t.gaps)),
+    ("depth", |t| Value::from(t.depth)),
+    ("breadth", |t| Value::from(t.breadth)),
+    ("participants", |t| Value::from(t.participants)),
+    ("start", |t| t.start.as_ref().map(format_time).into()),
+    ("end", |t| t.end.as_ref().map(format_time).into()),
+    // Complete: no gaps, every parent was found.
+    ("complete", |t| Value::from(t.gaps == 0)),
 ];
 
-/// One thread's metrics, in the order of [`THREAD_COLUMNS`].
+/// The names of [`THREAD_FIELDS`], in order (the CSV header).
+pub const THREAD_COLUMNS: [&str; 10] = {
+    let mut names = [""; 10];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = THREAD_FIELDS[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// One thread's metrics as CSV cells, in the order of [`THREAD_COLUMNS`] (an unknown time is
+/// an empty cell).
 pub fn thread_row(t: &crate::thread::Thread) -> [String; 10] {
-    [
-        t.id.clone(),
-        t.root_id.clone(),
-        t.posts.to_string(),
-        t.gaps.to_string(),
-        t.depth.to_string(),
-        t.breadth.to_string(),
-        t.participants.to_string(),
-        t.start.as_ref().map(format_time).unwrap_or_default(),
-        t.end.as_ref().map(format_time).unwrap_or_default(),
-        (t.gaps == 0).to_string(),
-    ]
+    THREAD_FIELDS.map(|(_, value)| match value(t) {
+        Value::Null => String::new(),
+        Value::String(s) => s,
+        other => other.to_string(),
+    })
+}
+
+/// One thread's metrics as a JSON object with the keys of [`THREAD_COLUMNS`].
+pub fn thread_json(t: &crate::thread::Thread) -> Value {
+    Value::Object(
+        THREAD_FIELDS
+            .iter()
+            .map(|(name, value)| (name.to_string(), value(t)))
+            .collect(),
+    )
 }
 
 /// JSONL: one object per post or gap. Returns the number of lines.
@@ -481,6 +501,40 @@ pub fn write_csv(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CSV row and the JSON object of a thread are one definition: same names, same order,
+    /// the same values (an unknown time empty in CSV, null in JSON).
+    #[test]
+    fn thread_columns_are_one_definition_for_csv_and_json() {
+        let mut set = crate::corpus::PostSet::default();
+        let mut root = crate::model::Post::new(crate::model::Platform::Twitter, "1");
+        root.created_at = crate::model::parse_time("2020-01-01T00:00:00Z");
+        let mut reply = crate::model::Post::new(crate::model::Platform::Twitter, "2");
+        reply.reply_to = Some("1".into());
+        let mut orphan = crate::model::Post::new(crate::model::Platform::Twitter, "3");
+        orphan.reply_to = Some("404".into());
+        for p in [root, reply, orphan] {
+            set.add(p);
+        }
+        let threads = crate::thread::build(&set, &crate::thread::Options::default());
+        assert_eq!(threads.threads.len(), 2);
+        for t in &threads.threads {
+            let row = thread_row(t);
+            let json = thread_json(t);
+            let obj = json.as_object().unwrap();
+            assert_eq!(obj.len(), THREAD_COLUMNS.len());
+            for (k, name) in THREAD_COLUMNS.iter().enumerate() {
+                let cell = match &obj[*name] {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                assert_eq!(row[k], cell, "{name}");
+            }
+            assert_eq!(obj["complete"], Value::Bool(t.gaps == 0));
+        }
+        assert!(threads.threads.iter().any(|t| thread_row(t)[9] == "false"));
+    }
 
     fn cell(s: &str) -> String {
         csv_cell(s, CsvCells::Neutralised).into_owned()

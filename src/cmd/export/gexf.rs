@@ -2,7 +2,7 @@
 
 use super::Rows;
 use anyhow::Result;
-use rethread::export::gexf::{write_gexf, Version};
+use rethread::export::graph::gexf::{write_gexf, Version};
 use rethread::export::graph::Kind;
 use std::path::PathBuf;
 

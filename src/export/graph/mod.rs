@@ -1,4 +1,6 @@
-//! Graph exports: GraphML (typed keys, for networkx, igraph, Gephi, yEd) and DOT (Graphviz).
+//! Graph exports, one file per format: GraphML (`graphml.rs`: typed keys, for networkx, igraph,
+//! Gephi, yEd), GEXF (`gexf.rs`: Gephi, with times) and DOT (`dot.rs`: Graphviz), all from the one
+//! [`Graph`] built here.
 //!
 //! Two graphs:
 //! - **replies**: a node per post (author, time, platform, link, text excerpt, themes and the coder of
@@ -16,11 +18,14 @@ use crate::corpus::PostSet;
 use crate::model::format_time;
 use crate::themes::{Codebook, Evidence};
 use crate::thread::{EdgeKind, Node, Threads};
-use anyhow::Result;
-use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
-use quick_xml::Writer;
 use std::collections::BTreeMap;
-use std::io::Write;
+
+mod dot;
+pub mod gexf;
+mod graphml;
+
+pub use dot::write_dot;
+pub use graphml::write_graphml;
 
 /// Which graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -267,7 +272,7 @@ fn interactions(set: &PostSet, threads: &Threads, selected: &[usize]) -> Graph {
 }
 
 /// Drop what XML 1.0 cannot hold, even escaped.
-pub(super) fn xml_safe(s: &str) -> String {
+pub(crate) fn xml_safe(s: &str) -> String {
     s.chars()
         .filter(|&c| {
             matches!(c, '\t' | '\n' | '\r')
@@ -279,154 +284,9 @@ pub(super) fn xml_safe(s: &str) -> String {
 }
 
 /// An attribute value as XML text.
-pub(super) fn value_text(v: &Value) -> String {
+pub(crate) fn value_text(v: &Value) -> String {
     match v {
         Value::Str(s) => xml_safe(s),
         Value::Int(n) => n.to_string(),
     }
-}
-
-/// GraphML with typed keys.
-pub fn write_graphml(g: &Graph, out: &mut (impl Write + ?Sized)) -> Result<()> {
-    let mut w = Writer::new_with_indent(out, b' ', 1);
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let mut root = BytesStart::new("graphml");
-    root.push_attribute(("xmlns", "http://graphml.graphdrawing.org/xmlns"));
-    root.push_attribute(("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance"));
-    root.push_attribute((
-        "xsi:schemaLocation",
-        "http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd",
-    ));
-    w.write_event(Event::Start(root))?;
-    for (prefix, target, keys) in [("n", "node", &g.node_keys), ("e", "edge", &g.edge_keys)] {
-        for (name, int) in keys.iter() {
-            let mut k = BytesStart::new("key");
-            k.push_attribute(("id", format!("{prefix}_{name}").as_str()));
-            k.push_attribute(("for", target));
-            k.push_attribute(("attr.name", *name));
-            k.push_attribute(("attr.type", if *int { "long" } else { "string" }));
-            w.write_event(Event::Empty(k))?;
-        }
-    }
-    if g.pseudonymised {
-        let mut k = BytesStart::new("key");
-        k.push_attribute(("id", "g_pseudonymised"));
-        k.push_attribute(("for", "graph"));
-        k.push_attribute(("attr.name", "pseudonymised"));
-        k.push_attribute(("attr.type", "boolean"));
-        w.write_event(Event::Empty(k))?;
-    }
-    let mut graph = BytesStart::new("graph");
-    graph.push_attribute(("id", "rethread"));
-    graph.push_attribute(("edgedefault", "directed"));
-    w.write_event(Event::Start(graph))?;
-    if g.pseudonymised {
-        let mut d = BytesStart::new("data");
-        d.push_attribute(("key", "g_pseudonymised"));
-        w.write_event(Event::Start(d))?;
-        w.write_event(Event::Text(BytesText::new("true")))?;
-        w.write_event(Event::End(BytesEnd::new("data")))?;
-    }
-    let data = |w: &mut Writer<&mut _>, prefix: &str, name: &str, v: &Value| -> Result<()> {
-        let mut d = BytesStart::new("data");
-        d.push_attribute(("key", format!("{prefix}_{name}").as_str()));
-        w.write_event(Event::Start(d))?;
-        w.write_event(Event::Text(BytesText::new(&value_text(v))))?;
-        w.write_event(Event::End(BytesEnd::new("data")))?;
-        Ok(())
-    };
-    for n in &g.nodes {
-        let mut e = BytesStart::new("node");
-        e.push_attribute(("id", xml_safe(&n.id).as_str()));
-        w.write_event(Event::Start(e))?;
-        for (name, v) in &n.attrs {
-            data(&mut w, "n", name, v)?;
-        }
-        w.write_event(Event::End(BytesEnd::new("node")))?;
-    }
-    for (k, e) in g.edges.iter().enumerate() {
-        let mut x = BytesStart::new("edge");
-        x.push_attribute(("id", format!("e{k}").as_str()));
-        x.push_attribute(("source", xml_safe(&e.source).as_str()));
-        x.push_attribute(("target", xml_safe(&e.target).as_str()));
-        w.write_event(Event::Start(x))?;
-        for (name, v) in &e.attrs {
-            data(&mut w, "e", name, v)?;
-        }
-        w.write_event(Event::End(BytesEnd::new("edge")))?;
-    }
-    w.write_event(Event::End(BytesEnd::new("graph")))?;
-    w.write_event(Event::End(BytesEnd::new("graphml")))?;
-    w.into_inner().write_all(b"\n")?;
-    Ok(())
-}
-
-/// A DOT string literal: `"` and `\` escaped, line breaks as `\n`, control characters dropped.
-fn dot_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// DOT for Graphviz: posts as boxes labelled author and excerpt, gaps dashed.
-pub fn write_dot(g: &Graph, out: &mut (impl Write + ?Sized)) -> Result<()> {
-    writeln!(out, "digraph rethread {{")?;
-    if g.pseudonymised {
-        writeln!(out, "  // pseudonymised: every account is a salted hash")?;
-        writeln!(out, "  comment=\"pseudonymised\";")?;
-    }
-    writeln!(out, "  rankdir=BT;")?;
-    writeln!(out, "  node [shape=box, fontsize=10];")?;
-    for n in &g.nodes {
-        let gap = n
-            .attrs
-            .iter()
-            .any(|(k, v)| *k == "kind" && *v == Value::Str("gap".into()));
-        let text = n.attrs.iter().find_map(|(k, v)| match (k, v) {
-            (&"text", Value::Str(t)) if !t.is_empty() => {
-                Some(t.chars().take(60).collect::<String>())
-            }
-            _ => None,
-        });
-        let label = match text {
-            Some(t) => format!("{}\n{}", n.label, t),
-            None => n.label.clone(),
-        };
-        let mut attrs = vec![format!("label={}", dot_str(&label))];
-        for (k, v) in &n.attrs {
-            if *k != "text" {
-                attrs.push(format!("{k}={}", dot_str(&value_text(v))));
-            }
-        }
-        if gap {
-            attrs.push("style=dashed".into());
-        }
-        writeln!(out, "  {} [{}];", dot_str(&n.id), attrs.join(", "))?;
-    }
-    for e in &g.edges {
-        let attrs: Vec<String> = e
-            .attrs
-            .iter()
-            .map(|(k, v)| format!("{k}={}", dot_str(&value_text(v))))
-            .collect();
-        writeln!(
-            out,
-            "  {} -> {} [{}];",
-            dot_str(&e.source),
-            dot_str(&e.target),
-            attrs.join(", ")
-        )?;
-    }
-    writeln!(out, "}}")?;
-    Ok(())
 }

@@ -6,7 +6,7 @@
 //! 1.2draft` writes the same graph in the 1.2draft namespace with `timeformat="date"` (which
 //! networkx keeps as strings), for scripts that load it there.
 
-use super::graph::{value_text as text, xml_safe, Graph, Value};
+use super::{value_text as text, xml_safe, Graph, Value};
 use anyhow::Result;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, Event};
 use quick_xml::Writer;

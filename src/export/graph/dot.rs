@@ -1,0 +1,75 @@
+//! DOT for Graphviz: every label and attribute a DOT string literal, escaped.
+
+use super::{value_text, Graph, Value};
+use anyhow::Result;
+use std::io::Write;
+
+/// A DOT string literal: `"` and `\` escaped, line breaks as `\n`, control characters dropped.
+fn dot_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// DOT for Graphviz: posts as boxes labelled author and excerpt, gaps dashed.
+pub fn write_dot(g: &Graph, out: &mut (impl Write + ?Sized)) -> Result<()> {
+    writeln!(out, "digraph rethread {{")?;
+    if g.pseudonymised {
+        writeln!(out, "  // pseudonymised: every account is a salted hash")?;
+        writeln!(out, "  comment=\"pseudonymised\";")?;
+    }
+    writeln!(out, "  rankdir=BT;")?;
+    writeln!(out, "  node [shape=box, fontsize=10];")?;
+    for n in &g.nodes {
+        let gap = n
+            .attrs
+            .iter()
+            .any(|(k, v)| *k == "kind" && *v == Value::Str("gap".into()));
+        let text = n.attrs.iter().find_map(|(k, v)| match (k, v) {
+            (&"text", Value::Str(t)) if !t.is_empty() => {
+                Some(t.chars().take(60).collect::<String>())
+            }
+            _ => None,
+        });
+        let label = match text {
+            Some(t) => format!("{}\n{}", n.label, t),
+            None => n.label.clone(),
+        };
+        let mut attrs = vec![format!("label={}", dot_str(&label))];
+        for (k, v) in &n.attrs {
+            if *k != "text" {
+                attrs.push(format!("{k}={}", dot_str(&value_text(v))));
+            }
+        }
+        if gap {
+            attrs.push("style=dashed".into());
+        }
+        writeln!(out, "  {} [{}];", dot_str(&n.id), attrs.join(", "))?;
+    }
+    for e in &g.edges {
+        let attrs: Vec<String> = e
+            .attrs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", dot_str(&value_text(v))))
+            .collect();
+        writeln!(
+            out,
+            "  {} -> {} [{}];",
+            dot_str(&e.source),
+            dot_str(&e.target),
+            attrs.join(", ")
+        )?;
+    }
+    writeln!(out, "}}")?;
+    Ok(())
+}
