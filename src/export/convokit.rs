@@ -9,9 +9,7 @@
 //! timestamp is a number (0, with `meta.timestamp_unknown`, when the post has none).
 
 use super::atomic::{self, Durability};
-use crate::corpus::PostSet;
-use crate::themes::{Codebook, Evidence};
-use crate::thread::{EdgeKind, Node, Threads};
+use crate::thread::{EdgeKind, Node};
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -29,14 +27,9 @@ pub struct Report {
 }
 
 /// Write the selected threads into `dir` (created if absent).
-pub fn write(
-    dir: &Path,
-    set: &PostSet,
-    threads: &Threads,
-    selected: &[usize],
-    codes: Option<(&Codebook, &[Vec<Evidence>])>,
-    pseudonymised: bool,
-) -> Result<Report> {
+pub fn write(dir: &Path, input: &super::Input) -> Result<Report> {
+    let (set, threads, selected, codes) = (input.set, input.threads, input.selected, input.codes);
+    let pseudonymised = input.pseudonymised;
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let mut report = Report::default();
     let mut speakers: BTreeMap<String, Value> = BTreeMap::new();

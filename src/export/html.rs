@@ -55,14 +55,9 @@ pub struct Report {
 }
 
 /// Write the report into `dir`.
-pub fn write(
-    dir: &Path,
-    set: &PostSet,
-    threads: &Threads,
-    selected: &[usize],
-    codes: Option<(&Codebook, &[Vec<Evidence>])>,
-    note: Option<&str>,
-) -> Result<Report> {
+pub fn write(dir: &Path, input: &super::Input) -> Result<Report> {
+    let (set, threads, selected, codes) = (input.set, input.threads, input.selected, input.codes);
+    let note = input.note();
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     let mut theme_posts: HashMap<usize, usize> = HashMap::new();
     let mut rows = String::new();
@@ -371,15 +366,14 @@ mod tests {
     fn semantic_and_learned_codes_show_coder_figure_sentence_and_example_escaped() {
         let (set, threads, book, coding) = model_coded();
         let dir = tempfile::tempdir().unwrap();
-        let r = write(
-            dir.path(),
-            &set,
-            &threads,
-            &[0],
-            Some((&book, &coding.posts)),
-            None,
-        )
-        .unwrap();
+        let input = crate::export::Input {
+            set: &set,
+            threads: &threads,
+            selected: &[0],
+            codes: Some((&book, &coding.posts)),
+            pseudonymised: false,
+        };
+        let r = write(dir.path(), &input).unwrap();
         assert_eq!(r.pages, 1);
         let name = crate::export::unique_file_names([threads.threads[0].id.as_str()], "html");
         let page = std::fs::read_to_string(dir.path().join(&name[0])).unwrap();
@@ -403,7 +397,14 @@ mod tests {
         );
         assert!(page.contains("&lt;script&gt;"));
         // Without codes, neither codes nor the table.
-        write(dir.path(), &set, &threads, &[0], None, None).unwrap();
+        let input = crate::export::Input {
+            set: &set,
+            threads: &threads,
+            selected: &[0],
+            codes: None,
+            pseudonymised: false,
+        };
+        write(dir.path(), &input).unwrap();
         let page = std::fs::read_to_string(dir.path().join(&name[0])).unwrap();
         assert!(!page.contains("themes:") && !page.contains("<h2>Themes</h2>"));
     }

@@ -49,55 +49,52 @@ pub struct Summary {
     pub stale: usize,
 }
 
-/// Write one markdown file per thread in `selected` (indices into `threads.threads`) into
-/// `dir`, and `index.md` linking them.
-pub fn write(
-    dir: &Path,
-    set: &PostSet,
-    threads: &Threads,
-    selected: &[usize],
-    layout: Layout,
-    progress: &indicatif::ProgressBar,
-) -> Result<Summary> {
-    write_with(
-        dir,
-        set,
-        threads,
-        selected,
-        layout,
-        &Extras::default(),
-        progress,
-    )
-}
-
-/// What a transcript can show besides the posts.
-#[derive(Default)]
-pub struct Extras<'a> {
-    /// Each post's themes and a theme table per thread.
-    pub themes: Option<&'a Themes<'a>>,
-    /// A line for the index and every header (e.g. that accounts are pseudonymised).
-    pub note: Option<&'a str>,
-}
-
 /// The themes to show in transcripts: each post's codes with their evidence, and a theme table
 /// per thread.
 pub struct Themes<'a> {
     pub book: &'a crate::themes::Codebook,
-    /// Coded from the same `set` and `threads`.
-    pub coding: &'a crate::themes::Coding,
+    /// Each post's codes, indexed like `set.posts()`.
+    pub posts: &'a [Vec<crate::themes::Evidence>],
+    /// The rollups of (at least) the threads shown, sorted by thread index.
+    pub threads: &'a [crate::themes::ThreadCoding],
 }
 
-/// [`write`], with the themes of each post and thread, and a note, when `extras` has them.
-pub fn write_with(
+impl Themes<'_> {
+    fn of(&self, ti: usize) -> Option<&crate::themes::ThreadCoding> {
+        self.threads
+            .binary_search_by_key(&ti, |c| c.thread)
+            .ok()
+            .map(|k| &self.threads[k])
+    }
+}
+
+/// Write one markdown file per thread of `input.selected` into `dir`, and `index.md` linking
+/// them; with codes, each post's codes under it and a theme table per thread (rolled up here
+/// from the codes, so that they are the codes every other format writes).
+pub fn write(
     dir: &Path,
-    set: &PostSet,
-    threads: &Threads,
-    selected: &[usize],
+    input: &super::Input,
     layout: Layout,
-    extras: &Extras,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary> {
-    let (themes, note) = (extras.themes, extras.note);
+    let (set, threads, selected) = (input.set, input.threads, input.selected);
+    // The rollups of the threads written, in thread order (`Themes::threads`).
+    let mut order = selected.to_vec();
+    order.sort_unstable();
+    let rollups: Vec<crate::themes::ThreadCoding> = match input.codes {
+        Some((_, posts)) => order
+            .par_iter()
+            .map(|&ti| crate::themes::thread_coding(ti, &threads.threads[ti], set, threads, posts))
+            .collect(),
+        None => Vec::new(),
+    };
+    let themes = input.codes.map(|(book, posts)| Themes {
+        book,
+        posts,
+        threads: &rollups,
+    });
+    let themes = themes.as_ref();
+    let note = input.note();
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
     progress.set_length(selected.len() as u64);
@@ -200,7 +197,7 @@ pub fn write_with(
 /// The index cell of a thread's three most raised themes, `label (posts)`, most posts first
 /// (ties in codebook order); a cell that says so when no post was coded.
 fn top_themes(t: &Themes, ti: usize) -> String {
-    let Some(tc) = t.coding.threads.get(ti).filter(|c| c.thread == ti) else {
+    let Some(tc) = t.of(ti) else {
         return " |".into();
     };
     let mut top: Vec<&crate::themes::ThemeRollup> = tc.rollup.themes.iter().collect();
@@ -265,7 +262,7 @@ pub fn transcript_with(
     if let Some(t) = themes {
         theme_table(out, threads, ti, t);
     }
-    let codes = themes.map(|t| (t.book, t.coding.posts.as_slice()));
+    let codes = themes.map(|t| (t.book, t.posts));
     match layout {
         Layout::Chronological => chronological(out, set, threads, thread, codes),
         Layout::Tree => tree(out, set, threads, thread, codes),
@@ -281,7 +278,7 @@ type Codes<'a> = Option<(
 /// The table of a thread's themes, before its posts.
 fn theme_table(out: &mut String, threads: &Threads, ti: usize, t: &Themes) {
     // `code_corpus` codes every thread, in order.
-    let Some(tc) = t.coding.threads.get(ti).filter(|c| c.thread == ti) else {
+    let Some(tc) = t.of(ti) else {
         return;
     };
     let r = &tc.rollup;
@@ -295,7 +292,7 @@ fn theme_table(out: &mut String, threads: &Threads, ti: usize, t: &Themes) {
         return;
     }
     // Which coders gave each theme, so that a theme carried by a model alone stands out.
-    let coders = super::codes::coders_in_thread(threads, &threads.threads[ti], &t.coding.posts);
+    let coders = super::codes::coders_in_thread(threads, &threads.threads[ti], t.posts);
     let _ = writeln!(
         out,
         "| Theme | Posts | Share | Authors | First raised by | At depth | Coded by |"

@@ -1,8 +1,9 @@
 //! Export stage: write threads out in the formats researchers read and load elsewhere.
 //!
-//! Every exporter takes the [`PostSet`](crate::corpus::PostSet) and the
-//! [`Threads`](crate::thread::Threads) built from it, and writes files. Two rules hold for all
-//! of them, because post text and ids come from strangers on the internet:
+//! Every writer takes the same [`Input`]: the posts, the threads built from them, which threads
+//! to write, each post's codes, and whether the accounts are pseudonymised. Markdown rolls its
+//! theme tables up from those codes itself, so every format shows the same codes. Two rules
+//! hold for all of them, because post text and ids come from strangers on the internet:
 //! - text is escaped for the target format, so a post cannot forge structure in it;
 //! - file names are made by [`file_stem`], never by pasting an id into a path, and every file
 //!   is written by [`atomic`]: beside its target and renamed into place, never through a link.
@@ -17,7 +18,34 @@ pub mod pseudonym;
 pub mod table;
 pub mod twarc2;
 
+use crate::corpus::PostSet;
+use crate::themes::{Codebook, Evidence};
+use crate::thread::Threads;
 use sha2::{Digest, Sha256};
+
+/// What every writer takes, the same for all: the posts, their threads, which threads to
+/// write, each post's codes with the codebook they refer to (when coded), and whether the
+/// accounts were pseudonymised (then every format says so).
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    pub set: &'a PostSet,
+    pub threads: &'a Threads,
+    /// Indices into `threads.threads`, in the order to write them.
+    pub selected: &'a [usize],
+    /// The codebook and each post's codes, indexed like `set.posts()`.
+    pub codes: Option<(&'a Codebook, &'a [Vec<Evidence>])>,
+    pub pseudonymised: bool,
+}
+
+/// What a pseudonymised export says at its top.
+pub const PSEUDONYMISED_NOTE: &str = "Pseudonymised: every account is a salted hash (the same account, the same hash); post links are left out.";
+
+impl Input<'_> {
+    /// The line a readable export shows at its top, if any.
+    pub fn note(&self) -> Option<&'static str> {
+        self.pseudonymised.then_some(PSEUDONYMISED_NOTE)
+    }
+}
 use std::collections::HashSet;
 
 /// A file name stem for an id from the data: ASCII letters, digits, `-` and `_` only, at most

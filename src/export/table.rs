@@ -166,12 +166,16 @@ impl<W: Write> CsvWriter<W> {
 }
 
 /// The themes to attach, with the codebook their indices refer to.
-pub struct Codes<'a> {
-    pub book: &'a Codebook,
+struct Codes<'a> {
+    book: &'a Codebook,
     /// Indexed like `PostSet::posts()`.
-    pub posts: &'a [Vec<Evidence>],
-    /// The accounts were pseudonymised: every row says so.
-    pub pseudonymised: bool,
+    posts: &'a [Vec<Evidence>],
+}
+
+impl<'a> Codes<'a> {
+    fn of(input: &super::Input<'a>) -> Option<Codes<'a>> {
+        input.codes.map(|(book, posts)| Codes { book, posts })
+    }
 }
 
 /// One row: a post or a gap, in its thread.
@@ -289,13 +293,10 @@ pub fn thread_json(t: &crate::thread::Thread) -> Value {
 }
 
 /// JSONL: one object per post or gap. Returns the number of lines.
-pub fn write_jsonl(
-    out: &mut (impl Write + ?Sized),
-    set: &PostSet,
-    threads: &Threads,
-    selected: &[usize],
-    codes: Option<&Codes>,
-) -> Result<u64> {
+pub fn write_jsonl(out: &mut (impl Write + ?Sized), input: &super::Input) -> Result<u64> {
+    let (set, threads, selected) = (input.set, input.threads, input.selected);
+    let codes = Codes::of(input);
+    let codes = codes.as_ref();
     let mut n = 0;
     for r in rows(threads, set, selected) {
         let (parent, edge) = match &r.parent {
@@ -346,7 +347,7 @@ pub fn write_jsonl(
                 })
             }
         };
-        if codes.is_some_and(|c| c.pseudonymised) {
+        if input.pseudonymised {
             v["pseudonymised"] = json!(true);
         }
         serde_json::to_writer(&mut *out, &v)?;
@@ -366,16 +367,13 @@ pub struct CsvFiles<'a> {
 
 /// CSV: `posts.csv` (posts and gaps), `edges.csv` (reply → the post it replies to) and `threads.csv` (the
 /// metrics of `rethread threads`), each with a header row.
-pub fn write_csv(
-    out: CsvFiles,
-    set: &PostSet,
-    threads: &Threads,
-    selected: &[usize],
-    codes: Option<&Codes>,
-) -> Result<(u64, u64)> {
+pub fn write_csv(out: CsvFiles, input: &super::Input) -> Result<(u64, u64)> {
+    let (set, threads, selected) = (input.set, input.threads, input.selected);
+    let codes = Codes::of(input);
+    let codes = codes.as_ref();
     let mut posts = CsvWriter::new(out.posts, out.cells);
     let mut edges = CsvWriter::new(out.edges, out.cells);
-    let pseudonymised = codes.is_some_and(|c| c.pseudonymised);
+    let pseudonymised = input.pseudonymised;
     let mut header = vec![
         "thread",
         "id",

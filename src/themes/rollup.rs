@@ -121,7 +121,8 @@ pub fn code_corpus_with(
     }
 }
 
-fn thread_coding(
+/// The rollup of thread `ti` and of each of its branches, from each post's codes.
+pub fn thread_coding(
     ti: usize,
     t: &Thread,
     set: &PostSet,

@@ -24,14 +24,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let l = args.rows.load()?;
-    let r = write(
-        &args.out,
-        &l.set,
-        &l.threads,
-        &l.selected,
-        Some((&l.book, &l.codes)),
-        l.pseudonymised,
-    )?;
+    let r = write(&args.out, &l.input())?;
     eprintln!(
         "wrote {} utterances, {} conversations ({} posts re-rooted under a missing parent or a quote), {} speakers to {}",
         r.utterances,

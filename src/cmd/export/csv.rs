@@ -2,7 +2,7 @@
 
 use super::{write_atomically, Rows};
 use anyhow::{Context, Result};
-use rethread::export::table::{write_csv, Codes, CsvFiles};
+use rethread::export::table::{write_csv, CsvFiles};
 use std::path::PathBuf;
 
 /// Write three CSV files with header rows and RFC 4180 quoting into a directory: `posts.csv`
@@ -26,11 +26,6 @@ pub fn run(args: Args) -> Result<()> {
     let l = args.rows.load()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create output directory", args.out.display()))?;
-    let codes = Codes {
-        book: &l.book,
-        posts: &l.codes,
-        pseudonymised: l.pseudonymised,
-    };
     // Rendered in memory first (edges and threads are small next to posts), so that each file
     // is written whole or not at all.
     let (mut edges, mut threads) = (Vec::new(), Vec::new());
@@ -42,7 +37,7 @@ pub fn run(args: Args) -> Result<()> {
             threads: &mut threads,
             cells: args.csv.cells(),
         };
-        counts = write_csv(files, &l.set, &l.threads, &l.selected, Some(&codes))?;
+        counts = write_csv(files, &l.input())?;
         Ok(())
     })?;
     write_atomically(&args.out.join("edges.csv"), |w| Ok(w.write_all(&edges)?))?;

@@ -28,17 +28,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let themed = !args.show.no_themes;
     let l = args.rows.load_coded(themed)?;
-    let note = l.pseudonymised.then_some(
-        "Pseudonymised: every account is a salted hash (the same account, the same hash); post links are left out.",
-    );
-    let r = write(
-        &args.out,
-        &l.set,
-        &l.threads,
-        &l.selected,
-        themed.then_some((&l.book, &l.codes[..])),
-        note,
-    )?;
+    let r = write(&args.out, &l.input())?;
     eprintln!(
         "wrote {} thread pages and index.html to {}",
         r.pages,

@@ -2,7 +2,7 @@
 
 use super::{write_atomically, Rows};
 use anyhow::Result;
-use rethread::export::table::{write_jsonl, Codes};
+use rethread::export::table::write_jsonl;
 use std::path::PathBuf;
 
 /// Write every post of the selected threads as one JSON object per line: its thread id,
@@ -21,14 +21,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let l = args.rows.load()?;
-    let codes = Codes {
-        book: &l.book,
-        posts: &l.codes,
-        pseudonymised: l.pseudonymised,
-    };
     let mut lines = 0;
     write_atomically(&args.out, |out| {
-        lines = write_jsonl(out, &l.set, &l.threads, &l.selected, Some(&codes))?;
+        lines = write_jsonl(out, &l.input())?;
         Ok(())
     })?;
     eprintln!(

@@ -73,33 +73,23 @@ pub fn run(args: Args) -> Result<()> {
     let book = (!args.show.no_themes)
         .then(|| args.coding.codebook())
         .transpose()?;
-    let coding = match &book {
+    let codes = match &book {
         Some(book) => {
             let mut coding = args.coding.code(book, &set, &threads, &args.corpus)?;
             args.pseudonym.apply_to_codes(&mut coding.posts)?;
-            Some(coding)
+            Some(coding.posts)
         }
         None => None,
     };
-    let themes = match (&book, &coding) {
-        (Some(book), Some(coding)) => Some(markdown::Themes { book, coding }),
-        _ => None,
+    let input = rethread::export::Input {
+        set: &set,
+        threads: &threads,
+        selected: &selected,
+        codes: book.as_ref().zip(codes.as_deref()),
+        pseudonymised,
     };
     let bar = crate::cmd::count_bar("writing", selected.len() as u64);
-    let summary = markdown::write_with(
-        &args.out,
-        &set,
-        &threads,
-        &selected,
-        args.layout,
-        &markdown::Extras {
-            themes: themes.as_ref(),
-            note: pseudonymised.then_some(
-                "Pseudonymised: every account is a salted hash (the same account, the same hash); post links are left out.",
-            ),
-        },
-        &bar,
-    )?;
+    let summary = markdown::write(&args.out, &input, args.layout, &bar)?;
     bar.finish_and_clear();
     eprintln!(
         "wrote {} transcripts ({} posts) to {}; index: {}",

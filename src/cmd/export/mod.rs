@@ -134,7 +134,21 @@ pub struct Loaded {
     pub book: rethread::themes::Codebook,
     /// Indexed like the set's posts; empty when loaded without coding.
     pub codes: Vec<Vec<rethread::themes::Evidence>>,
+    pub coded: bool,
     pub pseudonymised: bool,
+}
+
+impl Loaded {
+    /// What every writer takes (`export::Input`).
+    pub fn input(&self) -> rethread::export::Input<'_> {
+        rethread::export::Input {
+            set: &self.set,
+            threads: &self.threads,
+            selected: &self.selected,
+            codes: self.coded.then_some((&self.book, &self.codes[..])),
+            pseudonymised: self.pseudonymised,
+        }
+    }
 }
 
 impl Rows {
@@ -169,6 +183,7 @@ impl Rows {
             selected,
             book,
             codes,
+            coded: code,
             pseudonymised,
         })
     }
@@ -202,14 +217,7 @@ pub fn write_graph(
     write: impl FnOnce(&rethread::export::graph::Graph, &mut dyn std::io::Write) -> Result<()>,
 ) -> Result<()> {
     let l = rows.load()?;
-    let mut g = rethread::export::graph::build(
-        kind,
-        &l.set,
-        &l.threads,
-        &l.selected,
-        Some((&l.book, &l.codes)),
-    );
-    g.pseudonymised = l.pseudonymised;
+    let g = rethread::export::graph::build(kind, &l.input());
     write_atomically(out, |w| write(&g, w))?;
     eprintln!(
         "wrote {} nodes and {} edges to {}",

@@ -96,17 +96,14 @@ fn edge_kind(k: EdgeKind) -> &'static str {
 }
 
 /// Build the graph of the selected threads.
-pub fn build(
-    kind: Kind,
-    set: &PostSet,
-    threads: &Threads,
-    selected: &[usize],
-    codes: Option<(&Codebook, &[Vec<Evidence>])>,
-) -> Graph {
-    match kind {
-        Kind::Replies => replies(set, threads, selected, codes),
+pub fn build(kind: Kind, input: &crate::export::Input) -> Graph {
+    let (set, threads, selected) = (input.set, input.threads, input.selected);
+    let mut g = match kind {
+        Kind::Replies => replies(set, threads, selected, input.codes),
         Kind::Interactions => interactions(set, threads, selected),
-    }
+    };
+    g.pseudonymised = input.pseudonymised;
+    g
 }
 
 fn replies(

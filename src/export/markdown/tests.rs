@@ -241,11 +241,16 @@ fn files_stay_inside_the_output_directory() {
     }
     let threads = build(&set, &Options::default());
     let all: Vec<usize> = (0..threads.threads.len()).collect();
+    let input = crate::export::Input {
+        set: &set,
+        threads: &threads,
+        selected: &all,
+        codes: None,
+        pseudonymised: false,
+    };
     let summary = write(
         &out,
-        &set,
-        &threads,
-        &all,
+        &input,
         Layout::Chronological,
         &indicatif::ProgressBar::hidden(),
     )
@@ -339,7 +344,8 @@ fn semantic_and_learned_codes_show_coder_figure_sentence_and_example_escaped() {
     let (set, threads, book, coding) = model_coded();
     let themes = Themes {
         book: &book,
-        coding: &coding,
+        posts: &coding.posts,
+        threads: &coding.threads,
     };
     for layout in [Layout::Chronological, Layout::Tree] {
         let mut md = String::new();
