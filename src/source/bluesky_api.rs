@@ -33,7 +33,7 @@ use super::net::{authority, FetchError, Fetched, Http, NetConfig, REDACTED};
 use super::{Bars, Context, Format};
 use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PageGuard, Warnings};
 use crate::model::{format_time, AtUri, Missing, Platform, Record};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -129,7 +129,7 @@ pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summa
         .map(|t| t.trim().trim_start_matches('#'))
         .unwrap_or("");
     if query.is_empty() && tag.is_empty() {
-        bail!("give --query or --tag");
+        return Err(super::OptionError::Nothing(&["query", "tag"]).into());
     }
     Ok(super::collect::run(|| Run::new(opts, corpus, bars))?.summary)
 }
@@ -225,9 +225,14 @@ impl super::collect::Collector for Run<'_> {
 
 impl<'a> Run<'a> {
     fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
-        for (flag, u) in [("--pds", &opts.pds), ("--appview", &opts.appview)] {
+        for (option, u) in [("pds", &opts.pds), ("appview", &opts.appview)] {
             if !matches!(u.scheme(), "https" | "http") || authority(u).is_empty() {
-                bail!("{flag} {u}: give the server's root URL (https://...)");
+                return Err(super::OptionError::Bad {
+                    option,
+                    value: u.to_string(),
+                    problem: "not a server's root URL (https://...)",
+                }
+                .into());
             }
         }
         let (key, args) = job_key(opts);

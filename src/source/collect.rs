@@ -20,6 +20,22 @@ impl Bars {
     }
 }
 
+/// An option a collector cannot work with. A collector's `Options` are not flags, so the
+/// library names the option by its field (`api_base`); the command that took it says which
+/// flag it was (`--api-base`).
+#[derive(Debug, thiserror::Error)]
+pub enum OptionError {
+    /// None of these options says what to collect.
+    #[error("nothing to collect: give {}", .0.join(" or "))]
+    Nothing(&'static [&'static str]),
+    #[error("{option} {value:?}: {problem}")]
+    Bad {
+        option: &'static str,
+        value: String,
+        problem: &'static str,
+    },
+}
+
 /// What every collector tells the run around it ([`run`]), which is written once here: the
 /// runtime, Ctrl-C, and how the run's end is recorded. A collector is its phases only.
 #[allow(async_fn_in_trait)]

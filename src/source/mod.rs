@@ -46,7 +46,7 @@ pub mod tweets_js;
 pub mod twitter_api;
 
 #[cfg(feature = "collect")]
-pub use collect::Bars;
+pub use collect::{Bars, OptionError};
 pub use format::{classify, detect, Format, UnknownFormat};
 
 use crate::model::{Provenance, Record};

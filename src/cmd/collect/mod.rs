@@ -22,6 +22,30 @@ pub fn run(command: Command) -> Result<()> {
         Command::Twitter(args) => twitter::run(args),
         Command::Bluesky(args) => bluesky::run(args),
     }
+    .map_err(name_flags)
+}
+
+/// The flag of a collector option: `api_base` → `--api-base` (every collector's flags are its
+/// options' names).
+fn flag(option: &str) -> String {
+    format!("--{}", option.replace('_', "-"))
+}
+
+/// Say an option error of a collector in terms of this command's flags.
+fn name_flags(e: anyhow::Error) -> anyhow::Error {
+    use rethread::source::OptionError;
+    match e.downcast_ref::<OptionError>() {
+        Some(OptionError::Nothing(options)) => {
+            let flags: Vec<String> = options.iter().map(|o| flag(o)).collect();
+            anyhow::anyhow!("nothing to collect: give {}", flags.join(" or "))
+        }
+        Some(OptionError::Bad {
+            option,
+            value,
+            problem,
+        }) => anyhow::anyhow!("{} {value:?}: {problem}", flag(option)),
+        None => e,
+    }
 }
 
 /// The threads a collection job reached, for its summary: from the thread stage, over the
@@ -163,6 +187,29 @@ fn parse_date(s: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_collector_option_error_names_the_commands_flag() {
+        use rethread::source::OptionError;
+        let lib = OptionError::Bad {
+            option: "api_base",
+            value: "ftp://x".into(),
+            problem: "not a server URL",
+        };
+        assert!(
+            !lib.to_string().contains("--"),
+            "the library names no flag: {lib}"
+        );
+        let e = name_flags(lib.into()).to_string();
+        assert_eq!(e, r#"--api-base "ftp://x": not a server URL"#);
+        let e = name_flags(OptionError::Nothing(&["query", "tag"]).into()).to_string();
+        assert_eq!(e, "nothing to collect: give --query or --tag");
+        // Other errors pass as they are.
+        assert_eq!(
+            name_flags(anyhow::anyhow!("disk full")).to_string(),
+            "disk full"
+        );
+    }
 
     #[test]
     fn dates_are_whole_days() {

@@ -127,7 +127,7 @@ pub struct Summary {
 /// Collect into `corpus`. Blocks; runs its own small async runtime.
 pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summary> {
     if opts.tags.is_empty() && opts.search.is_none() {
-        bail!("nothing to collect: give --tag TAG or --search QUERY");
+        return Err(super::OptionError::Nothing(&["tag", "search"]).into());
     }
     Ok(super::collect::run(|| Run::new(opts, corpus, bars))?.summary)
 }
@@ -263,7 +263,12 @@ impl<'a> Run<'a> {
     fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
         let host = authority(&opts.instance);
         if host.is_empty() {
-            bail!("--instance {}: not a server URL", opts.instance);
+            return Err(super::OptionError::Bad {
+                option: "instance",
+                value: opts.instance.to_string(),
+                problem: "not a server URL",
+            }
+            .into());
         }
         let token = opts.token.clone().map(|t| (host.clone(), t));
         let http = Arc::new(Http::new(opts.net.clone(), token, bars.requests.clone())?);
@@ -334,7 +339,12 @@ impl<'a> Run<'a> {
         let mut seen_tags = HashSet::new();
         for tag in &self.opts.tags {
             let Some(tag) = plan::clean_tag(tag) else {
-                bail!("--tag {tag:?}: empty tag");
+                return Err(super::OptionError::Bad {
+                    option: "tag",
+                    value: tag.clone(),
+                    problem: "an empty tag",
+                }
+                .into());
             };
             if !seen_tags.insert(tag.to_lowercase()) {
                 continue;

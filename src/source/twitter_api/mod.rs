@@ -21,7 +21,7 @@ use super::net::{authority, FetchError, Fetched, Http, NetConfig};
 use super::{twarc2, Bars, Context, Format};
 use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PageGuard, Warnings};
 use crate::model::Record;
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{anyhow, Context as _, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -103,7 +103,7 @@ pub fn job_key(opts: &Options) -> (String, String) {
 /// Collect into `corpus`. Blocks; runs its own small async runtime.
 pub fn collect(opts: &Options, corpus: &mut Corpus, bars: &Bars) -> Result<Summary> {
     if opts.query.trim().is_empty() {
-        bail!("--query is empty");
+        return Err(super::OptionError::Nothing(&["query"]).into());
     }
     Ok(super::collect::run(|| Run::new(opts, corpus, bars))?.summary)
 }
@@ -224,7 +224,12 @@ impl<'a> Run<'a> {
     fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
         let host = authority(&opts.api_base);
         if host.is_empty() {
-            bail!("--api-base {}: not a server URL", opts.api_base);
+            return Err(super::OptionError::Bad {
+                option: "api_base",
+                value: opts.api_base.to_string(),
+                problem: "not a server URL",
+            }
+            .into());
         }
         let mut net = opts.net.clone();
         if opts.archive {
