@@ -111,6 +111,56 @@ def main():
            for t in tweets[9:]]
     write("import_convokit", "utterances-old.jsonl", "1", "\n".join(old) + "\n")
 
+    # Bluesky: the seed002 tweets as AT Protocol post views (made-up DIDs and record keys), as a
+    # getPostThread tree (with a notFoundPost parent and a blockedPost reply), a search page,
+    # a feed page with a repost, and one view per line.
+    def at(t):
+        return f"at://did:plc:seed{t['user']['screen_name'].lower()[:16]}/app.bsky.feed.post/{t['id_str']}"
+    by_id = {t["id_str"]: t for t in tweets}
+
+    def view(t):
+        text = html.unescape(t["full_text"])
+        record = {"$type": "app.bsky.feed.post", "text": text,
+                  "createdAt": datetime.strptime(t["created_at"], "%a %b %d %H:%M:%S %z %Y").isoformat(),
+                  "langs": ["en"]}
+        tag = text.find("#")
+        if tag >= 0:
+            end = tag + 1
+            while end < len(text) and text[end].isalnum():
+                end += 1
+            start_b, end_b = len(text[:tag].encode()), len(text[:end].encode())
+            record["facets"] = [{"index": {"byteStart": start_b, "byteEnd": end_b},
+                                 "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": text[tag + 1:end]}]}]
+        parent = t.get("in_reply_to_status_id_str")
+        if parent and parent in by_id:
+            root = by_id[parent]
+            while root.get("in_reply_to_status_id_str") in by_id:
+                root = by_id[root["in_reply_to_status_id_str"]]
+            record["reply"] = {"root": {"uri": at(root), "cid": "c"}, "parent": {"uri": at(by_id[parent]), "cid": "c"}}
+        handle = t["user"]["screen_name"].lower() + ".bsky.social"
+        return {"uri": at(t), "cid": "c", "author": {"did": at(t).split("/")[2], "handle": handle,
+                "displayName": t["user"].get("name", "")}, "record": record, "replyCount": 0,
+                "indexedAt": record["createdAt"]}
+
+    views = [view(t) for t in tweets]
+    children = {}
+    for t in tweets:
+        children.setdefault(t.get("in_reply_to_status_id_str"), []).append(t)
+
+    def node(t):
+        return {"$type": "app.bsky.feed.defs#threadViewPost", "post": view(t),
+                "replies": [node(c) for c in children.get(t["id_str"], [])]}
+    roots = [t for t in tweets if t.get("in_reply_to_status_id_str") not in by_id]
+    tree = node(roots[0])
+    tree["parent"] = {"$type": "app.bsky.feed.defs#notFoundPost", "uri": at(roots[0])[:-1] + "0", "notFound": True}
+    tree["replies"].append({"$type": "app.bsky.feed.defs#blockedPost", "uri": at(roots[0])[:-1] + "9",
+                            "blocked": True, "author": {"did": "did:plc:blocked"}})
+    write("import_bluesky", "thread.json", "0", compact({"thread": tree}))
+    write("import_bluesky", "search.json", "1", compact({"posts": views, "cursor": "25"}))
+    write("import_bluesky", "feed.json", "3", compact({"feed": [{"post": views[0]}, {"post": views[1], "reason": {
+        "$type": "app.bsky.feed.defs#reasonRepost", "by": views[2]["author"], "indexedAt": views[2]["indexedAt"]}}]}))
+    write("import_bluesky", "views.jsonl", "0", "\n".join(compact(v) for v in views) + "\n")
+
     # HTML to text: every content of the Mastodon fixture, and a few shapes Mastodon sends.
     for i, s in enumerate(statuses):
         write("html_text", f"content-{i:02}.html", "", s["content"])

@@ -48,7 +48,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   exit 2
 fi
 
-all=(import_mastodon import_twarc2 import_twarc1 import_tweets_js import_twcs import_convokit html_text)
+all=(import_mastodon import_twarc2 import_twarc1 import_tweets_js import_twcs import_convokit import_bluesky html_text)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
@@ -106,6 +106,12 @@ if [ -d "$shared" ]; then
   sample import_twarc2 streaming_output_with_error.jsonl 1 "$t/streaming_output_with_error.jsonl"
   sample import_twarc2 flat-head.jsonl 1 "$t/flat.jsonl" 20
   sample import_twarc2 kfc_from.jsonl 0 "$shared/twitter_v2/academictwitteR/kfc_from.jsonl"
+  b=$shared/bluesky
+  for f in "$b"/threads/*.json "$b"/threads/synthetic/*.json "$b"/car/arroba_snarfed2.car \
+    "$b"/car/indigo_bnewbold.robocracy.org.*.car "$b"/car/indigo_greenground.repo.car; do
+    [ -f "$f" ] && sample import_bluesky "$(basename "$f")" 0 "$f"
+  done
+  sample import_bluesky searchPosts-filtered.json 1 "$b/search/atrrr_searchPosts_q-atrrr_tag-rstats_filtered.json"
   sample import_twcs sample-head.csv 0 "$shared/twcs/naman-tiwari_sample.csv" 40
   # The pandas re-save: index column, float ids, bare CRs inside fields.
   sample import_twcs head5k-head.csv 1 "$shared/twcs/monalisapatra26_twcs_head5k.csv" 80
