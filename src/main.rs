@@ -63,7 +63,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", cmd::cli_message(&e));
             ExitCode::FAILURE
         }
     }

@@ -84,6 +84,40 @@ pub fn formats(
         .map(|s| OutputFormat::from_str(&s, false).expect("every allowed value is a format"))
 }
 
+/// An error as the command line says it: each typed library error about a value the user gave
+/// is said with the flag that gave it (the library names no flag); the rest as they are. The
+/// whole chain, joined as `{:#}` joins it.
+pub fn cli_message(e: &anyhow::Error) -> String {
+    use rethread::corpus::CorpusError;
+    e.chain()
+        .map(|c| {
+            if let Some(ce) = c.downcast_ref::<CorpusError>() {
+                match ce {
+                    CorpusError::Missing(p) => format!(
+                        "{}: no such corpus; create it with `rethread import FILE... --db {}`, or read files directly with --input",
+                        p.display(),
+                        p.display()
+                    ),
+                    CorpusError::Foreign { name, tables } => format!(
+                        "{name}: not a rethread corpus (it has tables {tables}); give --db a new file or a corpus made by rethread"
+                    ),
+                }
+            } else if c.downcast_ref::<rethread::export::pseudonym::ShortSalt>().is_some() {
+                format!("{c} (set RETHREAD_SALT or --salt)")
+            } else if let Some(f) = c.downcast_ref::<rethread::themes::eval::FoldsError>() {
+                if f.folds < 2 {
+                    format!("--cv {}: need at least 2 folds", f.folds)
+                } else {
+                    format!("--cv {}: more folds than the {} labelled texts", f.folds, f.texts)
+                }
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// When the library could not tell a file's format, say which flag of this command forces
 /// one (the library names no flag); any other error passes as it is.
 pub fn name_format_flag(e: anyhow::Error, flag: &str) -> anyhow::Error {
@@ -482,4 +516,34 @@ pub fn spinner(label: &str) -> ProgressBar {
     bar.set_message(label.to_string());
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Library errors about a value name no flag; the command line's message does.
+    #[test]
+    fn typed_library_errors_are_said_with_their_flags() {
+        let missing = rethread::corpus::Corpus::open_existing(std::path::Path::new("no/such.db"))
+            .err()
+            .expect("no corpus there");
+        assert!(!missing.to_string().contains("--"), "{missing}");
+        let said = cli_message(&missing.context("reading"));
+        assert!(
+            said.starts_with("reading: no/such.db: no such corpus;")
+                && said.contains("--db")
+                && said.contains("--input"),
+            "{said}"
+        );
+        let salt = rethread::export::pseudonym::Pseudonymizer::new("short")
+            .err()
+            .unwrap();
+        assert!(!salt.to_string().contains("--"));
+        assert!(cli_message(&salt).ends_with("(set RETHREAD_SALT or --salt)"));
+        let folds: anyhow::Error = rethread::themes::eval::FoldsError { folds: 1, texts: 9 }.into();
+        assert!(!folds.to_string().contains("--"));
+        assert_eq!(cli_message(&folds), "--cv 1: need at least 2 folds");
+        assert_eq!(cli_message(&anyhow::anyhow!("disk full")), "disk full");
+    }
 }

@@ -23,7 +23,7 @@ pub use collect::{
 };
 pub use embeddings::{PostEmbedding, StoredEmbedding};
 pub use packed::PackedPost;
-pub use sqlite::{Corpus, ImportWriter};
+pub use sqlite::{Corpus, CorpusError, ImportWriter};
 
 use crate::model::Author;
 use crate::model::{Missing, Platform, Post, Record};

@@ -25,6 +25,16 @@ use super::{Outcome, PostSet, Tally};
 use crate::model::{format_time, parse_time, Author, Missing, Platform, Post, Provenance, Record};
 use crate::source::{FileReport, Format};
 use anyhow::{bail, Context, Result};
+
+/// A path that is not a corpus rethread may use. Typed, and naming no flag: the command that
+/// took the path says which flag to change (`--db`) and what else to do (`--input`).
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("{}: no such corpus (import or collect into it first)", .0.display())]
+    Missing(std::path::PathBuf),
+    #[error("{name}: not a rethread corpus (it has tables {tables}); give a new file or a corpus made by rethread")]
+    Foreign { name: String, tables: String },
+}
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::sync::Arc;
@@ -185,11 +195,7 @@ impl Corpus {
     /// so that a mistyped `--db` does not quietly report zero threads.
     pub fn open_existing(path: &Path) -> Result<Corpus> {
         if !path.exists() {
-            bail!(
-                "{}: no such corpus; create it with `rethread import FILE... --db {}`, or read files directly with --input",
-                path.display(),
-                path.display()
-            );
+            return Err(CorpusError::Missing(path.to_path_buf()).into());
         }
         Self::open(path)
     }
@@ -765,9 +771,11 @@ fn check_schema(name: &str, version: i64, tables: &[String]) -> Result<()> {
         if tables.len() > SHOWN {
             list.push_str(&format!(" … {} in all", tables.len()));
         }
-        bail!(
-            "{name}: not a rethread corpus (it has tables {list}); give --db a new file or a corpus made by rethread"
-        );
+        return Err(CorpusError::Foreign {
+            name: name.to_string(),
+            tables: list,
+        }
+        .into());
     }
     if version > SCHEMA_VERSION {
         bail!("{name}: corpus schema version {version} is newer than this rethread understands ({SCHEMA_VERSION})");
@@ -1112,8 +1120,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = Corpus::open_existing(&dir.path().join("nope.db"))
             .err()
-            .unwrap()
-            .to_string();
-        assert!(err.contains("nope.db") && err.contains("--input"), "{err}");
+            .unwrap();
+        // Typed, naming no flag: the command says `--db` and `--input` (cmd::cli_message).
+        assert!(matches!(err.downcast_ref::<CorpusError>(), Some(CorpusError::Missing(_))));
+        let err = err.to_string();
+        assert!(err.contains("nope.db: no such corpus") && !err.contains("--"), "{err}");
     }
 }

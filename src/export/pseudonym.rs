@@ -69,6 +69,11 @@ enum Link {
     Removed,
 }
 
+/// A salt too short to keep the pseudonyms secret (the command says where the salt comes from).
+#[derive(Debug, thiserror::Error)]
+#[error("the pseudonymisation salt must be at least 8 characters")]
+pub struct ShortSalt;
+
 pub struct Pseudonymizer {
     salt: String,
 }
@@ -77,7 +82,7 @@ impl Pseudonymizer {
     /// `salt` must be secret to the researcher and non-empty.
     pub fn new(salt: &str) -> anyhow::Result<Pseudonymizer> {
         if salt.trim().len() < 8 {
-            anyhow::bail!("the pseudonymisation salt must be at least 8 characters (set RETHREAD_SALT or --salt)");
+            return Err(ShortSalt.into());
         }
         Ok(Pseudonymizer {
             salt: salt.to_string(),

@@ -309,18 +309,25 @@ impl SplitMix64 {
     }
 }
 
+/// A number of cross-validation folds that cannot be dealt (fewer than 2, or more than the
+/// texts). Typed: the command names its flag (`--cv`).
+#[derive(Debug, thiserror::Error)]
+#[error("{folds} folds: {}", if *.folds < 2 { "need at least 2".to_string() } else { format!("more folds than the {} labelled texts", .texts) })]
+pub struct FoldsError {
+    pub folds: usize,
+    pub texts: usize,
+}
+
 /// Deal the gold texts into `k` stratified folds: each stratum (texts with the same set of
 /// themes) is shuffled and dealt round the folds, carrying on from where the last stratum
 /// stopped, so the folds' sizes differ by at most one.
 pub fn stratified_folds(gold: &[Gold], k: usize, seed: u64) -> Result<Vec<usize>> {
-    if k < 2 {
-        bail!("--cv {k}: need at least 2 folds");
-    }
-    if k > gold.len() {
-        bail!(
-            "--cv {k}: more folds than the {} labelled texts",
-            gold.len()
-        );
+    if k < 2 || k > gold.len() {
+        return Err(FoldsError {
+            folds: k,
+            texts: gold.len(),
+        }
+        .into());
     }
     let mut strata: BTreeMap<Vec<&str>, Vec<usize>> = BTreeMap::new();
     for (i, g) in gold.iter().enumerate() {

@@ -914,6 +914,7 @@ impl<'r> Tx<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Platform;
     use std::time::Duration;
 
     fn opts() -> Options {
