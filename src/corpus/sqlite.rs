@@ -1122,8 +1122,14 @@ mod tests {
             .err()
             .unwrap();
         // Typed, naming no flag: the command says `--db` and `--input` (cmd::cli_message).
-        assert!(matches!(err.downcast_ref::<CorpusError>(), Some(CorpusError::Missing(_))));
+        assert!(matches!(
+            err.downcast_ref::<CorpusError>(),
+            Some(CorpusError::Missing(_))
+        ));
         let err = err.to_string();
-        assert!(err.contains("nope.db: no such corpus") && !err.contains("--"), "{err}");
+        assert!(
+            err.contains("nope.db: no such corpus") && !err.contains("--"),
+            "{err}"
+        );
     }
 }

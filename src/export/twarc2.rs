@@ -38,7 +38,7 @@ const PER_PAGE: usize = 100;
 /// otherwise fail the export of the whole corpus. JSON that spans lines is joined onto one
 /// line by [`write_compact`], which keeps every byte but the whitespace between tokens; JSON
 /// already on one line is written byte for byte.
-pub fn write(corpus: &Corpus, out: &mut (impl Write + ?Sized)) -> Result<Report> {
+pub fn write(corpus: &Corpus, out: &mut dyn Write) -> Result<Report> {
     let pages = corpus.for_each_page("twitter", |body| {
         if body.contains(['\n', '\r']) {
             // Pretty-printed by whoever sent it: one line per page is the format.
@@ -118,23 +118,11 @@ pub fn write(corpus: &Corpus, out: &mut (impl Write + ?Sized)) -> Result<Report>
         data.push(tweet);
         report.tweets += 1;
         if data.len() == PER_PAGE {
-            flush(
-                &mut data,
-                &mut users,
-                &mut seen_users,
-                &mut report,
-                &mut &mut *out,
-            )?;
+            flush(&mut data, &mut users, &mut seen_users, &mut report, out)?;
         }
         Ok(())
     })?;
-    flush(
-        &mut data,
-        &mut users,
-        &mut seen_users,
-        &mut report,
-        &mut &mut *out,
-    )?;
+    flush(&mut data, &mut users, &mut seen_users, &mut report, out)?;
     let missing = corpus.missing_of("twitter")?;
     for chunk in missing.chunks(PER_PAGE) {
         let errors: Vec<Value> = chunk
