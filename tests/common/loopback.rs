@@ -16,12 +16,15 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 /// One request as received.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Request {
+    pub method: String,
     /// The request target: path and query, as sent.
     pub target: String,
     /// Header lines in the order sent, names as written.
     pub headers: Vec<(String, String)>,
+    /// The body, by its `Content-Length` (empty for the collectors' GETs).
+    pub body: String,
 }
 
 impl Request {
@@ -143,8 +146,9 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Request>>, answer: &Answer, max: usi
     }
 }
 
-/// Read one request's line and headers (collectors send GETs, so no body); `None` when the
-/// client closed the connection. Shared with the Twitter API server in `xapi.rs`.
+/// Read one request: its line, headers and body (by `Content-Length`: XRPC sessions are POSTs);
+/// `None` when the client closed the connection. Shared with the API servers in `xapi.rs` and
+/// `xrpc.rs`.
 pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -164,8 +168,22 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<Request> {
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-    Some(Request { target, headers })
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or("GET").to_string();
+    let target = parts.next().unwrap_or("/").to_string();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request {
+        method,
+        target,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 /// Run `rethread collect NETWORK` (`mastodon` or `twitter`) in `dir` against the server at

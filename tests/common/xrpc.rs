@@ -19,9 +19,10 @@
 //! is logged, so a test can import exactly what the collector was sent.
 #![allow(dead_code)]
 
+use crate::common::loopback::Request;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -187,54 +188,10 @@ impl Xrpc {
     }
 }
 
-struct Req {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-fn read(reader: &mut impl BufRead) -> Option<Req> {
-    let mut line = String::new();
-    if reader.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body).ok()?;
-    Some(Req {
-        method,
-        target,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
-}
-
 fn serve(stream: TcpStream, state: &Mutex<State>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
-    while let Some(req) = read(&mut reader) {
+    while let Some(req) = crate::common::loopback::read_request(&mut reader) {
         let (status, body, extra) = answer(state, &req);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -273,7 +230,7 @@ fn error(
     )
 }
 
-fn answer(state: &Mutex<State>, req: &Req) -> (&'static str, String, Vec<(String, String)>) {
+fn answer(state: &Mutex<State>, req: &Request) -> (&'static str, String, Vec<(String, String)>) {
     let delay = state.lock().unwrap().delay;
     std::thread::sleep(delay);
     let fault = {
@@ -319,10 +276,8 @@ fn answer(state: &Mutex<State>, req: &Req) -> (&'static str, String, Vec<(String
             .map(|(_, v)| v.into_owned())
     };
     let bearer = req
-        .headers
-        .iter()
-        .find(|(k, _)| k == "authorization")
-        .and_then(|(_, v)| v.strip_prefix("Bearer "))
+        .header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
     let mut st = state.lock().unwrap();
     let issue = |st: &mut State| {
