@@ -11,6 +11,13 @@ pub struct Bars {
 }
 
 impl Bars {
+    /// Take the bars off the terminal, before the summary is printed.
+    pub fn finish_and_clear(&self) {
+        for b in [&self.posts, &self.threads, &self.requests] {
+            b.finish_and_clear();
+        }
+    }
+
     pub fn hidden() -> Bars {
         Bars {
             posts: indicatif::ProgressBar::hidden(),

@@ -112,9 +112,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut corpus = Corpus::open(&args.db)?;
     let bars = bars();
     let summary = bluesky_api::collect(&opts, &mut corpus, &bars)?;
-    for b in [&bars.posts, &bars.threads, &bars.requests] {
-        b.finish_and_clear();
-    }
+    bars.finish_and_clear();
     // The job's threads: those holding a post of a root it asked (the root, or a post of its
     // conversation when the root itself is gone).
     let threads = super::job_threads(&corpus, &summary.job, |set, frontier| {
@@ -144,17 +142,7 @@ pub fn run(args: Args) -> Result<()> {
 fn report(s: &Summary, t: super::JobThreads, db: &Path) {
     let (threads, complete, in_threads) = (t.threads, t.complete, t.posts);
     let c = &s.counters;
-    eprintln!(
-        "{} {} (job {}{})",
-        if s.interrupted {
-            "interrupted:"
-        } else {
-            "collected into"
-        },
-        db.display(),
-        s.job,
-        if s.resumed { ", resumed" } else { "" },
-    );
+    eprintln!("{}", super::headline(s.interrupted, db, &s.job, s.resumed),);
     eprintln!(
         "  posts: {} matched, {} stored with their threads",
         c.matched, c.stored
@@ -182,10 +170,5 @@ fn report(s: &Summary, t: super::JobThreads, db: &Path) {
         c.sessions,
         c.refreshes
     );
-    for w in c.warnings.lines() {
-        eprintln!("warning: {w}");
-    }
-    for e in &s.errors {
-        eprintln!("error: {e}");
-    }
+    super::print_warnings_and_errors(&c.warnings, &s.errors);
 }

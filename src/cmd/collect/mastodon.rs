@@ -110,9 +110,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut corpus = Corpus::open(&args.db)?;
     let bars = bars();
     let summary = mastodon_api::collect(&opts, &mut corpus, &bars)?;
-    for b in [&bars.posts, &bars.threads, &bars.requests] {
-        b.finish_and_clear();
-    }
+    bars.finish_and_clear();
     // The job's threads: those holding a post it asked (found by id or by another server's id).
     let threads = super::job_threads(&corpus, &summary.job, |set, frontier| {
         frontier
@@ -178,15 +176,8 @@ fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
     }
     let left_out: u64 = c.left_out.values().sum();
     eprintln!(
-        "{} {} (job {}{}){}",
-        if s.interrupted {
-            "interrupted:"
-        } else {
-            "collected into"
-        },
-        db.display(),
-        s.job,
-        if s.resumed { ", resumed" } else { "" },
+        "{}{}",
+        super::headline(s.interrupted, db, &s.job, s.resumed),
         s.server
             .as_deref()
             .map(|v| format!(", server {v}"))
@@ -244,12 +235,7 @@ fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
     );
     // A server that paged in circles: what it sent is kept and the job is complete as far as
     // it goes, so these are warnings (exit 0), not errors; running again would not help.
-    for w in c.warnings.lines() {
-        eprintln!("warning: {w}");
-    }
-    for e in &s.errors {
-        eprintln!("error: {e}");
-    }
+    super::print_warnings_and_errors(&c.warnings, &s.errors);
 }
 
 #[cfg(test)]

@@ -98,6 +98,30 @@ pub fn job_threads(
     Ok(totals)
 }
 
+/// The first line of a collection's summary: where it went, the job, and how the run ended.
+pub fn headline(interrupted: bool, db: &std::path::Path, job: &str, resumed: bool) -> String {
+    format!(
+        "{} {} (job {job}{})",
+        if interrupted {
+            "interrupted:"
+        } else {
+            "collected into"
+        },
+        db.display(),
+        if resumed { ", resumed" } else { "" },
+    )
+}
+
+/// The last lines of a collection's summary: its warnings, then its errors.
+pub fn print_warnings_and_errors(warnings: &rethread::corpus::Warnings, errors: &[String]) {
+    for w in warnings.lines() {
+        eprintln!("warning: {w}");
+    }
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+}
+
 /// How a collector treats the network: the flags every `collect` command shares.
 #[derive(clap::Args, Debug)]
 pub struct NetArgs {

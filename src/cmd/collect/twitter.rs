@@ -85,9 +85,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut corpus = Corpus::open(&args.db)?;
     let bars = bars();
     let summary = twitter_api::collect(&opts, &mut corpus, &bars)?;
-    for b in [&bars.posts, &bars.threads, &bars.requests] {
-        b.finish_and_clear();
-    }
+    bars.finish_and_clear();
     // The job's threads: those holding a tweet of a conversation it asked.
     let threads = super::job_threads(&corpus, &summary.job, |set, frontier| {
         (0..set.len())
@@ -111,17 +109,7 @@ pub fn run(args: Args) -> Result<()> {
 
 fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
     let c = &s.counters;
-    eprintln!(
-        "{} {} (job {}{})",
-        if s.interrupted {
-            "interrupted:"
-        } else {
-            "collected into"
-        },
-        db.display(),
-        s.job,
-        if s.resumed { ", resumed" } else { "" },
-    );
+    eprintln!("{}", super::headline(s.interrupted, db, &s.job, s.resumed),);
     eprintln!(
         "  tweets: {} matched, {} stored with their conversations",
         c.matched, c.stored
@@ -149,10 +137,5 @@ fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
     );
     // A server that paged in circles: what it sent is kept and the job is complete as far as
     // it goes, so these are warnings (exit 0), not errors; running again would not help.
-    for w in c.warnings.lines() {
-        eprintln!("warning: {w}");
-    }
-    for e in &s.errors {
-        eprintln!("error: {e}");
-    }
+    super::print_warnings_and_errors(&c.warnings, &s.errors);
 }
