@@ -35,6 +35,7 @@ enum Command {
     Collect(cmd::collect::Command),
     Import(cmd::import::Args),
     Threads(cmd::threads::Args),
+    Coverage(cmd::coverage::Args),
     Themes(cmd::themes::Args),
     #[command(subcommand)]
     Export(cmd::export::Command),
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
         Command::Collect(command) => cmd::collect::run(command),
         Command::Import(args) => cmd::import::run(args),
         Command::Threads(args) => cmd::threads::run(args),
+        Command::Coverage(args) => cmd::coverage::run(args),
         Command::Themes(args) => cmd::themes::run(args),
         Command::Export(command) => cmd::export::run(command),
         Command::Completions(args) => cmd::completions::run(args, Cli::command()),

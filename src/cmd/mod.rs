@@ -3,6 +3,7 @@
 
 pub mod collect;
 pub mod completions;
+pub mod coverage;
 pub mod export;
 pub mod import;
 pub mod man;

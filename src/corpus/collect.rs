@@ -17,6 +17,8 @@
 //!   `failed` (with the reason).
 //! - `fetches(platform, id, server, endpoint, authenticated, fetched_at)`: where each post was
 //!   first fetched from each server.
+//! - `collect_matches(job, server, key, id)`: which server's tag timeline or search returned
+//!   which post (`key` = [`match_key`] of its `uri`), for the coverage report.
 
 use super::{Corpus, ImportWriter};
 use anyhow::Result;
@@ -192,7 +194,128 @@ pub fn job_key(args: serde_json::Value) -> (String, String) {
     (key, args)
 }
 
+/// The identity of a matched post across servers, as `collect_matches` keeps it: a digest of
+/// its `uri` (every server gives a federated post its own local id, but the same `uri`).
+pub fn match_key(uri: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(uri.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The coverage of one job, from `collect_matches`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatchCounts {
+    /// Per server, most matches first: (server, matched, only here).
+    pub servers: Vec<(String, u64, u64)>,
+    /// Per pair of servers (a before b in `servers`): posts both returned.
+    pub overlap: Vec<(String, String, u64)>,
+    /// Distinct posts any server returned.
+    pub union: u64,
+}
+
 impl Corpus {
+    /// How many posts each server's timelines returned for `job`, how many only it did, the
+    /// overlap of each pair, and the union.
+    pub fn match_counts(&self, job: &str) -> Result<MatchCounts> {
+        let mut out = MatchCounts::default();
+        let mut stmt = self.conn.prepare(
+            "SELECT m.server, count(*),
+                    sum(NOT EXISTS (SELECT 1 FROM collect_matches o
+                                    WHERE o.job = m.job AND o.key = m.key AND o.server <> m.server))
+             FROM collect_matches m WHERE m.job = ?1
+             GROUP BY m.server ORDER BY count(*) DESC, m.server",
+        )?;
+        let rows = stmt.query_map(params![job], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get::<_, i64>(2)? as u64,
+            ))
+        })?;
+        for row in rows {
+            out.servers.push(row?);
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT a.server, b.server, count(*) FROM collect_matches a
+             JOIN collect_matches b ON b.job = a.job AND b.key = a.key AND a.server <> b.server
+             WHERE a.job = ?1 GROUP BY a.server, b.server",
+        )?;
+        let pairs: std::collections::HashMap<(String, String), u64> = stmt
+            .query_map(params![job], |r| {
+                Ok(((r.get(0)?, r.get(1)?), r.get::<_, i64>(2)? as u64))
+            })?
+            .collect::<Result<_, _>>()?;
+        for (i, (a, _, _)) in out.servers.iter().enumerate() {
+            for (b, _, _) in &out.servers[i + 1..] {
+                let n = pairs.get(&(a.clone(), b.clone())).copied().unwrap_or(0);
+                out.overlap.push((a.clone(), b.clone(), n));
+            }
+        }
+        out.union = self.match_counts_union(job)?;
+        Ok(out)
+    }
+
+    /// How many distinct posts the job's timelines matched.
+    pub fn match_counts_union(&self, job: &str) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(DISTINCT key) FROM collect_matches WHERE job = ?1",
+            params![job],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// The keys of every post the job's timelines matched (see [`match_key`]).
+    pub fn matched_keys(&self, job: &str) -> Result<std::collections::HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT key FROM collect_matches WHERE job = ?1")?;
+        let rows = stmt.query_map(params![job], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The `uri`s of the stored posts that `server`'s timelines matched for `job` (posts left
+    /// out have none stored), for `--discover` to count the servers they come from.
+    pub fn matched_uris_on(&self, job: &str, server: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT coalesce(p.uri, q.uri) FROM collect_matches m
+             LEFT JOIN posts p ON p.platform = 'mastodon' AND p.id = m.id
+             LEFT JOIN aliases a ON a.platform = 'mastodon' AND a.id = m.id
+             LEFT JOIN posts q ON q.platform = 'mastodon' AND q.id = a.canonical
+             WHERE m.job = ?1 AND m.server = ?2 AND coalesce(p.uri, q.uri) IS NOT NULL
+             ORDER BY m.id",
+        )?;
+        let rows = stmt.query_map(params![job, server], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every stored id of one Mastodon post: the id it is stored under and its aliases (one
+    /// per server that showed a copy), from any one of them.
+    pub fn copies_of(&self, id: &str) -> Result<Vec<String>> {
+        let canonical: String = self
+            .conn
+            .prepare_cached(
+                "SELECT canonical FROM aliases WHERE platform = 'mastodon' AND id = ?1",
+            )?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?
+            .unwrap_or_else(|| id.to_string());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM posts WHERE platform = 'mastodon' AND id = ?1
+             UNION SELECT id FROM aliases WHERE platform = 'mastodon' AND canonical = ?1",
+        )?;
+        let rows = stmt.query_map(params![canonical], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The collection jobs in the corpus, newest first: (job, args JSON).
+    pub fn collect_jobs(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT job, args FROM collect_jobs ORDER BY started_at DESC, job")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// End a run of job `key`: save its counters (JSON) and, when `done`, mark it finished, in
     /// one transaction.
     pub fn end_run(&mut self, key: &str, counters: &str, done: bool) -> Result<()> {
@@ -232,6 +355,9 @@ impl Corpus {
                     .execute("DELETE FROM collect_cursors WHERE job = ?1", params![key])?;
                 w.conn
                     .execute("DELETE FROM collect_frontier WHERE job = ?1", params![key])?;
+                // A new run pages every timeline again: its coverage is what it finds.
+                w.conn
+                    .execute("DELETE FROM collect_matches WHERE job = ?1", params![key])?;
                 w.conn.execute(
                     "INSERT INTO collect_jobs (job, args, started_at, finished_at, counters)
                      VALUES (?1, ?2, ?3, NULL, '{}')
@@ -455,6 +581,36 @@ impl Corpus {
 }
 
 impl ImportWriter<'_> {
+    /// Record that `server`'s timeline returned the post with this key (`id` its id there).
+    pub fn add_match(&mut self, job: &str, server: &str, key: &str, id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO collect_matches (job, server, key, id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![job, server, key, id])?;
+        Ok(())
+    }
+
+    /// Has the job matched this post (by key) on any server?
+    pub fn matched(&self, job: &str, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM collect_matches WHERE job = ?1 AND key = ?2)",
+            )?
+            .query_row(params![job, key], |r| r.get(0))?)
+    }
+
+    /// Has the job matched this post (by key) on `server`?
+    pub fn matched_on(&self, job: &str, server: &str, key: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM collect_matches WHERE job = ?1 AND server = ?2 AND key = ?3)",
+            )?
+            .query_row(params![job, server, key], |r| r.get(0))?)
+    }
+
     pub fn set_cursor(&mut self, job: &str, stream: &str, c: &Cursor) -> Result<()> {
         self.conn
             .prepare_cached(

@@ -19,7 +19,8 @@ mod packed;
 mod sqlite;
 
 pub use collect::{
-    job_key, Cursor, FrontierState, Job, PageGuard, PageStop, Warnings, MAX_EMPTY_PAGES,
+    job_key, match_key, Cursor, FrontierState, Job, MatchCounts, PageGuard, PageStop, Warnings,
+    MAX_EMPTY_PAGES,
 };
 pub use embeddings::{PostEmbedding, StoredEmbedding};
 pub use packed::PackedPost;

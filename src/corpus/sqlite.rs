@@ -140,6 +140,17 @@ CREATE TABLE IF NOT EXISTS collect_cursors (
     done     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (job, stream)
 );
+-- Which server's tag timeline or search returned which post, per job: the ground of the
+-- coverage report. `key` is a digest of the post's `uri` (its identity across servers), so that
+-- a post shown by five servers is one key with five rows, and no content (nor the account
+-- name a `uri` carries) of a post left out is kept; `id` is the post's id on that server.
+CREATE TABLE IF NOT EXISTS collect_matches (
+    job    TEXT NOT NULL,
+    server TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    id     TEXT NOT NULL,
+    PRIMARY KEY (job, server, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS collect_frontier (
     job      TEXT NOT NULL,
     server   TEXT NOT NULL,

@@ -203,9 +203,10 @@ struct Host {
 pub struct Http {
     client: reqwest::Client,
     cfg: NetConfig,
-    /// The token and the one server it belongs to: it is never sent anywhere else.
-    token: Option<(String, String)>,
-    /// The secrets never to let through from an answer: the token.
+    /// Each token and the one server it belongs to (by authority): a token is never sent
+    /// anywhere else.
+    tokens: HashMap<String, String>,
+    /// The secrets never to let through from an answer: every token, from every server.
     redactor: Redactor,
     hosts: Mutex<HashMap<String, Arc<Host>>>,
     pub stats: Stats,
@@ -240,6 +241,17 @@ impl Http {
         secrets: &[&str],
         bar: ProgressBar,
     ) -> anyhow::Result<Http> {
+        Http::with_tokens(cfg, token.into_iter().collect(), secrets, bar)
+    }
+
+    /// A client with a token for each of several servers (`(authority, token)`): each goes to
+    /// its own server only, and all are redacted from every server's answers.
+    pub fn with_tokens(
+        cfg: NetConfig,
+        tokens: Vec<(String, String)>,
+        secrets: &[&str],
+        bar: ProgressBar,
+    ) -> anyhow::Result<Http> {
         let client = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .timeout(cfg.timeout)
@@ -249,18 +261,19 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let seed = Utc::now().timestamp_nanos_opt().unwrap_or(1) as u64 | 1;
-        // Every secret the client is given goes in here (today the one token); the token is
-        // redacted from every server's answers, not only from those of the server it is sent to.
+        // Every secret the client is given goes in here; a token is redacted from every
+        // server's answers, not only from those of the server it is sent to.
         let redactor = Redactor::new(
-            token
+            tokens
                 .iter()
                 .map(|(_, t)| t.as_str())
                 .chain(secrets.iter().copied()),
         );
+        let tokens: HashMap<String, String> = tokens.into_iter().collect();
         Ok(Http {
             client,
             cfg,
-            token,
+            tokens,
             redactor,
             hosts: Mutex::new(HashMap::new()),
             stats: Stats::default(),
@@ -290,7 +303,7 @@ impl Http {
     }
 
     pub fn authenticated_for(&self, host: &str) -> bool {
-        self.token.as_ref().is_some_and(|(h, _)| h == host)
+        self.tokens.contains_key(host)
     }
 
     fn host(&self, name: &str) -> Arc<Host> {
@@ -374,7 +387,7 @@ impl Http {
             };
             let bearer = match post {
                 Some((_, bearer)) => bearer,
-                None => self.token.as_ref().map(|(_, t)| t.as_str()),
+                None => self.tokens.get(&host_name).map(String::as_str),
             };
             if let (true, Some(token)) = (authenticated, bearer) {
                 req = req.bearer_auth(token);

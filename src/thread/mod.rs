@@ -18,6 +18,8 @@
 //! Nothing here recurses: a chain a million replies deep is walked with explicit queues and
 //! stacks. Every order is defined (time, then id), so the same input gives the same output.
 
+pub mod coverage;
+
 use crate::corpus::{PackedPost, PostSet};
 use crate::model::{cmp_ids, Platform};
 use chrono::{DateTime, Utc};

@@ -1,5 +1,5 @@
-//! `rethread collect mastodon`: a hashtag or a search on a Mastodon server, and every thread
-//! its posts belong to, into the corpus.
+//! `rethread collect mastodon`: a hashtag or a search on one or several Mastodon servers, and
+//! every thread its posts belong to, into the corpus.
 
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -9,32 +9,58 @@ use rethread::source::net::NetConfig;
 use std::time::Duration;
 use url::Url;
 
-/// Collect posts with a hashtag (or matching a search) from a Mastodon server, and the whole
-/// thread of each, into the corpus.
+/// Collect posts with a hashtag (or matching a search) from one or several Mastodon servers,
+/// and the whole thread of each, into the corpus.
 ///
 ///   rethread collect mastodon --instance https://mastodon.social --tag customerservice
+///   rethread collect mastodon --instance mastodon.social --instance fosstodon.org --tag cx
+///   rethread coverage
 ///   rethread export markdown --out transcripts
 ///
-/// The tag timeline is paged 40 posts at a time, newest first, until --since, --max-posts or
-/// its end. Then each thread is fetched once through its context, on the server asked and on
-/// the server each post comes from, so that replies only their own server knows are found too.
-/// Parents that cannot be had are recorded with the reason (deleted, not public, server refused,
-/// timed out) and shown as gaps in the transcripts.
+/// A server only knows the posts that reached it: its tag timeline is a sample of the tag.
+/// Ask several (--instance repeated, or --instances FILE), and --discover N more: the N
+/// servers that wrote most of the posts found. A post shown by several servers is stored once
+/// (joined by its uri), and the summary and `rethread coverage` say what each server added.
+///
+/// Each tag timeline is paged 40 posts at a time, newest first, until --since, --max-posts or
+/// its end. Then each thread is fetched once through its context, on the server the post
+/// comes from (its origin knows its replies best; the server that showed it when the origin
+/// cannot be asked), and on the origin of the thread's root. Parents that cannot be had are
+/// recorded with the reason (deleted, not public, server refused, timed out) and shown as gaps
+/// in the transcripts.
 ///
 /// Only public and unlisted posts are stored. Posts of accounts that opt out (`noindex`, or
 /// #nobot / #noindex in their profile) are left out unless --include-opted-out; the summary says
 /// how many were left out and why.
 ///
-/// An access token is optional: set MASTODON_TOKEN (it is sent to --instance only, and never
-/// printed or stored). Mastodon shows search results only to logged-in users.
+/// An access token is optional: set MASTODON_TOKEN (it is sent to the first --instance only,
+/// and never printed or stored), or give --token-file with a `host token` line per server
+/// (the file must be readable by you alone). Mastodon shows search results only to logged-in
+/// users, and a server may show its hashtag timelines to logged-in users only: the summary
+/// says so per server, and the other servers go on. A token also lifts the caps a server puts
+/// on the threads it shows to logged-out clients.
 ///
 /// Interrupted (Ctrl-C, a crash, kill -9)? Run the same command again: it goes on where it
 /// stopped. Running a finished collection again collects what is new.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The server to ask, e.g. https://mastodon.social.
-    #[arg(long, value_name = "URL")]
-    pub instance: String,
+    /// A server to ask, e.g. https://mastodon.social; repeat for several.
+    #[arg(long, value_name = "URL", required_unless_present = "instances")]
+    pub instance: Vec<String>,
+
+    /// A file of servers to ask, one URL a line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub instances: Option<std::path::PathBuf>,
+
+    /// After the first pass, also ask the N servers that wrote most of the posts found (from
+    /// their uris), if they speak the Mastodon API; never further than that one step.
+    #[arg(long, value_name = "N")]
+    pub discover: Option<usize>,
+
+    /// Access tokens for several servers: one `host token` a line (`#` comments). Each token
+    /// is sent to its own server only. Refused if others can read the file.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
 
     /// A hashtag to collect (with or without #); repeat for several.
     #[arg(long, value_name = "TAG", num_args = 1.., required_unless_present = "search")]
@@ -83,14 +109,31 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let instance = parse_instance(&args.instance)?;
+    let mut instances = Vec::new();
+    for s in &args.instance {
+        instances.push(parse_instance(s)?);
+    }
+    if let Some(file) = &args.instances {
+        instances.extend(read_instances(file)?);
+    }
     let (since, until) = args.window.window()?;
-    let token = std::env::var("MASTODON_TOKEN")
+    // Tokens from the file; MASTODON_TOKEN for the first server unless the file has its own.
+    let mut tokens = match &args.token_file {
+        Some(f) => read_token_file(f)?,
+        None => Vec::new(),
+    };
+    let env_token = std::env::var("MASTODON_TOKEN")
         .ok()
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty());
+    if let (Some(t), Some(first)) = (env_token, instances.first()) {
+        let host = rethread::source::net::authority(first);
+        if !tokens.iter().any(|(h, _)| *h == host) {
+            tokens.push((host, t));
+        }
+    }
     let opts = Options {
-        instance,
+        instances,
         tags: args.tag,
         search: args.search,
         any: args.any,
@@ -101,7 +144,8 @@ pub fn run(args: Args) -> Result<()> {
         max_posts: args.max_posts,
         no_context: args.no_context,
         include_opted_out: args.include_opted_out,
-        token,
+        discover: args.discover,
+        tokens,
         net: NetConfig {
             per_host: args.concurrency.max(1),
             ..args.net.config()?
@@ -112,13 +156,23 @@ pub fn run(args: Args) -> Result<()> {
     let summary = mastodon_api::collect(&opts, &mut corpus, &bars)?;
     bars.finish_and_clear();
     // The job's threads: those holding a post it asked (found by id or by another server's id).
-    let threads = super::job_threads(&corpus, &summary.job, |set, frontier| {
+    let (threads, graph) = super::job_threads_and_graph(&corpus, &summary.job, |set, frontier| {
         frontier
             .iter()
             .filter_map(|id| set.find(rethread::model::Platform::Mastodon, id))
             .collect()
     })?;
-    report(&summary, threads, &args.db);
+    let coverage = match &graph {
+        Some((set, t)) => rethread::thread::coverage::of_job(&corpus, set, t, &summary.job)?,
+        None => rethread::thread::coverage::Coverage {
+            union: corpus.match_counts(&summary.job)?.union,
+            ..Default::default()
+        },
+    };
+    if let Some((set, t)) = graph {
+        crate::cmd::leak_at_exit(set, t);
+    }
+    report(&summary, threads, &coverage, &args.db);
     if summary.interrupted {
         bail!("interrupted; everything collected so far is stored: run the same command again to go on");
     }
@@ -130,6 +184,70 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The servers of an `--instances` file: one URL a line, `#` starts a comment.
+fn read_instances(path: &std::path::Path) -> Result<Vec<Url>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--instances {}: cannot read it", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        out.push(
+            parse_instance(line).with_context(|| format!("{}, line {}", path.display(), n + 1))?,
+        );
+    }
+    if out.is_empty() {
+        bail!("--instances {}: no server in it", path.display());
+    }
+    Ok(out)
+}
+
+/// The tokens of a `--token-file`: `host token` a line (`host` may be a URL), `#` comments.
+/// A file others can read is refused: a token is as good as a password. Errors name the file
+/// and line, never the token.
+fn read_token_file(path: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("--token-file {}: cannot read it", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "--token-file {}: others can read it (mode {mode:03o}); make it yours alone (chmod 600 {}) and run again",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--token-file {}: cannot read it", path.display()))?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = || format!("{}, line {}", path.display(), n + 1);
+        let mut parts = line.split_whitespace();
+        let (Some(host), Some(token), None) = (parts.next(), parts.next(), parts.next()) else {
+            bail!("{}: expected `host token` (two words)", at());
+        };
+        let host = rethread::source::net::authority(
+            &parse_instance(host).map_err(|_| anyhow::anyhow!("{}: not a server name", at()))?,
+        );
+        if out.iter().any(|(h, _)| *h == host) {
+            bail!("{}: a second token for {host}", at());
+        }
+        out.push((host, token.to_string()));
+    }
+    Ok(out)
 }
 
 /// `https://mastodon.social`, `mastodon.social` or `https://mastodon.social/` → the base URL.
@@ -169,7 +287,12 @@ pub(super) fn bars() -> Bars {
     }
 }
 
-fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
+fn report(
+    s: &Summary,
+    t: super::JobThreads,
+    cov: &rethread::thread::coverage::Coverage,
+    db: &std::path::Path,
+) {
     let c = &s.counters;
     for note in &s.notes {
         eprintln!("note: {note}");
@@ -190,6 +313,7 @@ fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
     for (why, n) in &c.left_out {
         eprintln!("    left out {n}: {why}");
     }
+    print_coverage(s, cov);
     eprintln!(
         "  threads: {} ({} complete, {} with gaps), {} posts in them",
         t.threads,
@@ -204,6 +328,12 @@ fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
         eprintln!(
             "    posts from servers whose uri does not give the post's id there (not asked at their origin): {}",
             c.origins_unknown
+        );
+    }
+    if c.origin_fallbacks > 0 {
+        eprintln!(
+            "    threads asked on a server that showed them because their origin could not be: {}",
+            c.origin_fallbacks
         );
     }
     if c.contexts_failed > 0 {
@@ -233,9 +363,48 @@ fn report(s: &Summary, t: super::JobThreads, db: &std::path::Path) {
         c.http.retries,
         c.http.rate_limited
     );
+    for (server, why) in &s.given_up {
+        eprintln!("  given up: {server} kept failing ({why}); the other servers went on");
+    }
+    for (_, what) in &s.refused {
+        eprintln!("warning: {what}");
+    }
     // A server that paged in circles: what it sent is kept and the job is complete as far as
     // it goes, so these are warnings (exit 0), not errors; running again would not help.
     super::print_warnings_and_errors(&c.warnings, &s.errors);
+}
+
+/// The coverage lines of the summary: what each server's timelines added (`rethread
+/// coverage` gives the same as a table, JSON or CSV).
+fn print_coverage(s: &Summary, cov: &rethread::thread::coverage::Coverage) {
+    let servers = s.servers.len();
+    eprintln!(
+        "  coverage: {} distinct matching posts from {servers} server{}; {} more only the threads found",
+        cov.union,
+        if servers == 1 { "" } else { "s" },
+        cov.from_threads
+    );
+    if servers < 2 {
+        return;
+    }
+    for sc in &cov.servers {
+        eprintln!(
+            "    {}: {} matched, {} only here, {:.1}% of the union",
+            sc.server,
+            sc.matched,
+            sc.only_here,
+            100.0 * sc.share
+        );
+    }
+    // Servers asked that returned nothing are coverage too.
+    for server in &s.servers {
+        if !cov.servers.iter().any(|sc| sc.server == *server) {
+            eprintln!("    {server}: 0 matched");
+        }
+    }
+    for o in &cov.overlap {
+        eprintln!("    overlap {} & {}: {}", o.a, o.b, o.both);
+    }
 }
 
 #[cfg(test)]
@@ -257,5 +426,63 @@ mod tests {
             "http://127.0.0.1:8080/"
         );
         assert!(parse_instance("ftp://m.example").is_err());
+    }
+
+    #[test]
+    fn an_instances_file_has_a_server_a_line_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("servers.txt");
+        std::fs::write(
+            &f,
+            "# the big ones\nhttps://a.example\n\n b.example  # second\n",
+        )
+        .unwrap();
+        let got: Vec<String> = read_instances(&f)
+            .unwrap()
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        assert_eq!(got, ["https://a.example/", "https://b.example/"]);
+        std::fs::write(&f, "a.example\nftp://x\n").unwrap();
+        let e = format!("{:#}", read_instances(&f).unwrap_err());
+        assert!(e.contains("servers.txt, line 2"), "{e}");
+        std::fs::write(&f, "# nothing\n").unwrap();
+        assert!(read_instances(&f).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_maps_servers_to_tokens_and_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("tokens");
+        std::fs::write(
+            &f,
+            "# tokens\na.example tok-a\nhttp://127.0.0.1:8080 tok-b\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            read_token_file(&f).unwrap(),
+            [
+                ("a.example".to_string(), "tok-a".to_string()),
+                ("127.0.0.1:8080".to_string(), "tok-b".to_string())
+            ]
+        );
+        // Readable by others: refused, without reading it.
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_token_file(&f).unwrap_err().to_string();
+        assert!(e.contains("others can read it (mode 644)"), "{e}");
+        // A malformed line is named by its number, its token never shown.
+        std::fs::write(&f, "a.example tok-secret extra\n").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = read_token_file(&f).unwrap_err().to_string();
+        assert!(
+            e.contains("tokens, line 1") && !e.contains("tok-secret"),
+            "{e}"
+        );
+        std::fs::write(&f, "a.example t1\nhttps://a.example/ t2\n").unwrap();
+        let e = read_token_file(&f).unwrap_err().to_string();
+        assert!(e.contains("line 2: a second token for a.example"), "{e}");
     }
 }

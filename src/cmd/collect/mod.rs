@@ -72,6 +72,22 @@ pub fn job_threads(
         &std::collections::HashSet<String>,
     ) -> std::collections::HashSet<usize>,
 ) -> Result<JobThreads> {
+    Ok(job_threads_and_graph(corpus, job, wanted)?.0)
+}
+
+/// [`job_threads`], and the posts and threads it built them from (none when the job has no
+/// frontier), for a summary that says more about them.
+pub fn job_threads_and_graph(
+    corpus: &rethread::corpus::Corpus,
+    job: &str,
+    wanted: impl FnOnce(
+        &rethread::corpus::PostSet,
+        &std::collections::HashSet<String>,
+    ) -> std::collections::HashSet<usize>,
+) -> Result<(
+    JobThreads,
+    Option<(rethread::corpus::PostSet, rethread::thread::Threads)>,
+)> {
     let frontier: std::collections::HashSet<String> =
         corpus.frontier_posts(job)?.into_iter().collect();
     let mut totals = JobThreads {
@@ -79,7 +95,7 @@ pub fn job_threads(
         ..JobThreads::default()
     };
     if frontier.is_empty() {
-        return Ok(totals);
+        return Ok((totals, None));
     }
     let set = corpus.load()?;
     let mine = wanted(&set, &frontier);
@@ -95,7 +111,7 @@ pub fn job_threads(
             totals.complete += u64::from(t.gaps == 0);
         }
     }
-    Ok(totals)
+    Ok((totals, Some((set, threads))))
 }
 
 /// The first line of a collection's summary: where it went, the job, and how the run ended.

@@ -45,8 +45,8 @@ use url::Url;
 /// What to collect, and how.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The server to ask, e.g. `https://mastodon.social`.
-    pub instance: Url,
+    /// The servers to ask, e.g. `https://mastodon.social`, in order (at least one).
+    pub instances: Vec<Url>,
     pub tags: Vec<String>,
     pub search: Option<String>,
     pub any: Vec<String>,
@@ -58,8 +58,12 @@ pub struct Options {
     pub max_posts: Option<u64>,
     pub no_context: bool,
     pub include_opted_out: bool,
-    /// Sent to `instance` only, never stored.
-    pub token: Option<String>,
+    /// After the first pass, also ask the tag timelines of up to this many servers that wrote
+    /// most of the matched posts (one step: never the servers those bring in).
+    pub discover: Option<usize>,
+    /// Access tokens, `(server authority, token)`: each is sent to its own server only, and
+    /// never stored or printed.
+    pub tokens: Vec<(String, String)>,
     pub net: NetConfig,
 }
 
@@ -83,6 +87,8 @@ pub struct Counters {
     /// Posts from another server whose `uri` does not say their id there (not Mastodon
     /// software): their origin could not be asked.
     pub origins_unknown: u64,
+    /// Threads asked on a server that showed a copy because their origin could not be asked.
+    pub origin_fallbacks: u64,
     /// Posts not stored, by reason.
     pub left_out: BTreeMap<String, u64>,
     /// Parents that could not be had, by reason.
@@ -99,6 +105,7 @@ impl Counters {
     fn absorb(&mut self, r: &TxReport) {
         self.stored += r.stored;
         self.origins_unknown += r.origins_unknown;
+        self.origin_fallbacks += r.fallbacks;
         self.matched += r.matched;
         for (k, n) in &r.left_out {
             *self.left_out.entry(k.clone()).or_default() += n;
@@ -115,8 +122,16 @@ pub struct Summary {
     pub job: String,
     pub resumed: bool,
     pub counters: Counters,
-    /// Server software, from its nodeinfo and instance description (via megalodon).
+    /// Server software of the first server, from its nodeinfo and instance description (via
+    /// megalodon).
     pub server: Option<String>,
+    /// The servers whose timelines were asked, in order: the given ones, then those
+    /// `--discover` found.
+    pub servers: Vec<String>,
+    /// Servers whose timelines answered 401/403/422, and what that means.
+    pub refused: Vec<(String, String)>,
+    /// Servers given up for this run (they kept failing), and the last error.
+    pub given_up: Vec<(String, String)>,
     /// Things the researcher should know (e.g. an empty anonymous search).
     pub notes: Vec<String>,
     /// Errors that stopped part of the job; running again resumes it.
@@ -138,8 +153,7 @@ pub fn job_key(opts: &Options) -> (String, String) {
     let mut tags: Vec<String> = opts.tags.iter().map(|t| t.to_lowercase()).collect();
     tags.sort();
     tags.dedup();
-    let args = serde_json::json!({
-        "instance": opts.instance.as_str(),
+    let mut args = serde_json::json!({
         "tags": tags,
         "search": opts.search,
         "any": opts.any, "all": opts.all, "none": opts.none,
@@ -149,6 +163,19 @@ pub fn job_key(opts: &Options) -> (String, String) {
         "no_context": opts.no_context,
         "include_opted_out": opts.include_opted_out,
     });
+    // A one-server job keeps the key it always had, so that its corpora resume; the servers of
+    // a several-server job are a set (their order only decides who is asked first).
+    let mut servers: Vec<&str> = opts.instances.iter().map(Url::as_str).collect();
+    if servers.len() == 1 {
+        args["instance"] = servers[0].into();
+    } else {
+        servers.sort();
+        servers.dedup();
+        args["instances"] = servers.into();
+    }
+    if let Some(n) = opts.discover {
+        args["discover"] = n.into();
+    }
     crate::corpus::job_key(args)
 }
 
@@ -157,13 +184,10 @@ struct Run<'a> {
     corpus: &'a mut Corpus,
     bars: Bars,
     http: Arc<Http>,
-    host: String,
+    /// The servers whose timelines this job asks (authorities), and each one's base URL.
+    asked: Vec<(String, Url)>,
     job: String,
     summary: Summary,
-    /// The posts matched so far in this run (`local_id@server`), so that each is counted once
-    /// whichever tags and pages bring it again. (A resumed run goes on from the stored cursors,
-    /// after the pages counted before.)
-    matched_ids: HashSet<String>,
 }
 
 /// A context answer and the post it was asked for.
@@ -236,8 +260,28 @@ impl super::collect::Collector for Run<'_> {
     }
 
     async fn phases(&mut self) -> Result<()> {
-        self.summary.server = self.detect().await;
-        self.match_posts().await?;
+        let given: Vec<String> = self.asked.iter().map(|(h, _)| h.clone()).collect();
+        for (i, server) in given.iter().enumerate() {
+            let software = self.detect(server).await;
+            if i == 0 {
+                self.summary.server = software;
+            }
+        }
+        self.match_posts(&given).await?;
+        if let Some(n) = self.opts.discover {
+            let found = self.discover(n).await?;
+            self.match_posts(&found).await?;
+        }
+        // Not one server would show its timeline: nothing was collected, and saying "done"
+        // would be a lie.
+        if !self.summary.refused.is_empty()
+            && self.summary.refused.len() == self.summary.servers.len()
+        {
+            self.summary.errors.push(
+                "every server refused its timeline to this client: nothing to collect (see the warnings above)"
+                    .into(),
+            );
+        }
         if !self.opts.no_context {
             self.threads().await?;
             self.gaps().await?;
@@ -255,23 +299,39 @@ impl super::collect::Collector for Run<'_> {
 
     fn counters(&mut self) -> Result<String> {
         self.http.stats.drain_into(&mut self.summary.counters.http);
+        // From the matches on record, not the running count: a run killed before it saved its
+        // counters left its matches, and each is one post however many servers showed it.
+        self.summary.counters.matched = self.corpus.match_counts_union(&self.job)?;
         Ok(serde_json::to_string(&self.summary.counters)?)
     }
 }
 
 impl<'a> Run<'a> {
     fn new(opts: &'a Options, corpus: &'a mut Corpus, bars: &Bars) -> Result<Run<'a>> {
-        let host = authority(&opts.instance);
-        if host.is_empty() {
-            return Err(super::OptionError::Bad {
-                option: "instance",
-                value: opts.instance.to_string(),
-                problem: "not a server URL",
+        let mut asked: Vec<(String, Url)> = Vec::new();
+        for u in &opts.instances {
+            let host = authority(u);
+            if host.is_empty() || !matches!(u.scheme(), "http" | "https") {
+                return Err(super::OptionError::Bad {
+                    option: "instance",
+                    value: u.to_string(),
+                    problem: "not a server URL",
+                }
+                .into());
             }
-            .into());
+            if !asked.iter().any(|(h, _)| *h == host) {
+                asked.push((host, u.clone()));
+            }
         }
-        let token = opts.token.clone().map(|t| (host.clone(), t));
-        let http = Arc::new(Http::new(opts.net.clone(), token, bars.requests.clone())?);
+        if asked.is_empty() {
+            return Err(super::OptionError::Nothing(&["instance"]).into());
+        }
+        let http = Arc::new(Http::with_tokens(
+            opts.net.clone(),
+            opts.tokens.clone(),
+            &[],
+            bars.requests.clone(),
+        )?);
         let (key, args) = job_key(opts);
         let job = corpus.collect_job(&key, &args)?;
         let counters: Counters = serde_json::from_str(&job.counters).unwrap_or_default();
@@ -280,8 +340,7 @@ impl<'a> Run<'a> {
             corpus,
             bars: bars.clone(),
             http,
-            host,
-            matched_ids: HashSet::new(),
+            asked,
             job: key.clone(),
             summary: Summary {
                 job: key,
@@ -292,13 +351,26 @@ impl<'a> Run<'a> {
         })
     }
 
+    /// The base URL to ask `server` at: as given for the servers asked, else with the scheme
+    /// of the first one (https in the wild; http only on a loopback test bed).
+    fn base(&self, server: &str) -> Result<Url> {
+        match self.asked.iter().find(|(h, _)| h == server) {
+            Some((_, u)) => Ok(u.clone()),
+            None => base_of(server, &self.asked[0].1),
+        }
+    }
+
+    fn is_asked(&self, server: &str) -> bool {
+        self.asked.iter().any(|(h, _)| h == server)
+    }
+
     /// Ask the server what it is, through megalodon (nodeinfo, then the instance description).
     /// Only for the record and a warning: the collection itself uses the Mastodon API paths
     /// that Mastodon-compatible servers share.
-    async fn detect(&mut self) -> Option<String> {
+    async fn detect(&mut self, server: &str) -> Option<String> {
         let base = self
-            .opts
-            .instance
+            .base(server)
+            .ok()?
             .as_str()
             .trim_end_matches('/')
             .to_string();
@@ -334,8 +406,11 @@ impl<'a> Run<'a> {
 
     // ---- phase 1 -------------------------------------------------------------------------
 
-    async fn match_posts(&mut self) -> Result<()> {
-        let mut streams: Vec<(String, Url)> = Vec::new();
+    /// Page every tag timeline and search of each of `servers`, one server after the other
+    /// (each at its own pace and rate-limit budget, see `net`). A server that refuses (401,
+    /// 403, 422) or keeps failing is reported and left; the others go on.
+    async fn match_posts(&mut self, servers: &[String]) -> Result<()> {
+        let mut tags = Vec::new();
         let mut seen_tags = HashSet::new();
         for tag in &self.opts.tags {
             let Some(tag) = plan::clean_tag(tag) else {
@@ -346,33 +421,169 @@ impl<'a> Run<'a> {
                 }
                 .into());
             };
-            if !seen_tags.insert(tag.to_lowercase()) {
-                continue;
+            if seen_tags.insert(tag.to_lowercase()) {
+                tags.push(tag);
             }
-            let mut u = api_url(
-                &self.opts.instance,
-                &["api", "v1", "timelines", "tag", &tag],
-            );
-            plan::with_filters(&mut u, &self.opts.any, &self.opts.all, &self.opts.none);
-            streams.push((format!("tag:{}", tag.to_lowercase()), u));
         }
-        if let Some(q) = &self.opts.search {
-            let mut u = api_url(&self.opts.instance, &["api", "v2", "search"]);
-            u.query_pairs_mut()
-                .append_pair("q", q)
-                .append_pair("type", "statuses")
-                .append_pair("resolve", "false")
-                .append_pair("limit", "40");
-            streams.push((format!("search:{q}"), u));
-        }
-        for (stream, first) in streams {
-            if let Err(e) = self.page_stream(&stream, first).await {
-                self.summary.errors.push(format!(
-                    "{stream}: {e:#}\n  everything before this page is stored; run the same command again to go on"
-                ));
+        for server in servers {
+            if !self.summary.servers.contains(server) {
+                self.summary.servers.push(server.clone());
+            }
+            let base = self.base(server)?;
+            // The first server's streams keep the names a one-server job always gave them.
+            let suffix = if *server == self.asked[0].0 {
+                String::new()
+            } else {
+                format!(" on {server}")
+            };
+            let mut streams: Vec<(String, Url)> = Vec::new();
+            for tag in &tags {
+                let mut u = api_url(&base, &["api", "v1", "timelines", "tag", tag]);
+                plan::with_filters(&mut u, &self.opts.any, &self.opts.all, &self.opts.none);
+                streams.push((format!("tag:{}{suffix}", tag.to_lowercase()), u));
+            }
+            if let Some(q) = &self.opts.search {
+                let mut u = api_url(&base, &["api", "v2", "search"]);
+                u.query_pairs_mut()
+                    .append_pair("q", q)
+                    .append_pair("type", "statuses")
+                    .append_pair("resolve", "false")
+                    .append_pair("limit", "40");
+                streams.push((format!("search:{q}{suffix}"), u));
+            }
+            for (stream, first) in streams {
+                let Err(e) = self.page_stream(server, &stream, first).await else {
+                    continue;
+                };
+                let fetch = e.downcast_ref::<FetchError>();
+                match fetch.and_then(FetchError::status) {
+                    Some(status @ (401 | 403 | 422)) => {
+                        let what = self.refusal(server, &stream, status);
+                        if !self.summary.refused.iter().any(|(s, _)| s == server) {
+                            self.summary.refused.push((server.clone(), what));
+                        }
+                    }
+                    _ => {
+                        self.summary.errors.push(format!(
+                            "{server}: {stream}: {e:#}\n  everything before this page is stored; run the same command again to go on"
+                        ));
+                        // A server that failed through every retry is left for this run (its
+                        // other timelines would fail the same way); the others go on.
+                        if fetch.is_some_and(FetchError::transient) {
+                            self.summary
+                                .given_up
+                                .push((server.clone(), format!("{e:#}")));
+                            break;
+                        }
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    /// What a 401/403/422 on a timeline means, and what the researcher can do about it.
+    fn refusal(&self, server: &str, stream: &str, status: u16) -> String {
+        let what = if stream.starts_with("search:") {
+            "its search"
+        } else {
+            "its hashtag timelines"
+        };
+        if self.http.authenticated_for(server) {
+            format!(
+                "{server} refused {what} to our token (HTTP {status}): the token may be expired, \
+                 or lack the read scope; the other servers went on"
+            )
+        } else {
+            let how = if *server == self.asked[0].0 {
+                "set MASTODON_TOKEN (or give it in --token-file)"
+            } else {
+                "give a token for it in --token-file"
+            };
+            format!(
+                "{server} shows {what} to logged-in users only (HTTP {status}): {how} to collect from it; the other servers went on"
+            )
+        }
+    }
+
+    /// `--discover N`: the servers that wrote most of the posts the given servers matched
+    /// (read from the posts' `uri`s), up to `n` of them, each checked through its nodeinfo to
+    /// speak the Mastodon API. One step only: the posts these servers bring are never counted
+    /// for more. Resumes alike: the count is over the given servers' matches alone.
+    async fn discover(&mut self, n: usize) -> Result<Vec<String>> {
+        let mut origins: BTreeMap<String, u64> = BTreeMap::new();
+        let given: Vec<String> = self.asked.iter().map(|(h, _)| h.clone()).collect();
+        for server in &given {
+            for uri in self.corpus.matched_uris_on(&self.job, server)? {
+                let Ok(u) = Url::parse(&uri) else { continue };
+                let host = authority(&u);
+                if matches!(u.scheme(), "http" | "https")
+                    && !host.is_empty()
+                    && !self.is_asked(&host)
+                {
+                    *origins.entry(host).or_default() += 1;
+                }
+            }
+        }
+        let mut ranked: Vec<(String, u64)> = origins.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(n);
+        let mut found = Vec::new();
+        for (server, count) in ranked {
+            let posts = if count == 1 { "post" } else { "posts" };
+            match self.speaks_mastodon_api(&server).await {
+                Ok(software) => {
+                    self.summary.notes.push(format!(
+                        "--discover: asking {server} ({software}), the origin of {count} matched {posts}"
+                    ));
+                    let base = base_of(&server, &self.asked[0].1)?;
+                    self.asked.push((server.clone(), base));
+                    found.push(server);
+                }
+                Err(why) => self.summary.notes.push(format!(
+                    "--discover: not asking {server}, the origin of {count} matched {posts}: {why}"
+                )),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Does `server` serve the Mastodon client API? Its nodeinfo names its software; the
+    /// nodeinfo document must be on the server itself (a link elsewhere is not followed).
+    async fn speaks_mastodon_api(&self, server: &str) -> Result<String, String> {
+        let base = base_of(server, &self.asked[0].1).map_err(|e| e.to_string())?;
+        let well_known = base
+            .join(".well-known/nodeinfo")
+            .map_err(|e| e.to_string())?;
+        let index = self
+            .http
+            .get(&well_known, plan::valid_nodeinfo_index)
+            .await
+            .map_err(|e| format!("no nodeinfo ({e})"))?;
+        let href = plan::nodeinfo_href(&index.body)
+            .ok_or_else(|| "its nodeinfo lists no schema 2.x document".to_string())?;
+        let doc = well_known
+            .join(&href)
+            .map_err(|e| format!("bad nodeinfo link {href:?}: {e}"))?;
+        if authority(&doc) != authority(&base) || doc.scheme() != base.scheme() {
+            return Err(format!(
+                "its nodeinfo points to another server ({doc}); not followed"
+            ));
+        }
+        let info = self
+            .http
+            .get(&doc, plan::valid_nodeinfo)
+            .await
+            .map_err(|e| format!("no nodeinfo ({e})"))?;
+        let (name, version) = plan::nodeinfo_software(&info.body)
+            .ok_or_else(|| "its nodeinfo names no software".to_string())?;
+        if plan::speaks_mastodon_api(&name) {
+            Ok(format!("{name} {version}").trim().to_string())
+        } else {
+            Err(format!(
+                "it runs {name}, which does not serve the Mastodon API"
+            ))
+        }
     }
 
     fn matched_total(&self) -> Result<u64> {
@@ -385,7 +596,7 @@ impl<'a> Run<'a> {
     /// timeline is marked done with a warning, in the transaction of its last page, so that
     /// neither this run nor a resumed one asks again. A post is matched once per job, however
     /// often pages repeat it.
-    async fn page_stream(&mut self, stream: &str, first: Url) -> Result<()> {
+    async fn page_stream(&mut self, server: &str, stream: &str, first: Url) -> Result<()> {
         let is_search = stream.starts_with("search:");
         let mut cur = self.corpus.cursor(&self.job, stream)?;
         let mut guard = PageGuard::starting_at(cur.next_url.as_deref().unwrap_or(first.as_str()));
@@ -406,7 +617,7 @@ impl<'a> Run<'a> {
                 self.summary.counters.timeline_requests += 1;
                 self.http.get(&url, valid_array).await
             };
-            let fetched = fetched.map_err(|e| anyhow!(e))?;
+            let fetched = fetched.map_err(anyhow::Error::from)?;
             let items: Vec<&RawValue> = if is_search {
                 serde_json::from_str::<SearchBody>(&fetched.body)?.statuses
             } else {
@@ -454,12 +665,10 @@ impl<'a> Run<'a> {
                 .map(|why| format!("stopped paging {url}: {why} (everything it sent is stored)"));
             if is_search && items.is_empty() && cur.next_url.is_none() && !fetched.authenticated {
                 self.summary.notes.push(format!(
-                    "{} returned no statuses for the search {:?} to an anonymous client. Mastodon shows \
-                     full-text search results only to logged-in users; set MASTODON_TOKEN to an access \
-                     token of an account on {} and run again.",
-                    self.host,
+                    "{server} returned no statuses for the search {:?} to an anonymous client. Mastodon shows \
+                     full-text search results only to logged-in users; set MASTODON_TOKEN (or --token-file) \
+                     to an access token of an account on {server} and run again.",
                     self.opts.search.as_deref().unwrap_or(""),
-                    self.host
                 ));
             }
             let endpoint = if is_search { "search" } else { "timeline" };
@@ -468,9 +677,7 @@ impl<'a> Run<'a> {
             let opts = self.opts;
             let max = opts.max_posts;
             let before = self.matched_total()?;
-            let (job, host) = (self.job.clone(), self.host.clone());
-            // Taken out while the transaction holds the run; put back below.
-            let mut matched_ids = std::mem::take(&mut self.matched_ids);
+            let (job, host) = (self.job.clone(), server.to_string());
             let counters_before = warning.as_ref().map(|_| self.summary.counters.clone());
             let http = self.http.clone();
             let mut tx = Tx::new(self)?;
@@ -495,34 +702,49 @@ impl<'a> Run<'a> {
                         continue;
                     }
                 }
-                if !matched_ids.insert(qualified(&meta.id, &host)) {
-                    // Matched by another tag of this job already (and stored then).
+                // A post is one post whichever servers show it: its `uri` says which.
+                let local = qualified(&meta.id, &host);
+                let key = crate::corpus::match_key(meta.uri.as_deref().unwrap_or(&local));
+                let new_anywhere = !tx.w.matched(&job, &key)?;
+                if !new_anywhere && tx.w.matched_on(&job, &host, &key)? {
+                    // Matched on this server by another tag of this job already (stored then).
                     continue;
                 }
-                if max.is_some_and(|m| before + matched_here >= m) {
+                if new_anywhere && max.is_some_and(|m| before + matched_here >= m) {
                     reached_end = true;
                     break;
                 }
+                tx.w.add_match(&job, &host, &key, &local)?;
+                let stored = tx.store(raw.get(), meta, &host, endpoint, &fetched)?;
+                if !new_anywhere {
+                    // Another server's copy of a post matched already: stored (its fetch says
+                    // this server showed it too) and counted for coverage, not matched again.
+                    continue;
+                }
                 matched_here += 1;
                 tx.report.matched += 1;
-                let stored = tx.store(raw.get(), meta, &host, endpoint, &fetched)?;
                 if stored {
+                    // The thread is asked where the post lives: its origin, which its `uri`
+                    // names, knows its replies best; a post whose origin cannot be told is
+                    // asked where it was found.
+                    let (at, id) = match meta.uri.as_deref().and_then(plan::origin_of) {
+                        Some((_, origin, origin_id)) => (origin, origin_id),
+                        None => (host.clone(), meta.id.clone()),
+                    };
                     // A post that replies to nothing, has no replies, and lives here (its own
                     // server has every reply it was sent) is a whole thread: no context to ask.
                     let alone = meta.in_reply_to_id.is_none()
                         && meta.replies_count == Some(0)
-                        && meta
-                            .uri
-                            .as_deref()
-                            .and_then(plan::origin_of)
-                            .is_some_and(|(_, origin, _)| origin == host);
-                    tx.w.frontier_seed(
-                        &job,
-                        &host,
-                        &meta.id,
-                        opts.no_context || alone,
-                        meta.in_reply_to_id.is_some(),
-                    )?;
+                        && at == host;
+                    if plan::safe_id(&id) {
+                        tx.w.frontier_seed(
+                            &job,
+                            &at,
+                            &id,
+                            opts.no_context || alone,
+                            meta.in_reply_to_id.is_some(),
+                        )?;
+                    }
                 }
             }
             if reached_end {
@@ -547,7 +769,6 @@ impl<'a> Run<'a> {
                 _ => None,
             };
             let report = tx.commit()?;
-            self.matched_ids = matched_ids;
             match counters_after {
                 Some(c) => self.summary.counters = c,
                 None => self.summary.counters.absorb(&report),
@@ -608,7 +829,7 @@ impl<'a> Run<'a> {
                 }
                 *n += 1;
                 in_flight.insert((server.clone(), local_id.clone()));
-                let base = base_of(&server, &self.opts.instance)?;
+                let base = self.base(&server)?;
                 let url = api_url(&base, &["api", "v1", "statuses", &local_id, "context"]);
                 let http = self.http.clone();
                 tasks.spawn(async move {
@@ -649,7 +870,7 @@ impl<'a> Run<'a> {
             result,
         } = task;
         self.summary.counters.context_requests += 1;
-        if server != self.host {
+        if !self.is_asked(&server) {
             self.summary.counters.origin_requests += 1;
         }
         let fetched = match result {
@@ -657,6 +878,18 @@ impl<'a> Run<'a> {
             Err(e) => {
                 self.summary.counters.contexts_failed += 1;
                 let reason = format!("context not fetched: {}", e.gap_reason(&server));
+                // An origin that cannot be asked: the thread is asked instead on the servers
+                // whose timelines showed a copy of the post (each knows part of it).
+                let mut instead = Vec::new();
+                if !self.is_asked(&server) {
+                    for copy in self.corpus.copies_of(&qualified(&local_id, &server))? {
+                        if let Some((l, s)) = unqualify(&copy) {
+                            if self.is_asked(s) && plan::safe_id(l) {
+                                instead.push((s.to_string(), l.to_string()));
+                            }
+                        }
+                    }
+                }
                 let job = self.job.clone();
                 let mut tx = Tx::new(self)?;
                 tx.w.frontier(
@@ -667,6 +900,16 @@ impl<'a> Run<'a> {
                     false,
                     Some(&reason),
                 )?;
+                // Forced: a copy placed as the ancestor of another answer was not asked for
+                // its own replies, which the origin would have given.
+                for (s, l) in &instead {
+                    if tx
+                        .w
+                        .frontier(&job, s, l, FrontierState::Pending, true, None)?
+                    {
+                        tx.report.fallbacks += 1;
+                    }
+                }
                 let r = tx.commit()?;
                 self.absorb(r);
                 return Ok(());
@@ -693,9 +936,23 @@ impl<'a> Run<'a> {
             .chain(&body.descendants)
             .zip(ancestors.iter().chain(&descendants))
         {
-            tx.store(raw.get(), meta, &server, "context", &fetched)?;
+            let stored = tx.store(raw.get(), meta, &server, "context", &fetched)?;
             if plan::safe_id(&meta.id) {
                 tx.w.frontier(&job, &server, &meta.id, FrontierState::Placed, false, None)?;
+            }
+            // Placed by what it is, not only by its id here: a copy of the post seen on
+            // another server needs no context of its own, so a thread is asked once. The
+            // thread's root is the exception: its origin knows the replies to it best, so the
+            // thread is asked there too (once: it places the rest).
+            if let Some((_, origin, origin_id)) = meta.uri.as_deref().and_then(plan::origin_of) {
+                if origin != server {
+                    let state = if stored && meta.in_reply_to_id.is_none() {
+                        FrontierState::Pending
+                    } else {
+                        FrontierState::Placed
+                    };
+                    tx.w.frontier(&job, &origin, &origin_id, state, false, None)?;
+                }
             }
         }
         for id in &again {
@@ -750,7 +1007,7 @@ impl<'a> Run<'a> {
                         self.absorb(r);
                         continue;
                     }
-                    let base = base_of(&server, &self.opts.instance)?;
+                    let base = self.base(&server)?;
                     let url = api_url(&base, &["api", "v1", "statuses", &local]);
                     let http = self.http.clone();
                     tasks.spawn(async move { (id, http.get(&url, valid_status).await) });
@@ -785,6 +1042,7 @@ struct TxReport {
     origins_unknown: u64,
     matched: u64,
     rechecks: u64,
+    fallbacks: u64,
     left_out: BTreeMap<String, u64>,
     gaps: BTreeMap<String, u64>,
 }
@@ -792,8 +1050,6 @@ struct TxReport {
 /// One transaction of collected data.
 struct Tx<'r> {
     w: ImportWriter<'r>,
-    job: String,
-    no_context: bool,
     include_opted_out: bool,
     report: TxReport,
 }
@@ -801,8 +1057,6 @@ struct Tx<'r> {
 impl<'r> Tx<'r> {
     fn new<'a: 'r>(run: &'r mut Run<'a>) -> Result<Tx<'r>> {
         Ok(Tx {
-            job: run.job.clone(),
-            no_context: run.opts.no_context,
             include_opted_out: run.opts.include_opted_out,
             w: run.corpus.writer()?,
             report: TxReport::default(),
@@ -882,16 +1136,6 @@ impl<'r> Tx<'r> {
                 if origin != server {
                     let alias = qualified(&origin_id, &origin);
                     self.w.alias_by_uri(&alias, uri)?;
-                    if !self.no_context {
-                        self.w.frontier(
-                            &self.job,
-                            &origin,
-                            &origin_id,
-                            FrontierState::Pending,
-                            false,
-                            None,
-                        )?;
-                    }
                 }
             }
         }
@@ -919,7 +1163,7 @@ mod tests {
 
     fn opts() -> Options {
         Options {
-            instance: Url::parse("https://m.example").unwrap(),
+            instances: vec![Url::parse("https://m.example").unwrap()],
             tags: vec!["cs".into()],
             search: None,
             any: vec![],
@@ -930,7 +1174,8 @@ mod tests {
             max_posts: None,
             no_context: false,
             include_opted_out: false,
-            token: None,
+            discover: None,
+            tokens: vec![],
             net: NetConfig::default(),
         }
     }
@@ -939,7 +1184,7 @@ mod tests {
     fn job_key_ignores_token_and_pace_but_not_what_is_collected() {
         let a = opts();
         let mut b = opts();
-        b.token = Some("secret".into());
+        b.tokens = vec![("m.example".into(), "secret".into())];
         b.net.pace = Duration::from_secs(3);
         assert_eq!(job_key(&a).0, job_key(&b).0);
         assert!(!job_key(&b).1.contains("secret"));
@@ -948,6 +1193,34 @@ mod tests {
         assert_eq!(job_key(&a).0, job_key(&c).0);
         c.max_posts = Some(10);
         assert_ne!(job_key(&a).0, job_key(&c).0);
+    }
+
+    #[test]
+    fn a_one_server_job_keeps_its_key_and_several_servers_are_a_set() {
+        // The key a one-server job had before several servers could be asked: corpora made
+        // then resume under it.
+        let (_, args) = job_key(&opts());
+        assert!(
+            args.contains(r#""instance":"https://m.example/""#),
+            "{args}"
+        );
+        assert!(!args.contains("instances") && !args.contains("discover"));
+        let two = |a: &str, b: &str| {
+            let mut o = opts();
+            o.instances = vec![Url::parse(a).unwrap(), Url::parse(b).unwrap()];
+            job_key(&o).0
+        };
+        assert_eq!(
+            two("https://a.example", "https://b.example"),
+            two("https://b.example", "https://a.example")
+        );
+        assert_ne!(
+            two("https://a.example", "https://b.example"),
+            job_key(&opts()).0
+        );
+        let mut d = opts();
+        d.discover = Some(3);
+        assert_ne!(job_key(&d).0, job_key(&opts()).0);
     }
 
     #[test]
@@ -971,8 +1244,6 @@ mod tests {
         };
         let mut tx = Tx {
             w: corpus.writer().unwrap(),
-            job: "j".into(),
-            no_context: true,
             include_opted_out: false,
             report: TxReport::default(),
         };

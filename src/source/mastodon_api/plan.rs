@@ -150,7 +150,8 @@ pub fn safe_id(id: &str) -> bool {
 }
 
 /// The origin of a post and its id there, from its ActivityPub `uri`, when the uri has a form
-/// we know: Mastodon's `/users/NAME/statuses/ID` and the `/@NAME/ID` form of its web pages.
+/// we know: Mastodon's `/users/NAME/statuses/ID`, the `/ap/users/ACCOUNT_ID/statuses/ID` of
+/// Mastodon 4.4+ (numeric ActivityPub ids), and the `/@NAME/ID` form of its web pages.
 /// Returns `(base URL, authority, id)`.
 pub fn origin_of(uri: &str) -> Option<(Url, String, String)> {
     let u = Url::parse(uri).ok()?;
@@ -159,7 +160,7 @@ pub fn origin_of(uri: &str) -> Option<(Url, String, String)> {
     }
     let segs: Vec<&str> = u.path_segments()?.filter(|s| !s.is_empty()).collect();
     let id = match segs.as_slice() {
-        ["users", _, "statuses", id] => *id,
+        ["users", _, "statuses", id] | ["ap", "users", _, "statuses", id] => *id,
         [user, id] if user.starts_with('@') => *id,
         _ => return None,
     };
@@ -172,6 +173,91 @@ pub fn origin_of(uri: &str) -> Option<(Url, String, String)> {
     base.set_fragment(None);
     let auth = crate::source::net::authority(&u);
     Some((base, auth, id.to_string()))
+}
+
+/// Software whose servers serve the Mastodon client API (tag timelines, contexts), by the
+/// `software.name` of their nodeinfo: Mastodon and its forks, and the servers that implement
+/// its API. Misskey and its forks, Lemmy, PeerTube and the like have APIs of their own.
+pub const MASTODON_API_SOFTWARE: &[&str] = &[
+    "mastodon",
+    "hometown",
+    "glitchsoc",
+    "glitch-soc",
+    "fedibird",
+    "kmyblue",
+    "pleroma",
+    "akkoma",
+    "gotosocial",
+    "friendica",
+    "pixelfed",
+];
+
+pub fn speaks_mastodon_api(software: &str) -> bool {
+    MASTODON_API_SOFTWARE.contains(&software.to_ascii_lowercase().as_str())
+}
+
+#[derive(Deserialize)]
+struct NodeinfoIndex {
+    links: Vec<NodeinfoLink>,
+}
+
+#[derive(Deserialize)]
+struct NodeinfoLink {
+    rel: String,
+    href: String,
+}
+
+#[derive(Deserialize)]
+struct Nodeinfo {
+    software: NodeinfoSoftware,
+}
+
+#[derive(Deserialize)]
+struct NodeinfoSoftware {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+pub fn valid_nodeinfo_index(body: &str) -> Result<(), String> {
+    serde_json::from_str::<NodeinfoIndex>(body)
+        .map(|_| ())
+        .map_err(|e| format!("expected a nodeinfo index {{links}}: {e}"))
+}
+
+pub fn valid_nodeinfo(body: &str) -> Result<(), String> {
+    serde_json::from_str::<Nodeinfo>(body)
+        .map(|_| ())
+        .map_err(|e| format!("expected a nodeinfo document {{software}}: {e}"))
+}
+
+/// The newest nodeinfo 2.x document a `/.well-known/nodeinfo` index links to.
+pub fn nodeinfo_href(index: &str) -> Option<String> {
+    let index: NodeinfoIndex = serde_json::from_str(index).ok()?;
+    index
+        .links
+        .into_iter()
+        .filter_map(|l| {
+            let v = l
+                .rel
+                .strip_prefix("http://nodeinfo.diaspora.software/ns/schema/")?
+                .to_string();
+            v.starts_with("2.").then_some((v, l.href))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, href)| href)
+}
+
+/// `(name, version)` of the software a nodeinfo document names (lowercase name).
+pub fn nodeinfo_software(doc: &str) -> Option<(String, String)> {
+    let doc: Nodeinfo = serde_json::from_str(doc).ok()?;
+    let name = doc.software.name.trim().to_ascii_lowercase();
+    (!name.is_empty()).then(|| {
+        (
+            name,
+            crate::model::one_line(doc.software.version.as_deref().unwrap_or(""), 40),
+        )
+    })
 }
 
 /// The caps a server puts on a context answer (Mastodon ≥ 4.0 for logged-out clients: 40
@@ -283,6 +369,32 @@ mod tests {
     }
 
     #[test]
+    fn nodeinfo_says_which_software_a_server_runs() {
+        let index = r#"{"links":[
+            {"rel":"http://nodeinfo.diaspora.software/ns/schema/2.0","href":"https://m.example/nodeinfo/2.0"},
+            {"rel":"http://nodeinfo.diaspora.software/ns/schema/2.1","href":"https://m.example/nodeinfo/2.1"},
+            {"rel":"http://nodeinfo.diaspora.software/ns/schema/1.0","href":"https://m.example/nodeinfo/1.0"}]}"#;
+        assert!(valid_nodeinfo_index(index).is_ok());
+        assert_eq!(
+            nodeinfo_href(index).as_deref(),
+            Some("https://m.example/nodeinfo/2.1")
+        );
+        assert_eq!(nodeinfo_href(r#"{"links":[{"rel":"x","href":"y"}]}"#), None);
+        assert!(valid_nodeinfo_index("[]").is_err());
+        let doc = r#"{"version":"2.0","software":{"name":"Mastodon","version":"4.5.0"}}"#;
+        assert_eq!(
+            nodeinfo_software(doc),
+            Some(("mastodon".into(), "4.5.0".into()))
+        );
+        assert!(speaks_mastodon_api("Mastodon"));
+        assert!(speaks_mastodon_api("akkoma"));
+        let misskey = r#"{"software":{"name":"misskey","version":"2024.1"}}"#;
+        let (name, _) = nodeinfo_software(misskey).unwrap();
+        assert!(!speaks_mastodon_api(&name));
+        assert_eq!(nodeinfo_software(r#"{"software":{"name":" "}}"#), None);
+    }
+
+    #[test]
     fn link_next_finds_next_among_several() {
         let h = r#"<https://m.example/api/v1/timelines/tag/cs?max_id=109>; rel="next", <https://m.example/api/v1/timelines/tag/cs?min_id=200>; rel="prev""#;
         assert_eq!(
@@ -331,6 +443,15 @@ mod tests {
         assert_eq!((auth.as_str(), id.as_str()), ("social.example", "1093"));
         let (_, auth, id) = origin_of("http://127.0.0.1:8001/@ana/17").unwrap();
         assert_eq!((auth.as_str(), id.as_str()), ("127.0.0.1:8001", "17"));
+        // Mastodon 4.4+ (a real 4.5 status, mastodonpy's recordings).
+        let (_, auth, id) = origin_of(
+            "http://localhost:3000/ap/users/117020565966271181/statuses/117020583142008690",
+        )
+        .unwrap();
+        assert_eq!(
+            (auth.as_str(), id.as_str()),
+            ("localhost:3000", "117020583142008690")
+        );
         assert!(origin_of("https://misskey.example/notes/9abc").is_none());
         assert!(origin_of("https://x.example/users/a/statuses/..%2F..").is_none());
         assert!(origin_of("ftp://x.example/users/a/statuses/1").is_none());
