@@ -3,6 +3,8 @@
 //! another server carries its origin's `uri`).
 
 mod common;
+#[path = "common/loopback.rs"]
+mod loopback;
 #[path = "common/peer.rs"]
 mod peer;
 
@@ -421,4 +423,106 @@ fn each_token_of_a_token_file_goes_to_its_own_server_only() {
     }
     let bytes = std::fs::read(dir.path().join("rethread.db")).unwrap();
     assert!(!String::from_utf8_lossy(&bytes).contains(&f.b_token));
+}
+
+#[test]
+fn discover_asks_the_servers_that_wrote_most_posts_once_and_no_further() {
+    // A, the server given, holds copies of three posts from D (a Mastodon server), two from E
+    // (a Misskey server: no Mastodon API) and one from F. `--discover 2` asks D (top), skips E
+    // (its nodeinfo says misskey), and never considers F (third). D's timeline has one post
+    // more, and copies of five posts from G: G would top a count over D's posts, but
+    // discovery goes one step, so G's timeline is never asked.
+    let a = Peer::start_on_disk();
+    let d = Peer::start_on_disk();
+    let g = loopback::Loopback::start(100, |_| {
+        loopback::Response::json("404 Not Found", r#"{"error":"Not found"}"#)
+    });
+    let e = loopback::Loopback::start(100, |r| {
+        let base = r
+            .header("host")
+            .map(|h| format!("http://{h}"))
+            .unwrap_or_default();
+        match r.path() {
+            "/.well-known/nodeinfo" => loopback::Response::json(
+                "200 OK",
+                format!(
+                    r#"{{"links":[{{"rel":"http://nodeinfo.diaspora.software/ns/schema/2.1","href":"{base}/nodeinfo/2.1"}}]}}"#
+                ),
+            ),
+            "/nodeinfo/2.1" => loopback::Response::json(
+                "200 OK",
+                r#"{"version":"2.1","software":{"name":"misskey","version":"2025.1.0"}}"#,
+            ),
+            _ => loopback::Response::json("404 Not Found", r#"{"error":"Not found"}"#),
+        }
+    });
+    let f_base = "http://127.0.0.1:9"; // discard port: nothing answers there
+    let dee = d.create_account("dee");
+    let mut d_posts = Vec::new();
+    for i in 0..4 {
+        d_posts.push(d.post(&dee, &format!("#fedi post {i} from D"), None, "public"));
+    }
+    for i in 0..5 {
+        let c = d.post(&dee, &format!("#fedi G post {i}"), None, "public");
+        d.set_status_url(&id(&c), &format!("{}/@gus/{}", g.base, i + 1));
+    }
+    let someone = a.create_account("someone");
+    let mut copy = |text: &str, uri: &str| {
+        let c = a.post(&someone, text, None, "public");
+        a.set_status_url(&id(&c), uri);
+    };
+    for (i, p) in d_posts.iter().take(3).enumerate() {
+        copy(&format!("#fedi post {i} from D"), &uri(p));
+    }
+    copy("#fedi note one from E", &format!("{}/@eve/1", e.base));
+    copy("#fedi note two from E", &format!("{}/@eve/2", e.base));
+    copy("#fedi a post from F", &format!("{f_base}/@fay/9"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let o = collect(dir.path(), &[&a], &["--discover", "2", "--retries", "0"]);
+    let summary = stderr(&o);
+    let asking = format!("--discover: asking {} (mastodon ", host(&d));
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.contains(&asking) && l.ends_with("), the origin of 3 matched posts")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "--discover: not asking {}, the origin of 2 matched posts: it runs misskey, which does not serve the Mastodon API",
+            e.base.trim_start_matches("http://")
+        )),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("127.0.0.1:9,") && !summary.contains("asking 127.0.0.1:9 "),
+        "{summary}"
+    );
+    assert_eq!(
+        e.count("/api/v1/timelines/tag/fedi"),
+        0,
+        "E's timeline never asked"
+    );
+    assert_eq!(
+        g.count("/api/v1/timelines/tag/fedi"),
+        0,
+        "one step only: not G's"
+    );
+    assert_eq!(g.count("/.well-known/nodeinfo"), 0, "G not even considered");
+    let cov: Value =
+        serde_json::from_str(&ok(dir.path(), &["coverage", "--format", "json"])).unwrap();
+    let servers: Vec<(String, u64)> = cov["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["server"].as_str().unwrap().to_string(),
+                s["matched"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(servers, [(host(&d), 9), (host(&a), 6)], "{cov:#}");
+    assert_eq!(cov["union"], 12, "{cov:#}");
 }
