@@ -3,12 +3,10 @@
 //! another server carries its origin's `uri`).
 
 mod common;
-#[path = "common/loopback.rs"]
-mod loopback;
 #[path = "common/peer.rs"]
 mod peer;
 
-use common::{ok, rethread, stderr};
+use common::{loopback, ok, rethread, stderr};
 use peer::Peer;
 use rusqlite::Connection;
 use serde_json::Value;

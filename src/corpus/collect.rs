@@ -548,6 +548,25 @@ impl Corpus {
         Ok(n as u64)
     }
 
+    /// The job's streams whose name starts with `prefix` and that are not done, in name order.
+    pub fn open_streams(&self, job: &str, prefix: &str) -> Result<Vec<(String, Cursor)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT stream, next_url, matched, done FROM collect_cursors
+             WHERE job = ?1 AND substr(stream, 1, length(?2)) = ?2 AND done = 0 ORDER BY stream",
+        )?;
+        let rows = stmt.query_map(params![job, prefix], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Cursor {
+                    next_url: r.get(1)?,
+                    matched: r.get::<_, i64>(2)? as u64,
+                    done: r.get::<_, i64>(3)? != 0,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Is this frontier entry one asked again because an answer cut it off (`recheck`)?
     pub fn frontier_is_recheck(&self, job: &str, server: &str, local_id: &str) -> Result<bool> {
         let state: Option<String> = self
@@ -609,6 +628,16 @@ impl ImportWriter<'_> {
                 "SELECT EXISTS (SELECT 1 FROM collect_matches WHERE job = ?1 AND server = ?2 AND key = ?3)",
             )?
             .query_row(params![job, server, key], |r| r.get(0))?)
+    }
+
+    /// Open a stream to page (from `first`) unless the job has it already.
+    pub fn add_stream(&mut self, job: &str, stream: &str, first: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO collect_cursors (job, stream, next_url, matched, done) VALUES (?1, ?2, ?3, 0, 0)",
+            )?
+            .execute(params![job, stream, first])?;
+        Ok(())
     }
 
     pub fn set_cursor(&mut self, job: &str, stream: &str, c: &Cursor) -> Result<()> {
@@ -720,6 +749,14 @@ impl ImportWriter<'_> {
         retry: bool,
     ) -> Result<()> {
         self.set_missing_on("mastodon", id, reason, reply_to, retry)
+    }
+
+    /// Forget why a post was absent (it no longer is, or the note no longer holds).
+    pub fn clear_missing(&mut self, platform: &str, id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM missing WHERE platform = ?1 AND id = ?2")?
+            .execute(params![platform, id])?;
+        Ok(())
     }
 
     /// Keep an API response page as the server sent it (for `export twarc2`).

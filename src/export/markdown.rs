@@ -406,6 +406,30 @@ fn chronological(
         }
         post_paragraph(out, &posts[i], "", codes.map(|(b, c)| (b, &c[i][..])));
         out.push('\n');
+        // A missing post nothing replies to (a reply the source hid, replies a server was
+        // still fetching) is marked right after the post it belongs under.
+        let mut leaves: Vec<(NodeIndex, usize)> = threads
+            .graph
+            .neighbors_directed(n, petgraph::Direction::Outgoing)
+            .filter_map(|c| match threads.node(c) {
+                Node::Gap(g) => Some((c, g)),
+                Node::Post(_) => None,
+            })
+            .filter(|&(c, _)| {
+                threads
+                    .graph
+                    .neighbors_directed(c, petgraph::Direction::Outgoing)
+                    .next()
+                    .is_none()
+            })
+            .collect();
+        leaves.sort_by(|a, b| threads.gaps[a.1].id.cmp(&threads.gaps[b.1].id));
+        for (c, g) in leaves {
+            if gaps_written.insert(g) {
+                gap_line(out, threads, c);
+                out.push('\n');
+            }
+        }
     }
 }
 

@@ -93,6 +93,13 @@ pub struct Args {
     #[arg(long)]
     pub no_context: bool,
 
+    /// Also the posts that quote a post of a collected thread (Mastodon 4.5+: every post the
+    /// server says is quoted is asked for its quotes, paged). Quotes the quoted author has not
+    /// allowed (pending, rejected, revoked) or that are gone are gaps with that state, never
+    /// shown with content.
+    #[arg(long, conflicts_with = "no_context")]
+    pub quotes: bool,
+
     /// Keep posts of accounts that opted out of indexing (for studies with their consent).
     #[arg(long)]
     pub include_opted_out: bool,
@@ -143,6 +150,7 @@ pub fn run(args: Args) -> Result<()> {
         until,
         max_posts: args.max_posts,
         no_context: args.no_context,
+        quotes: args.quotes,
         include_opted_out: args.include_opted_out,
         discover: args.discover,
         tokens,
@@ -324,10 +332,44 @@ fn report(
     for (why, n) in &c.gaps {
         eprintln!("    missing parents {n}: {why}");
     }
+    if c.quotes_requests > 0 {
+        eprintln!(
+            "    quotes (--quotes): {} quoting posts found in {} requests",
+            c.quotes_found, c.quotes_requests
+        );
+    }
+    for (why, n) in &c.quote_gaps {
+        eprintln!("    quotes not shown {n}: {why}");
+    }
     if c.origins_unknown > 0 {
         eprintln!(
             "    posts from servers whose uri does not give the post's id there (not asked at their origin): {}",
             c.origins_unknown
+        );
+    }
+    if c.refresh_threads > 0 {
+        eprintln!(
+            "    threads their server was still fetching (Mastodon-Async-Refresh): {}; asked again ({} contexts, {} polls): {} finished, bringing {} more posts, {} not finished in time (marked with a gap)",
+            c.refresh_threads,
+            c.refresh_contexts,
+            c.refresh_polls,
+            c.refresh_finished,
+            c.refresh_posts,
+            c.refresh_unfinished
+        );
+    }
+    if c.threads_cut > 0 {
+        let unfinished = if c.cuts_unfinished > 0 {
+            format!(
+                "; {} could not be finished that way: a token for the server (MASTODON_TOKEN or --token-file) lifts the caps",
+                c.cuts_unfinished
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "    threads cut by the caps on logged-out clients (40 ancestors, 60 descendants, depth 20): {}, asked again from where they were cut{unfinished}",
+            c.threads_cut
         );
     }
     if c.origin_fallbacks > 0 {

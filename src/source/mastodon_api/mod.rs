@@ -31,7 +31,7 @@ use super::net::{authority, FetchError, Fetched, Http, NetConfig};
 pub use super::Bars;
 use crate::corpus::{Corpus, Cursor, FrontierState, ImportWriter, PageGuard, Warnings};
 use crate::model::{parse_time, Provenance, Record};
-use crate::source::mastodon::{api_status, qualified, unqualify};
+use crate::source::mastodon::{api_status_records, qualified, unqualify};
 use anyhow::{anyhow, bail, Context as _, Result};
 use chrono::{DateTime, Utc};
 use plan::StatusMeta;
@@ -57,6 +57,9 @@ pub struct Options {
     pub until: Option<DateTime<Utc>>,
     pub max_posts: Option<u64>,
     pub no_context: bool,
+    /// Also the posts that quote a post of a collected thread (`/api/v1/statuses/:id/quotes`,
+    /// Mastodon 4.5+), for every post the server says is quoted.
+    pub quotes: bool,
     pub include_opted_out: bool,
     /// After the first pass, also ask the tag timelines of up to this many servers that wrote
     /// most of the matched posts (one step: never the servers those bring in).
@@ -89,10 +92,29 @@ pub struct Counters {
     pub origins_unknown: u64,
     /// Threads asked on a server that showed a copy because their origin could not be asked.
     pub origin_fallbacks: u64,
+    /// Threads whose context answer said the server was still fetching them
+    /// (`Mastodon-Async-Refresh`), and what came of asking again.
+    pub refresh_threads: u64,
+    pub refresh_finished: u64,
+    pub refresh_unfinished: u64,
+    /// Posts the answers after a refresh held beyond the first answer.
+    pub refresh_posts: u64,
+    /// Requests made for refreshes: `async_refreshes/:id` polls and contexts asked again.
+    pub refresh_polls: u64,
+    pub refresh_contexts: u64,
+    /// `--quotes`: requests to the quotes of posts, and the quoting posts they brought.
+    pub quotes_requests: u64,
+    pub quotes_found: u64,
+    /// Threads whose answer was at a cap for logged-out clients (possibly cut), and of those
+    /// the ones asking again could not finish (the cut could not be located, or asking failed).
+    pub threads_cut: u64,
+    pub cuts_unfinished: u64,
     /// Posts not stored, by reason.
     pub left_out: BTreeMap<String, u64>,
     /// Parents that could not be had, by reason.
     pub gaps: BTreeMap<String, u64>,
+    /// Quotes not shown (Mastodon 4.5 `quote.state` other than `accepted`), by reason.
+    pub quote_gaps: BTreeMap<String, u64>,
     #[serde(flatten)]
     pub http: crate::source::net::HttpCounters,
     /// Timelines stopped because the server paged in circles, and the like.
@@ -112,6 +134,9 @@ impl Counters {
         }
         for (k, n) in &r.gaps {
             *self.gaps.entry(k.clone()).or_default() += n;
+        }
+        for (k, n) in &r.quote_gaps {
+            *self.quote_gaps.entry(k.clone()).or_default() += n;
         }
     }
 }
@@ -176,6 +201,9 @@ pub fn job_key(opts: &Options) -> (String, String) {
     if let Some(n) = opts.discover {
         args["discover"] = n.into();
     }
+    if opts.quotes {
+        args["quotes"] = true.into();
+    }
     crate::corpus::job_key(args)
 }
 
@@ -195,6 +223,22 @@ struct ContextTask {
     server: String,
     local_id: String,
     result: Result<Fetched, FetchError>,
+    /// 0 for the first ask; n for the n-th ask again while the server refreshes the thread.
+    round: u32,
+    /// Posts the first answer held, to count what a refresh brought.
+    before: usize,
+    /// Requests to `async_refreshes/:id` made before this ask.
+    polls: u64,
+}
+
+/// A thread to ask again because its server said it was still fetching it.
+struct RefreshNext {
+    server: String,
+    local_id: String,
+    refresh: plan::AsyncRefresh,
+    /// The round the next ask will be.
+    round: u32,
+    before: usize,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +298,30 @@ fn base_of(server: &str, like: &Url) -> Result<Url> {
         .with_context(|| format!("bad server name {server:?}"))
 }
 
+/// The `rel="next"` page of an answer, only ever on the same server (a `Link` elsewhere would
+/// carry our token to a stranger).
+fn next_link(f: &Fetched) -> Result<Option<Url>> {
+    let Some(link) = f
+        .headers
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .and_then(plan::link_next)
+    else {
+        return Ok(None);
+    };
+    let next = f
+        .url
+        .join(&link)
+        .with_context(|| format!("{}: bad Link target {link:?}", f.url))?;
+    if authority(&next) != authority(&f.url) || next.scheme() != f.url.scheme() {
+        bail!(
+            "{}: the next page is on another server ({next}); not followed",
+            f.url
+        );
+    }
+    Ok(Some(next))
+}
+
 impl super::collect::Collector for Run<'_> {
     fn job(&self) -> &str {
         &self.job
@@ -284,6 +352,9 @@ impl super::collect::Collector for Run<'_> {
         }
         if !self.opts.no_context {
             self.threads().await?;
+            if self.opts.quotes {
+                self.quotes().await?;
+            }
             self.gaps().await?;
         }
         Ok(())
@@ -781,26 +852,11 @@ impl<'a> Run<'a> {
     /// The next timeline page, with our filters put back; only ever on the same server (a
     /// `Link` elsewhere would carry our token to a stranger).
     fn next_page(&self, f: &Fetched) -> Result<Option<Url>> {
-        let Some(link) = f
-            .headers
-            .get("link")
-            .and_then(|v| v.to_str().ok())
-            .and_then(plan::link_next)
-        else {
-            return Ok(None);
-        };
-        let mut next = f
-            .url
-            .join(&link)
-            .with_context(|| format!("{}: bad Link target {link:?}", f.url))?;
-        if authority(&next) != authority(&f.url) || next.scheme() != f.url.scheme() {
-            bail!(
-                "{}: the next page is on another server ({next}); not followed",
-                f.url
-            );
+        let mut next = next_link(f)?;
+        if let Some(n) = &mut next {
+            plan::with_filters(n, &self.opts.any, &self.opts.all, &self.opts.none);
         }
-        plan::with_filters(&mut next, &self.opts.any, &self.opts.all, &self.opts.none);
-        Ok(Some(next))
+        Ok(next)
     }
 
     fn absorb(&mut self, r: TxReport) {
@@ -838,6 +894,9 @@ impl<'a> Run<'a> {
                         server,
                         local_id,
                         result,
+                        round: 0,
+                        before: 0,
+                        polls: 0,
                     }
                 });
             }
@@ -846,13 +905,67 @@ impl<'a> Run<'a> {
                 break;
             };
             let task = done.map_err(|e| anyhow!("context task failed: {e}"))?;
-            in_flight.remove(&(task.server.clone(), task.local_id.clone()));
-            if let Some(n) = busy.get_mut(&task.server) {
-                *n = n.saturating_sub(1);
+            if task.round == 0 {
+                in_flight.remove(&(task.server.clone(), task.local_id.clone()));
+                if let Some(n) = busy.get_mut(&task.server) {
+                    *n = n.saturating_sub(1);
+                }
             }
-            self.context_answer(task)?;
+            // A thread its server is still fetching waits in a task of its own, so that the
+            // other threads go on meanwhile (and hold no slot of the server while it sleeps).
+            if let Some(next) = self.context_answer(task)? {
+                self.spawn_refresh(&mut tasks, next)?;
+            }
         }
         self.update_thread_bar()?;
+        Ok(())
+    }
+
+    /// Ask a thread again once its server has had the time it asked for: with a token, poll
+    /// `GET /api/v1_alpha/async_refreshes/:id` until it says `finished` (at most
+    /// `REFRESH_ROUNDS` polls); then ask the context again.
+    fn spawn_refresh(&self, tasks: &mut JoinSet<ContextTask>, next: RefreshNext) -> Result<()> {
+        let base = self.base(&next.server)?;
+        let url = api_url(&base, &["api", "v1", "statuses", &next.local_id, "context"]);
+        let poll = api_url(
+            &base,
+            &["api", "v1_alpha", "async_refreshes", &next.refresh.id],
+        );
+        let authenticated = self.http.authenticated_for(&next.server);
+        let http = self.http.clone();
+        let wait = std::time::Duration::from_secs(next.refresh.retry);
+        tasks.spawn(async move {
+            let mut polls = 0;
+            tokio::time::sleep(wait).await;
+            if authenticated {
+                loop {
+                    polls += 1;
+                    let finished = http
+                        .get(&poll, |b| {
+                            plan::refresh_finished(b)
+                                .map(|_| ())
+                                .ok_or_else(|| "expected {async_refresh: {status}}".to_string())
+                        })
+                        .await
+                        .ok()
+                        .and_then(|f| plan::refresh_finished(&f.body));
+                    // Finished, or the server will not say: ask the context now.
+                    if finished != Some(false) || polls >= u64::from(plan::REFRESH_ROUNDS) {
+                        break;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            let result = http.get(&url, valid_context).await;
+            ContextTask {
+                server: next.server,
+                local_id: next.local_id,
+                result,
+                round: next.round,
+                before: next.before,
+                polls,
+            }
+        });
         Ok(())
     }
 
@@ -863,19 +976,37 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn context_answer(&mut self, task: ContextTask) -> Result<()> {
+    fn context_answer(&mut self, task: ContextTask) -> Result<Option<RefreshNext>> {
         let ContextTask {
             server,
             local_id,
             result,
+            round,
+            before,
+            polls,
         } = task;
         self.summary.counters.context_requests += 1;
         if !self.is_asked(&server) {
             self.summary.counters.origin_requests += 1;
         }
+        if round > 0 {
+            self.summary.counters.refresh_contexts += 1;
+            self.summary.counters.refresh_polls += polls;
+        }
+        let is_recheck = self
+            .corpus
+            .frontier_is_recheck(&self.job, &server, &local_id)?;
         let fetched = match result {
             Ok(f) => f,
+            Err(_) if round > 0 => {
+                // The first answer is stored; the refresh's gap note stays, saying so.
+                self.summary.counters.refresh_unfinished += 1;
+                return Ok(None);
+            }
             Err(e) => {
+                if is_recheck {
+                    self.summary.counters.cuts_unfinished += 1;
+                }
                 self.summary.counters.contexts_failed += 1;
                 let reason = format!("context not fetched: {}", e.gap_reason(&server));
                 // An origin that cannot be asked: the thread is asked instead on the servers
@@ -912,7 +1043,7 @@ impl<'a> Run<'a> {
                 }
                 let r = tx.commit()?;
                 self.absorb(r);
-                return Ok(());
+                return Ok(None);
             }
         };
         let body: ContextBody = serde_json::from_str(&fetched.body)?;
@@ -928,8 +1059,75 @@ impl<'a> Run<'a> {
         let descendants = parse(&body.descendants)?;
         let caps = plan::Caps::for_client(fetched.authenticated);
         let again = plan::recheck(&local_id, &ancestors, &descendants, caps);
+        if !fetched.authenticated && plan::capped(&local_id, &ancestors, &descendants, caps) {
+            if !is_recheck && round == 0 {
+                self.summary.counters.threads_cut += 1;
+            }
+            if again.is_empty() {
+                // Cut where no post shows it (e.g. the focal post's own replies past the
+                // count): asking again from anywhere would not find the rest.
+                self.summary.counters.cuts_unfinished += 1;
+            }
+        }
+        let refresh = fetched
+            .headers
+            .get("mastodon-async-refresh")
+            .and_then(|v| v.to_str().ok())
+            .and_then(plan::parse_async_refresh);
+        let in_answer = ancestors.len() + descendants.len();
+        let post_id = qualified(&local_id, &server);
+        let gap_id = format!("refresh-of-{post_id}");
+        let mut next = None;
+        let mut refresh_gap: Option<bool> = None; // Some(true): set it; Some(false): clear it
+        match (&refresh, round) {
+            (Some(r), 0) => {
+                self.summary.counters.refresh_threads += 1;
+                refresh_gap = Some(true);
+                next = Some(RefreshNext {
+                    server: server.clone(),
+                    local_id: local_id.clone(),
+                    refresh: r.clone(),
+                    round: 1,
+                    before: in_answer,
+                });
+            }
+            (Some(r), n) if n < plan::REFRESH_ROUNDS => {
+                next = Some(RefreshNext {
+                    server: server.clone(),
+                    local_id: local_id.clone(),
+                    refresh: r.clone(),
+                    round: n + 1,
+                    before,
+                });
+            }
+            (Some(_), _) => self.summary.counters.refresh_unfinished += 1,
+            (None, 0) => {}
+            (None, _) => {
+                self.summary.counters.refresh_finished += 1;
+                self.summary.counters.refresh_posts += in_answer.saturating_sub(before) as u64;
+                refresh_gap = Some(false);
+            }
+        }
         let job = self.job.clone();
         let mut tx = Tx::new(self)?;
+        // Until a refresh is seen to finish, the thread carries a gap saying so: a run that
+        // stops waiting (or is killed) does not leave it looking complete.
+        match refresh_gap {
+            Some(true) => tx.w.set_missing(
+                &gap_id,
+                &format!(
+                    "replies still being fetched: {server} was fetching more of this thread from \
+                     other servers (Mastodon-Async-Refresh) and had not finished when rethread \
+                     stopped asking (after up to {} asks, {} s apart at most)",
+                    plan::REFRESH_ROUNDS + 1,
+                    plan::REFRESH_WAIT_MAX_SECS
+                ),
+                Some(&post_id),
+                false,
+            )?,
+            Some(false) => tx.w.clear_missing("mastodon", &gap_id)?,
+            None => {}
+        }
         for (raw, meta) in body
             .ancestors
             .iter()
@@ -969,6 +1167,86 @@ impl<'a> Run<'a> {
         self.summary.counters.recheck_requests += r.rechecks;
         self.absorb(r);
         self.bars.posts.set_position(self.summary.counters.stored);
+        Ok(next)
+    }
+
+    // ---- quotes (--quotes) ---------------------------------------------------------------
+
+    /// Page the quotes of every stored post of the job's threads that its server says is
+    /// quoted (`GET /api/v1/statuses/:id/quotes`, `Link` paging, at most
+    /// `QUOTE_PAGES` pages a post). The quoting posts are stored with their quote edge; their
+    /// own threads are not asked. A cursor per post makes it resumable.
+    async fn quotes(&mut self) -> Result<()> {
+        const QUOTE_PAGES: u32 = 50;
+        let mut refused: HashSet<String> = HashSet::new();
+        for (stream, mut cur) in self.corpus.open_streams(&self.job, "quotes:")? {
+            let Some(server) = stream.rsplit('@').next().map(str::to_string) else {
+                continue;
+            };
+            if refused.contains(&server) {
+                continue;
+            }
+            let Some(start) = cur.next_url.clone() else {
+                continue;
+            };
+            let mut guard = PageGuard::starting_at(&start);
+            let mut pages = 0;
+            while let Some(next) = cur.next_url.clone().filter(|_| !cur.done) {
+                let url = Url::parse(&next).with_context(|| format!("stored cursor {next:?}"))?;
+                pages += 1;
+                self.summary.counters.quotes_requests += 1;
+                let fetched = match self.http.get(&url, valid_array).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        // Older servers have no such endpoint, some want a token: said once
+                        // per server, and the quotes of its posts are left for this run.
+                        self.summary.notes.push(format!(
+                            "{server}: quotes not collected ({e}); the rest of the collection is unaffected"
+                        ));
+                        refused.insert(server.clone());
+                        break;
+                    }
+                };
+                let items: Vec<&RawValue> = serde_json::from_str(&fetched.body)?;
+                let metas: Vec<StatusMeta> = items
+                    .iter()
+                    .map(|raw| {
+                        serde_json::from_str(raw.get())
+                            .with_context(|| format!("{url}: a status without an id"))
+                    })
+                    .collect::<Result<_>>()?;
+                let fresh = guard.fresh(metas.iter().map(|m| m.id.as_str()));
+                let mut after = next_link(&fetched)?;
+                if let Some(n) = &after {
+                    let new = fresh.iter().filter(|&&f| f).count();
+                    if guard.stop_before(n.as_str(), items.len(), new).is_some() {
+                        after = None;
+                    }
+                }
+                if pages >= QUOTE_PAGES {
+                    after = None;
+                }
+                let job = self.job.clone();
+                let mut tx = Tx::new(self)?;
+                // One step: the quotes of quotes are not paged.
+                tx.quotes_job = None;
+                let mut found = 0;
+                for ((raw, meta), new) in items.iter().zip(&metas).zip(&fresh) {
+                    if *new && tx.store(raw.get(), meta, &server, "quotes", &fetched)? {
+                        found += 1;
+                    }
+                }
+                cur = Cursor {
+                    next_url: after.as_ref().map(Url::to_string).or(Some(next.clone())),
+                    matched: 0,
+                    done: after.is_none(),
+                };
+                tx.w.set_cursor(&job, &stream, &cur)?;
+                let r = tx.commit()?;
+                self.absorb(r);
+                self.summary.counters.quotes_found += found;
+            }
+        }
         Ok(())
     }
 
@@ -1045,12 +1323,16 @@ struct TxReport {
     fallbacks: u64,
     left_out: BTreeMap<String, u64>,
     gaps: BTreeMap<String, u64>,
+    quote_gaps: BTreeMap<String, u64>,
 }
 
 /// One transaction of collected data.
 struct Tx<'r> {
     w: ImportWriter<'r>,
     include_opted_out: bool,
+    /// With `--quotes`, the job: a stored post its server says is quoted gets a stream of
+    /// its quotes to page.
+    quotes_job: Option<String>,
     report: TxReport,
 }
 
@@ -1058,6 +1340,7 @@ impl<'r> Tx<'r> {
     fn new<'a: 'r>(run: &'r mut Run<'a>) -> Result<Tx<'r>> {
         Ok(Tx {
             include_opted_out: run.opts.include_opted_out,
+            quotes_job: (run.opts.quotes && !run.opts.no_context).then(|| run.job.clone()),
             w: run.corpus.writer()?,
             report: TxReport::default(),
         })
@@ -1090,9 +1373,21 @@ impl<'r> Tx<'r> {
             line: 0,
             format: "mastodon-api",
         };
-        let posts = api_status(raw, server, provenance)
+        let records = api_status_records(raw, server, provenance)
             .map_err(|e| anyhow!("{}: status {}: {e}", f.url, meta.id))?;
         let fetched_at = crate::model::format_time(&f.fetched_at);
+        let mut posts = Vec::new();
+        for r in records {
+            match r {
+                Record::Post(p) => posts.push(*p),
+                // A quote not shown (pending, rejected, revoked, deleted): a gap note with the
+                // state, no content.
+                Record::Missing(m) => {
+                    *self.report.quote_gaps.entry(m.reason.clone()).or_default() += 1;
+                    self.w.add(&Record::Missing(m))?;
+                }
+            }
+        }
         for (k, p) in posts.into_iter().enumerate() {
             // The posts after the first are statuses embedded in it (a boosted or quoted
             // status): their authors' choices hold for them as well.
@@ -1125,6 +1420,19 @@ impl<'r> Tx<'r> {
             )?;
         }
         self.report.stored += 1;
+        if let Some(job) = &self.quotes_job {
+            if meta.quotes_count.unwrap_or(0) > 0 && plan::safe_id(&meta.id) {
+                let mut base = f.url.clone();
+                base.set_path("/");
+                let mut first = api_url(&base, &["api", "v1", "statuses", &meta.id, "quotes"]);
+                first.query_pairs_mut().append_pair("limit", "40");
+                self.w.add_stream(
+                    job,
+                    &format!("quotes:{}", qualified(&meta.id, server)),
+                    first.as_str(),
+                )?;
+            }
+        }
         // A post that lives on another server: its origin knows its thread best. Remember its
         // id there (as an alias, so replies fetched from the origin find it) and ask there.
         if let Some(uri) = &meta.uri {
@@ -1173,6 +1481,7 @@ mod tests {
             until: None,
             max_posts: None,
             no_context: false,
+            quotes: false,
             include_opted_out: false,
             discover: None,
             tokens: vec![],
@@ -1245,6 +1554,7 @@ mod tests {
         let mut tx = Tx {
             w: corpus.writer().unwrap(),
             include_opted_out: false,
+            quotes_job: None,
             report: TxReport::default(),
         };
         assert!(tx.store(&raw, &meta, "m.example", "timeline", &f).unwrap());
@@ -1351,7 +1661,7 @@ mod tests {
                     line: 0,
                     format: "mastodon-api",
                 };
-                let posts = api_status(raw.get(), &host, prov).unwrap();
+                let posts = crate::source::mastodon::api_status(raw.get(), &host, prov).unwrap();
                 assert_eq!(posts[0].id, format!("{}@{host}", meta.id));
                 if let Some(p) = &meta.in_reply_to_id {
                     assert_eq!(

@@ -21,6 +21,9 @@ pub struct StatusMeta {
     pub visibility: Option<String>,
     #[serde(default)]
     pub replies_count: Option<u64>,
+    /// Mastodon 4.5+: how many posts quote it (absent before).
+    #[serde(default)]
+    pub quotes_count: Option<u64>,
     #[serde(default)]
     pub account: Option<AccountMeta>,
     #[serde(default)]
@@ -260,6 +263,78 @@ pub fn nodeinfo_software(doc: &str) -> Option<(String, String)> {
     })
 }
 
+/// A context answer's `Mastodon-Async-Refresh` header (Mastodon 4.4+): the server is fetching
+/// more of the thread from other servers in the background, and says when to come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncRefresh {
+    /// For `GET /api/v1_alpha/async_refreshes/:id` (with a token).
+    pub id: String,
+    /// Seconds to wait before asking again.
+    pub retry: u64,
+    /// Posts fetched so far, when the server says.
+    pub result_count: Option<u64>,
+}
+
+/// How often a thread whose server is still fetching it is asked again, at most.
+pub const REFRESH_ROUNDS: u32 = 3;
+/// The longest wait between two asks, whatever `retry` a server asks for (and the shortest).
+pub const REFRESH_WAIT_MAX_SECS: u64 = 30;
+pub const REFRESH_WAIT_MIN_SECS: u64 = 1;
+
+/// `id="…", retry=N, result_count=M` (a structured-field dictionary; unknown keys ignored).
+/// `None` for a header without an id, or with an id that is not short printable ASCII (it
+/// comes from a server and goes into a URL).
+pub fn parse_async_refresh(v: &str) -> Option<AsyncRefresh> {
+    let (mut id, mut retry, mut count) = (None, None, None);
+    let mut rest = v;
+    while !rest.trim().is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim().trim_start_matches(',').trim();
+        let after = after.trim_start();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"')?;
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            match after.find(',') {
+                Some(i) => (&after[..i], &after[i..]),
+                None => (after, ""),
+            }
+        };
+        match key {
+            "id" => id = Some(value.to_string()),
+            "retry" => retry = value.trim().parse::<u64>().ok(),
+            "result_count" => count = value.trim().parse::<u64>().ok(),
+            _ => {}
+        }
+        rest = next.trim_start().trim_start_matches(',');
+    }
+    let id =
+        id.filter(|i| !i.is_empty() && i.len() <= 512 && i.bytes().all(|b| b.is_ascii_graphic()))?;
+    Some(AsyncRefresh {
+        id,
+        retry: retry
+            .unwrap_or(REFRESH_WAIT_MIN_SECS)
+            .clamp(REFRESH_WAIT_MIN_SECS, REFRESH_WAIT_MAX_SECS),
+        result_count: count,
+    })
+}
+
+/// Whether an `async_refreshes/:id` answer says the refresh is `finished` (`None`: not such
+/// an answer).
+pub fn refresh_finished(body: &str) -> Option<bool> {
+    #[derive(Deserialize)]
+    struct Body {
+        async_refresh: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        status: String,
+    }
+    serde_json::from_str::<Body>(body)
+        .ok()
+        .map(|b| b.async_refresh.status == "finished")
+}
+
 /// The caps a server puts on a context answer (Mastodon ≥ 4.0 for logged-out clients: 40
 /// ancestors, 60 descendants, 20 levels; with a token 4,096 each and no depth limit).
 #[derive(Debug, Clone, Copy)]
@@ -287,6 +362,48 @@ impl Caps {
     }
 }
 
+/// Was a context answer for `focal` at one of the caps (so possibly cut)?
+pub fn capped(
+    focal: &str,
+    ancestors: &[StatusMeta],
+    descendants: &[StatusMeta],
+    caps: Caps,
+) -> bool {
+    ancestors.len() >= caps.ancestors
+        || descendants.len() >= caps.descendants
+        || deepest(focal, descendants) >= caps.depth
+}
+
+/// Depth of each descendant below the focal post, without recursion: parents come before
+/// children in both depth-first and breadth-first answers, and a parent seen later is handled
+/// by the fixpoint loop.
+fn depths<'a>(focal: &'a str, descendants: &'a [StatusMeta]) -> HashMap<&'a str, usize> {
+    let mut depth: HashMap<&str, usize> = HashMap::new();
+    depth.insert(focal, 0);
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for d in descendants {
+            if depth.contains_key(d.id.as_str()) {
+                continue;
+            }
+            if let Some(&pd) = d.in_reply_to_id.as_deref().and_then(|p| depth.get(p)) {
+                depth.insert(&d.id, pd + 1);
+                changed = true;
+            }
+        }
+    }
+    depth
+}
+
+fn deepest(focal: &str, descendants: &[StatusMeta]) -> usize {
+    depths(focal, descendants)
+        .values()
+        .copied()
+        .max()
+        .unwrap_or(0)
+}
+
 /// After a context answer for `focal`: the posts to ask again because the answer may have been
 /// cut. Returns local ids, deepest first.
 ///
@@ -309,24 +426,7 @@ pub fn recheck(
             }
         }
     }
-    // Depth of each descendant below the focal post, without recursion: parents come before
-    // children in both depth-first and breadth-first answers, and a parent seen later is
-    // handled by the fixpoint loop below.
-    let mut depth: HashMap<&str, usize> = HashMap::new();
-    depth.insert(focal, 0);
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for d in descendants {
-            if depth.contains_key(d.id.as_str()) {
-                continue;
-            }
-            if let Some(&pd) = d.in_reply_to_id.as_deref().and_then(|p| depth.get(p)) {
-                depth.insert(&d.id, pd + 1);
-                changed = true;
-            }
-        }
-    }
+    let depth = depths(focal, descendants);
     let deepest = depth.values().copied().max().unwrap_or(0);
     if descendants.len() < caps.descendants && deepest < caps.depth {
         return out;
@@ -392,6 +492,44 @@ mod tests {
         let (name, _) = nodeinfo_software(misskey).unwrap();
         assert!(!speaks_mastodon_api(&name));
         assert_eq!(nodeinfo_software(r#"{"software":{"name":" "}}"#), None);
+    }
+
+    #[test]
+    fn an_async_refresh_header_says_what_to_ask_and_when() {
+        // The form Mastodon sends: a signed id, quoted.
+        let h = r#"id="ImNvbnRleHQ6MTE0NTE5OnJlZnJlc2gi--4f0e7d0fdc8c", retry=5, result_count=2"#;
+        assert_eq!(
+            parse_async_refresh(h),
+            Some(AsyncRefresh {
+                id: "ImNvbnRleHQ6MTE0NTE5OnJlZnJlc2gi--4f0e7d0fdc8c".into(),
+                retry: 5,
+                result_count: Some(2)
+            })
+        );
+        let r = parse_async_refresh(r#"id="abc", retry=5, result_count=0"#).unwrap();
+        assert_eq!(
+            (r.id.as_str(), r.retry, r.result_count),
+            ("abc", 5, Some(0))
+        );
+        // Order and spacing are free; retry is bounded both ways.
+        let r = parse_async_refresh(r#"retry=3600,id="x""#).unwrap();
+        assert_eq!((r.id.as_str(), r.retry), ("x", REFRESH_WAIT_MAX_SECS));
+        let r = parse_async_refresh(r#"id="x", retry=0"#).unwrap();
+        assert_eq!(r.retry, REFRESH_WAIT_MIN_SECS);
+        assert_eq!(parse_async_refresh(r#"retry=5"#), None, "no id");
+        assert_eq!(parse_async_refresh(r#"id="a b""#), None, "not a token");
+        assert_eq!(parse_async_refresh(r#"id="unterminated"#), None);
+        assert_eq!(
+            refresh_finished(
+                r#"{"async_refresh":{"id":"x","status":"finished","result_count":3}}"#
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            refresh_finished(r#"{"async_refresh":{"id":"x","status":"running"}}"#),
+            Some(false)
+        );
+        assert_eq!(refresh_finished("{}"), None);
     }
 
     #[test]
