@@ -381,6 +381,40 @@ fn unknown_missing_and_mismatched_inputs_are_clear_errors() {
 }
 
 #[test]
+fn coverage_without_a_collection_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = rethread(d, &["coverage", "--db", "nope.db"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("nope.db: no such corpus"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!d.join("nope.db").exists());
+    // An imported corpus has no collection that recorded its servers.
+    let twarc = fixture("seed002/twarc2.jsonl");
+    assert!(rethread(d, &["import", twarc.to_str().unwrap()])
+        .status
+        .success());
+    let o = rethread(d, &["coverage"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o)
+            .contains("no Mastodon collection in it recorded which server returned which post"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rethread(d, &["coverage", "--job", "0123"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--job \"0123\": no such collection"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn ids_from_the_data_never_write_outside_the_output_directory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -529,7 +529,10 @@ impl<'a> Run<'a> {
                 let fetch = e.downcast_ref::<FetchError>();
                 match fetch.and_then(FetchError::status) {
                     Some(status @ (401 | 403 | 422)) => {
-                        let what = self.refusal(server, &stream, status);
+                        let what = format!(
+                            "{} (the server said: {e:#})",
+                            self.refusal(server, &stream, status)
+                        );
                         if !self.summary.refused.iter().any(|(s, _)| s == server) {
                             self.summary.refused.push((server.clone(), what));
                         }
@@ -563,7 +566,7 @@ impl<'a> Run<'a> {
         if self.http.authenticated_for(server) {
             format!(
                 "{server} refused {what} to our token (HTTP {status}): the token may be expired, \
-                 or lack the read scope; the other servers went on"
+                 or lack the read scope"
             )
         } else {
             let how = if *server == self.asked[0].0 {
@@ -572,7 +575,7 @@ impl<'a> Run<'a> {
                 "give a token for it in --token-file"
             };
             format!(
-                "{server} shows {what} to logged-in users only (HTTP {status}): {how} to collect from it; the other servers went on"
+                "{server} shows {what} to logged-in users only (HTTP {status}): {how} to collect from it"
             )
         }
     }
