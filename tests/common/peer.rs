@@ -487,6 +487,34 @@ impl Peer {
         Self::start_inner(Some(ON_DISK_CONFIG), STARTUP_WAIT)
     }
 
+    /// `start_seeded`, with the data in an SQLite file of the server's own directory (see
+    /// `start_on_disk`), so that `set_status_urls` can make the seeded posts copies.
+    pub fn start_seeded_on_disk(
+        username: &str,
+        posts: &[SeedPost],
+    ) -> (Peer, Account, Vec<String>) {
+        Self::start_seeded_with(username, posts, ON_DISK_CONFIG)
+    }
+
+    /// `set_status_url` for many statuses, in one transaction.
+    pub fn set_status_urls(&self, pairs: &[(String, String)]) {
+        let path = self.workdir.path().join(ON_DISK_FILE);
+        let mut conn = rusqlite::Connection::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (was the peer started on disk?)", path.display()));
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        let tx = conn.transaction().unwrap();
+        for (id, url) in pairs {
+            let n = tx
+                .execute(
+                    "UPDATE statuses SET url = ?1 WHERE id = ?2",
+                    rusqlite::params![url, id.parse::<i64>().expect("a numeric status id")],
+                )
+                .expect("update the peer's statuses table");
+            assert_eq!(n, 1, "no status {id} on {}", self.base);
+        }
+        tx.commit().unwrap();
+    }
+
     /// Make a status look like the local copy of a post from another server: its `uri` and
     /// `url` become `url`. mastodon-mock does not federate, and this is the one field that
     /// makes a copy remote for a client (`uri` names the origin). Needs `start_on_disk`.
@@ -544,7 +572,7 @@ impl Peer {
         // would stall it. It is read back only to explain a failure.
         let log_path = workdir.path().join("server.log");
         let log = File::create(&log_path).expect("create the peer's log file");
-        let on_disk = config == Some(ON_DISK_CONFIG);
+        let on_disk = config.is_some_and(|c| c.starts_with(ON_DISK_CONFIG));
         let child = Command::new(bin)
             .arg("serve")
             .args(if on_disk {
