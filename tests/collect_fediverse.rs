@@ -292,6 +292,26 @@ fn a_failing_server_is_given_up_and_a_closed_timeline_is_explained() {
         .cloned()
         .collect();
     assert_eq!(ids, on_a, "{summary}");
+    // The coverage of that run names every server asked, those that gave nothing too.
+    let cov: Value =
+        serde_json::from_str(&ok(dir.path(), &["coverage", "--format", "json"])).unwrap();
+    let matched: Vec<(String, u64)> = cov["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["server"].as_str().unwrap().to_string(),
+                s["matched"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut quiet = [(host(&f.b), 0), (host(&f.c), 0)];
+    quiet.sort();
+    let mut want = vec![(host(&f.a), 2)];
+    want.extend(quiet);
+    assert_eq!(matched, want, "{cov:#}");
+    assert_eq!(cov["overlap"].as_array().unwrap().len(), 3, "{cov:#}");
 
     // B back, C opened with a token: the same command goes on and completes the job.
     f.b.clear_faults();
@@ -342,7 +362,7 @@ fn a_run_killed_between_servers_resumes_across_all_of_them() {
         let done: i64 = Connection::open(&corpus)
             .and_then(|c| {
                 c.query_row(
-                    "SELECT count(*) FROM collect_cursors WHERE done = 1",
+                    "SELECT count(*) FROM collect_cursors WHERE done = 1 AND stream LIKE 'tag:%'",
                     [],
                     |r| r.get(0),
                 )

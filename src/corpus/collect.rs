@@ -235,6 +235,12 @@ impl Corpus {
         for row in rows {
             out.servers.push(row?);
         }
+        // Servers asked that returned nothing are coverage too.
+        for server in self.asked_servers(job)? {
+            if !out.servers.iter().any(|(s, _, _)| *s == server) {
+                out.servers.push((server, 0, 0));
+            }
+        }
         let mut stmt = self.conn.prepare(
             "SELECT a.server, b.server, count(*) FROM collect_matches a
              JOIN collect_matches b ON b.job = a.job AND b.key = a.key AND a.server <> b.server
@@ -253,6 +259,16 @@ impl Corpus {
         }
         out.union = self.match_counts_union(job)?;
         Ok(out)
+    }
+
+    /// The servers whose timelines the job asked (see [`ImportWriter::asked_server`]), by name.
+    pub fn asked_servers(&self, job: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT substr(stream, 8) FROM collect_cursors
+             WHERE job = ?1 AND substr(stream, 1, 7) = 'server:' ORDER BY stream",
+        )?;
+        let rows = stmt.query_map(params![job], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// How many distinct posts the job's timelines matched.
@@ -628,6 +644,17 @@ impl ImportWriter<'_> {
                 "SELECT EXISTS (SELECT 1 FROM collect_matches WHERE job = ?1 AND server = ?2 AND key = ?3)",
             )?
             .query_row(params![job, server, key], |r| r.get(0))?)
+    }
+
+    /// Record that the job asks `server`'s timelines (a marker row among the cursors, done and
+    /// counting nothing), so that coverage lists a server that returned no post.
+    pub fn asked_server(&mut self, job: &str, server: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO collect_cursors (job, stream, next_url, matched, done) VALUES (?1, ?2, NULL, 0, 1)",
+            )?
+            .execute(params![job, format!("server:{server}")])?;
+        Ok(())
     }
 
     /// Open a stream to page (from `first`) unless the job has it already.

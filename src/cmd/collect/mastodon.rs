@@ -438,12 +438,6 @@ fn print_coverage(s: &Summary, cov: &rethread::thread::coverage::Coverage) {
             100.0 * sc.share
         );
     }
-    // Servers asked that returned nothing are coverage too.
-    for server in &s.servers {
-        if !cov.servers.iter().any(|sc| sc.server == *server) {
-            eprintln!("    {server}: 0 matched");
-        }
-    }
     for o in &cov.overlap {
         eprintln!("    overlap {} & {}: {}", o.a, o.b, o.both);
     }

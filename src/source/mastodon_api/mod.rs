@@ -500,6 +500,9 @@ impl<'a> Run<'a> {
             if !self.summary.servers.contains(server) {
                 self.summary.servers.push(server.clone());
             }
+            let mut w = self.corpus.writer()?;
+            w.asked_server(&self.job, server)?;
+            w.commit()?;
             let base = self.base(server)?;
             // The first server's streams keep the names a one-server job always gave them.
             let suffix = if *server == self.asked[0].0 {
