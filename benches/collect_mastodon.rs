@@ -129,7 +129,7 @@ fn main() {
     let copies = |every: usize| -> Vec<(SeedPost, String)> {
         seed.iter()
             .enumerate()
-            .filter(|(i, p)| p.text.starts_with("#bench") && owner[*i] % every == 0)
+            .filter(|(i, p)| p.text.starts_with("#bench") && owner[*i].is_multiple_of(every))
             .map(|(i, p)| {
                 (
                     SeedPost::public(p.text.clone()),

@@ -485,7 +485,7 @@ fn discover_asks_the_servers_that_wrote_most_posts_once_and_no_further() {
         d.set_status_url(&id(&c), &format!("{}/@gus/{}", g.base, i + 1));
     }
     let someone = a.create_account("someone");
-    let mut copy = |text: &str, uri: &str| {
+    let copy = |text: &str, uri: &str| {
         let c = a.post(&someone, text, None, "public");
         a.set_status_url(&id(&c), uri);
     };
