@@ -14,6 +14,7 @@ pub mod convokit;
 pub mod graph;
 pub mod html;
 pub mod markdown;
+pub mod parquet;
 pub mod pseudonym;
 pub mod table;
 pub mod twarc2;

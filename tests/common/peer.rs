@@ -51,8 +51,9 @@ use serde_json::{json, Value};
 
 /// The one version of the server these tests are written against.
 pub const MOCK_PACKAGE: &str = "mastodon-mock==0.6.1";
-/// Everything the tests' venv holds: the peer, and networkx to read the graph exports back.
-pub const VENV_PACKAGES: &[&str] = &[MOCK_PACKAGE, "networkx==3.4.2"];
+/// Everything the tests' venv holds: the peer, networkx to read the graph exports back, and
+/// DuckDB to query the Parquet export.
+pub const VENV_PACKAGES: &[&str] = &[MOCK_PACKAGE, "networkx==3.4.2", "duckdb==2.0.1"];
 
 /// Env var naming an installed `mastodon_mock` executable, to skip creating the venv.
 pub const MOCK_ENV: &str = "RETHREAD_MASTODON_MOCK";

@@ -8,6 +8,7 @@ pub mod graphml;
 pub mod html;
 pub mod jsonl;
 pub mod markdown;
+pub mod parquet;
 pub mod twarc2;
 
 use anyhow::Result;
@@ -18,6 +19,7 @@ pub enum Command {
     Markdown(markdown::Args),
     Jsonl(jsonl::Args),
     Csv(csv::Args),
+    Parquet(parquet::Args),
     Gexf(gexf::Args),
     Graphml(graphml::Args),
     Dot(dot::Args),
@@ -31,6 +33,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Markdown(args) => markdown::run(args),
         Command::Jsonl(args) => jsonl::run(args),
         Command::Csv(args) => csv::run(args),
+        Command::Parquet(args) => parquet::run(args),
         Command::Gexf(args) => gexf::run(args),
         Command::Graphml(args) => graphml::run(args),
         Command::Dot(args) => dot::run(args),
