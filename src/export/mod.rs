@@ -16,6 +16,7 @@ pub mod html;
 pub mod markdown;
 pub mod parquet;
 pub mod pseudonym;
+pub mod qdpx;
 pub mod table;
 pub mod twarc2;
 

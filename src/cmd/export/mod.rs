@@ -9,6 +9,7 @@ pub mod html;
 pub mod jsonl;
 pub mod markdown;
 pub mod parquet;
+pub mod qdpx;
 pub mod twarc2;
 
 use anyhow::Result;
@@ -20,6 +21,7 @@ pub enum Command {
     Jsonl(jsonl::Args),
     Csv(csv::Args),
     Parquet(parquet::Args),
+    Qdpx(qdpx::Args),
     Gexf(gexf::Args),
     Graphml(graphml::Args),
     Dot(dot::Args),
@@ -34,6 +36,7 @@ pub fn run(command: Command) -> Result<()> {
         Command::Jsonl(args) => jsonl::run(args),
         Command::Csv(args) => csv::run(args),
         Command::Parquet(args) => parquet::run(args),
+        Command::Qdpx(args) => qdpx::run(args),
         Command::Gexf(args) => gexf::run(args),
         Command::Graphml(args) => graphml::run(args),
         Command::Dot(args) => dot::run(args),

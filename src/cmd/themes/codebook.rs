@@ -12,9 +12,29 @@ pub struct Args {
     /// Check this codebook instead of printing the built-in one.
     #[arg(long, value_name = "FILE")]
     pub check: Option<PathBuf>,
+
+    /// Write the codebook (the built-in one, or --codebook FILE) as a REFI-QDA codebook
+    /// (`.qdc`, `urn:QDA-XML:codebook:1.0`) for the qualitative analysis tools.
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    pub qdc: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub codebook: crate::cmd::CodebookArg,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if let Some(out) = &args.qdc {
+        let book = Codebook::load_or_default(args.codebook.as_deref())?;
+        let xml = rethread::export::qdpx::codebook_qdc(&book);
+        crate::cmd::export::write_atomically(out, |w| Ok(w.write_all(xml.as_bytes())?))?;
+        eprintln!(
+            "wrote codebook {:?} ({} codes) to {}",
+            book.meta.name,
+            book.themes.len(),
+            out.display()
+        );
+        return Ok(());
+    }
     match args.check {
         Some(path) => {
             let book = Codebook::load(&path)?;

@@ -1,0 +1,312 @@
+//! REFI-QDA: a project for NVivo, ATLAS.ti, MAXQDA, QualCoder or qc (`rethread export qdpx`),
+//! and the codebook alone (`rethread themes codebook --qdc`).
+//!
+//! A `.qdpx` file is a zip of `project.qde` (XML in the namespace `urn:QDA-XML:project:1.0`) and
+//! `sources/`, here one plain-text transcript per thread. In the project: a `User` per coder
+//! (`rethread patterns`, `rethread semantic`, `rethread learned`), the codebook as
+//! `CodeBook/Codes`, each thread a `TextSource` whose `plainTextPath` is its transcript, and each
+//! code's evidence a `PlainTextSelection` (character offsets into that transcript) holding its
+//! `Coding` and `CodeRef`, made by the coder's user. Authors are `Cases` (with the threads they
+//! wrote in) unless the export is pseudonymised.
+//!
+//! A transcript has one line per post, in time order, `author: text` (a post's own line breaks
+//! become spaces, so that a line is a post and character offsets stay those of the post), and a
+//! line `[gap: …]` per missing post. Each selection is also named `line:N` (N from 0), the form
+//! line-based tools such as qc read.
+//!
+//! GUIDs are derived from what they name (a SHA-256 of a kind and a key, written as a GUID), not
+//! drawn at random: exporting the same corpus with the same codebook gives the same file.
+
+use super::{atomic, Input};
+use crate::themes::{Codebook, CoderKind};
+use crate::thread::Node;
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+/// The coders, as the project's users.
+pub const CODERS: [(CoderKind, &str); 3] = [
+    (CoderKind::Pattern, "rethread patterns"),
+    (CoderKind::Semantic, "rethread semantic"),
+    (CoderKind::Learned, "rethread learned"),
+];
+
+/// A GUID for `key` of `kind`: stable, so that the same export gives the same file.
+pub fn guid(kind: &str, key: &str) -> String {
+    let d = Sha256::digest(format!("rethread:{kind}:{key}").as_bytes());
+    let h: String = d[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Text for an XML attribute or element: escaped, and without the characters XML 1.0 cannot
+/// hold at all (most C0 controls), which post text and names from the data may contain.
+pub fn xml_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => {
+                let _ = write!(out, "&#{};", c as u32);
+            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A post's text on one line: line breaks and other controls become spaces, one character for
+/// one, so that offsets into the post are offsets into the line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn code_guid(book: &Codebook, theme: usize) -> String {
+    guid(
+        "code",
+        &format!("{}:{}", book.meta.name, book.themes[theme].id),
+    )
+}
+
+fn user_guid(coder: CoderKind) -> String {
+    guid("user", coder.as_str())
+}
+
+/// `<Code>` elements of a codebook (for a project and for a `.qdc` file alike).
+fn codes_xml(book: &Codebook, out: &mut String) {
+    out.push_str("<Codes>\n");
+    for (k, t) in book.themes.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<Code guid=\"{}\" name=\"{}\" isCodable=\"true\"><Description>{}</Description></Code>",
+            code_guid(book, k),
+            xml_text(&t.label),
+            xml_text(format!("{} [{}]", t.description, t.id).trim_start())
+        );
+    }
+    out.push_str("</Codes>\n");
+}
+
+/// The codebook as a REFI-QDA codebook (`urn:QDA-XML:codebook:1.0`), for `--qdc`.
+pub fn codebook_qdc(book: &Codebook) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<CodeBook xmlns=\"urn:QDA-XML:codebook:1.0\" origin=\"rethread {}\">",
+        env!("CARGO_PKG_VERSION")
+    );
+    codes_xml(book, &mut out);
+    out.push_str("</CodeBook>\n");
+    out
+}
+
+/// What was written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    pub sources: u64,
+    pub selections: u64,
+    pub cases: u64,
+}
+
+/// One thread's transcript and the selections in it.
+struct Transcript {
+    text: String,
+    /// (guid, line, start, end, coder, theme)
+    selections: Vec<(String, usize, usize, usize, CoderKind, usize)>,
+}
+
+fn transcript(input: &Input, ti: usize) -> Transcript {
+    let (set, threads) = (input.set, input.threads);
+    let th = &threads.threads[ti];
+    let mut text = String::new();
+    let mut chars = 0usize;
+    let mut selections = Vec::new();
+    for (line, n) in threads.chronological(th, set).into_iter().enumerate() {
+        let line_text = match threads.node(n) {
+            Node::Post(i) => {
+                let p = &set.posts()[i];
+                let prefix = format!("{}: ", one_line(p.author().label()));
+                let body = one_line(p.text());
+                let at = chars + prefix.chars().count();
+                if let Some((book, codes)) = input.codes {
+                    for e in &codes[i] {
+                        let (start, end) = (at + e.start, at + e.end);
+                        let key = format!(
+                            "{}:{}:{}:{}:{}:{}",
+                            th.id,
+                            p.id(),
+                            book.themes[e.theme].id,
+                            e.coder.as_str(),
+                            e.start,
+                            e.end
+                        );
+                        selections.push((
+                            guid("selection", &key),
+                            line,
+                            start,
+                            end,
+                            e.coder,
+                            e.theme,
+                        ));
+                    }
+                }
+                prefix + &body
+            }
+            Node::Gap(g) => {
+                let gap = &threads.gaps[g];
+                one_line(&format!(
+                    "[gap: post {} is missing ({})]",
+                    gap.id, gap.reason
+                ))
+            }
+        };
+        chars += line_text.chars().count() + 1;
+        text.push_str(&line_text);
+        text.push('\n');
+    }
+    Transcript { text, selections }
+}
+
+/// Write `path` (a `.qdpx` zip), beside it and renamed into place.
+pub fn write(path: &Path, input: &Input) -> Result<Written> {
+    let mut written = Written::default();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    let _ = writeln!(
+        xml,
+        "<Project xmlns=\"urn:QDA-XML:project:1.0\" name=\"rethread\" origin=\"rethread {}\">",
+        env!("CARGO_PKG_VERSION")
+    );
+    xml.push_str("<Users>\n");
+    for (coder, name) in CODERS {
+        let _ = writeln!(xml, "<User guid=\"{}\" name=\"{name}\"/>", user_guid(coder));
+    }
+    xml.push_str("</Users>\n");
+    if let Some((book, _)) = input.codes.filter(|(b, _)| !b.themes.is_empty()) {
+        xml.push_str("<CodeBook>\n");
+        codes_xml(book, &mut xml);
+        xml.push_str("</CodeBook>\n");
+    }
+    // Sources first into a buffer of their own: the cases, which come before them in the
+    // project, are known once every thread has been walked.
+    let mut sources = String::from("<Sources>\n");
+    let mut files: Vec<(String, String)> = Vec::new();
+    let mut authors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for &ti in input.selected {
+        let th = &input.threads.threads[ti];
+        let source = guid("source", &th.id);
+        let t = transcript(input, ti);
+        let _ = writeln!(
+            sources,
+            "<TextSource guid=\"{source}\" name=\"{}\" plainTextPath=\"internal://{source}.txt\">",
+            xml_text(&th.id)
+        );
+        if let Some((book, _)) = input.codes {
+            for (g, line, start, end, coder, theme) in &t.selections {
+                let user = user_guid(*coder);
+                let _ = writeln!(
+                    sources,
+                    "<PlainTextSelection guid=\"{g}\" name=\"line:{line}\" startPosition=\"{start}\" endPosition=\"{end}\" creatingUser=\"{user}\"><Coding guid=\"{}\" creatingUser=\"{user}\"><CodeRef targetGUID=\"{}\"/></Coding></PlainTextSelection>",
+                    guid("coding", g),
+                    code_guid(book, *theme)
+                );
+                written.selections += 1;
+            }
+        }
+        sources.push_str("</TextSource>\n");
+        if !input.pseudonymised {
+            for &n in &th.nodes {
+                if let Node::Post(i) = input.threads.node(n) {
+                    let who = input.set.posts()[i].author().label().to_string();
+                    authors.entry(who).or_default().insert(source.clone());
+                }
+            }
+        }
+        files.push((format!("sources/{source}.txt"), t.text));
+        written.sources += 1;
+    }
+    sources.push_str("</Sources>\n");
+    if !authors.is_empty() {
+        xml.push_str("<Cases>\n");
+        for (who, in_sources) in &authors {
+            let _ = write!(
+                xml,
+                "<Case guid=\"{}\" name=\"{}\">",
+                guid("case", who),
+                xml_text(who)
+            );
+            for s in in_sources {
+                let _ = write!(xml, "<SourceRef targetGUID=\"{s}\"/>");
+            }
+            xml.push_str("</Case>\n");
+            written.cases += 1;
+        }
+        xml.push_str("</Cases>\n");
+    }
+    if written.sources > 0 {
+        xml.push_str(&sources);
+    }
+    if input.pseudonymised {
+        let _ = writeln!(
+            xml,
+            "<Description>{}</Description>",
+            xml_text(super::PSEUDONYMISED_NOTE)
+        );
+    }
+    xml.push_str("</Project>\n");
+    atomic::write(path, atomic::Durability::Synced, |w| {
+        let mut zip = zip::ZipWriter::new(w);
+        // A fixed time in every entry: the same export gives the same bytes.
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::default());
+        zip.start_file("project.qde", opts)?;
+        zip.write_all(xml.as_bytes())?;
+        for (name, text) in &files {
+            zip.start_file(name.as_str(), opts)?;
+            zip.write_all(text.as_bytes())?;
+        }
+        zip.finish()?;
+        Ok(())
+    })?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_are_stable_and_well_formed() {
+        let g = guid("code", "customer-service:staff-empowerment");
+        assert_eq!(g, guid("code", "customer-service:staff-empowerment"));
+        assert_ne!(g, guid("code", "customer-service:training"));
+        let parts: Vec<usize> = g.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12]);
+        assert!(g.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn xml_text_escapes_and_drops_what_xml_cannot_hold() {
+        assert_eq!(
+            xml_text("a<b>&\"c'\u{0}\u{1b}\n"),
+            "a&lt;b&gt;&amp;&quot;c&apos;\u{FFFD}\u{FFFD}&#10;"
+        );
+        assert_eq!(one_line("a\nb\r\tc"), "a b  c");
+    }
+}
