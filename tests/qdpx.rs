@@ -197,4 +197,25 @@ fn the_codebook_as_a_refi_qda_codebook() {
     let themes = book.matches("[[theme]]").count();
     assert_eq!(xml.matches("<Code ").count(), themes, "{xml}");
     assert!(xml.contains("name=\"Empowering and trusting staff\""));
+
+    // And back: a template with the same themes, whose patterns are the researcher's to write.
+    let toml = ok(
+        dir.path(),
+        &["themes", "codebook", "--from-qdc", out.to_str().unwrap()],
+    );
+    assert_eq!(toml.matches("[[theme]]").count(), themes, "{toml}");
+    assert!(toml.contains("id = \"empowerment-trust\""), "{toml}");
+    assert!(toml.contains("patterns = []"), "{toml}");
+    let template = dir.path().join("template.toml");
+    std::fs::write(&template, &toml).unwrap();
+    let o = rethread(
+        dir.path(),
+        &["themes", "codebook", "--check", template.to_str().unwrap()],
+    );
+    assert!(!o.status.success(), "no patterns yet: {}", stderr(&o));
+    let o = rethread(
+        dir.path(),
+        &["themes", "codebook", "--from-qdc", "missing.qdc"],
+    );
+    assert!(!o.status.success() && stderr(&o).contains("missing.qdc"));
 }

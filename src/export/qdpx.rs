@@ -116,6 +116,140 @@ pub fn codebook_qdc(book: &Codebook) -> String {
     out
 }
 
+/// A REFI-QDA codebook (`.qdc`, or the `CodeBook` of a project) as a rethread codebook: a
+/// theme per code (nested codes flattened, `Parent / Child`), with its name as the label and
+/// its description. A theme id is the `[id]` rethread put at the end of the description, or
+/// one made from the name. Patterns are left empty, for the researcher to write: the result is
+/// a template, not a codebook that codes anything yet. Read with an event loop, not recursion.
+pub fn codebook_from_qdc(xml: &str, name: &str) -> Result<Codebook> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut path: Vec<String> = Vec::new();
+    let mut themes: Vec<crate::themes::codebook::Theme> = Vec::new();
+    let mut open: Vec<usize> = Vec::new(); // themes index per open <Code>
+    let mut in_description = false;
+    let mut seen_codebook = false;
+    let mut ids = BTreeSet::new();
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| anyhow::anyhow!("{name}: not XML: {e}"))?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let local = e.local_name();
+                let tag = String::from_utf8_lossy(local.as_ref()).into_owned();
+                if tag == "CodeBook" {
+                    seen_codebook = true;
+                }
+                if tag == "Code" {
+                    let mut label = String::new();
+                    for a in e.attributes().flatten() {
+                        if a.key.local_name().as_ref() == b"name" {
+                            label = a
+                                .unescape_value()
+                                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?
+                                .into_owned();
+                        }
+                    }
+                    path.push(label.clone());
+                    themes.push(crate::themes::codebook::Theme {
+                        id: String::new(),
+                        label: path.join(" / "),
+                        description: String::new(),
+                        semantic: false,
+                        threshold: None,
+                        patterns: Vec::new(),
+                        exclude: Vec::new(),
+                        examples: Vec::new(),
+                    });
+                    if matches!(ev, Event::Empty(_)) {
+                        path.pop();
+                    } else {
+                        open.push(themes.len() - 1);
+                    }
+                } else if tag == "Description" && !open.is_empty() {
+                    in_description = true;
+                }
+            }
+            Event::Text(t) if in_description => {
+                let text = t.unescape().map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                if let Some(&k) = open.last() {
+                    themes[k].description.push_str(&text);
+                }
+            }
+            Event::End(ref e) => match e.local_name().as_ref() {
+                b"Code" => {
+                    open.pop();
+                    path.pop();
+                }
+                b"Description" => in_description = false,
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !seen_codebook {
+        anyhow::bail!("{name}: no CodeBook in it (not a REFI-QDA codebook)");
+    }
+    for t in &mut themes {
+        // `… [id]`, as `--qdc` writes it: the theme keeps its id.
+        let d = t.description.trim().to_string();
+        let tagged = d
+            .strip_suffix(']')
+            .and_then(|x| x.rsplit_once(" ["))
+            .or_else(|| {
+                d.strip_prefix('[')
+                    .and_then(|x| x.strip_suffix(']'))
+                    .map(|id| ("", id))
+            })
+            .filter(|(_, id)| {
+                !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            });
+        let (desc, mut id) = match tagged {
+            Some((desc, id)) => (desc.trim().to_string(), id.to_string()),
+            None => (d.clone(), slug(&t.label)),
+        };
+        let base = id.clone();
+        let mut n = 2;
+        while !ids.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        t.id = id;
+        t.description = desc;
+    }
+    Ok(Codebook {
+        meta: crate::themes::codebook::Meta {
+            name: name.to_string(),
+            language: "en".into(),
+            semantic_threshold: None,
+        },
+        themes,
+    })
+}
+
+/// `Staff empowerment / Trust` → `staff-empowerment-trust`.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "code".into()
+    } else {
+        out
+    }
+}
+
 /// What was written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {
@@ -290,6 +424,47 @@ pub fn write(path: &Path, input: &Input) -> Result<Written> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_qdc_codebook_comes_back_as_a_template() {
+        let book = Codebook::default_codebook();
+        let back = codebook_from_qdc(&codebook_qdc(&book), "round trip").unwrap();
+        assert_eq!(back.themes.len(), book.themes.len());
+        for (a, b) in back.themes.iter().zip(&book.themes) {
+            assert_eq!(
+                (&a.id, &a.label, &a.description),
+                (&b.id, &b.label, &b.description)
+            );
+            assert!(
+                a.patterns.is_empty(),
+                "patterns are the researcher's to write"
+            );
+        }
+        // Another tool's codebook: nested codes, no ids.
+        let other = r#"<?xml version="1.0"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>
+            <Code guid="00000000-0000-0000-0000-000000000001" name="Staff &amp; trust" isCodable="true">
+              <Description>Front line decides</Description>
+              <Code guid="00000000-0000-0000-0000-000000000002" name="Scripts" isCodable="true"/>
+            </Code>
+            <Code guid="00000000-0000-0000-0000-000000000003" name="Staff  trust" isCodable="true"/>
+            </Codes></CodeBook>"#;
+        let b = codebook_from_qdc(other, "nvivo").unwrap();
+        let got: Vec<(&str, &str, &str)> = b
+            .themes
+            .iter()
+            .map(|t| (t.id.as_str(), t.label.as_str(), t.description.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("staff-trust", "Staff & trust", "Front line decides"),
+                ("staff-trust-scripts", "Staff & trust / Scripts", ""),
+                ("staff-trust-2", "Staff  trust", ""),
+            ]
+        );
+        assert!(codebook_from_qdc("<Project/>", "x").is_err());
+        assert!(codebook_from_qdc("<CodeBook><Code", "x").is_err());
+    }
 
     #[test]
     fn guids_are_stable_and_well_formed() {

@@ -18,11 +18,36 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "check")]
     pub qdc: Option<PathBuf>,
 
+    /// Print a REFI-QDA codebook (`.qdc`, as NVivo, ATLAS.ti, MAXQDA or QualCoder write it) as
+    /// a rethread codebook (TOML): a theme per code, with its name and description. Patterns
+    /// are left for you to write (`--check` says what is missing).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "qdc"])]
+    pub from_qdc: Option<PathBuf>,
+
     #[command(flatten)]
     pub codebook: crate::cmd::CodebookArg,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if let Some(path) = &args.from_qdc {
+        let xml = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "codebook".into());
+        let book = rethread::export::qdpx::codebook_from_qdc(&xml, &name)
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+        print!(
+            "# A rethread codebook made from the REFI-QDA codebook {} ({} codes).\n\
+             # Each theme needs patterns (or `semantic = true` and examples) before it codes\n\
+             # anything: `rethread themes codebook --check FILE` says what is missing.\n\n{}",
+            path.display(),
+            book.themes.len(),
+            toml::to_string(&book)?
+        );
+        return Ok(());
+    }
     if let Some(out) = &args.qdc {
         let book = Codebook::load_or_default(args.codebook.as_deref())?;
         let xml = rethread::export::qdpx::codebook_qdc(&book);
