@@ -432,3 +432,31 @@ fn a_malformed_gold_csv_names_the_file_and_line() {
         assert!(!dir.path().join("m.json").exists());
     }
 }
+
+/// Labels made (or corrected) in a qualitative tool: a REFI-QDA project is a gold file too.
+#[test]
+fn a_refi_qda_project_is_a_gold_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let seed = fixture("seed002/twarc2.jsonl");
+    ok(
+        d,
+        &[
+            "export",
+            "qdpx",
+            "--out",
+            "seed.qdpx",
+            "--input",
+            seed.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(d.join("book.toml"), ok(d, &["themes", "codebook"])).unwrap();
+    let err = learn(d, "seed.qdpx", "book.toml");
+    assert!(
+        err.contains("seed.qdpx: 17 posts from the project's transcripts, 13 of them coded"),
+        "{err}"
+    );
+    let learned: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("learned.json")).unwrap()).unwrap();
+    assert!(learned.is_object(), "{learned}");
+}

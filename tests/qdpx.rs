@@ -219,3 +219,239 @@ fn the_codebook_as_a_refi_qda_codebook() {
     );
     assert!(!o.status.success() && stderr(&o).contains("missing.qdc"));
 }
+
+/// Change a project's codings as another tool would (ElementTree rewrites the XML its own
+/// way): drop every coding of one theme on one post, recode another post's theme, code an
+/// uncoded post, and add a code the codebook does not know. Prints the changes as JSON.
+const EDIT: &str = r#"
+import json, sys, zipfile
+import xml.etree.ElementTree as ET
+src, dst = sys.argv[1], sys.argv[2]
+Q = "{urn:QDA-XML:project:1.0}"
+z = zipfile.ZipFile(src)
+root = ET.fromstring(z.read("project.qde"))
+codes = {c.get("guid"): c for c in root.iter(Q + "Code")}
+by_label = {c.get("name"): g for g, c in codes.items()}
+source = root.find(f"{Q}Sources/{Q}TextSource")
+name = source.get("name")
+text = z.read("sources/" + source.get("plainTextPath")[len("internal://"):]).decode()
+sels = source.findall(Q + "PlainTextSelection")
+def pair(s):
+    return int(s.get("name")[5:]), s.find(f"{Q}Coding/{Q}CodeRef").get("targetGUID")
+pairs = sorted({pair(s) for s in sels})
+(l1, c1), (l2, c2) = pairs[0], next(p for p in pairs if p[0] != pairs[0][0])
+for s in sels:
+    if pair(s) == (l1, c1):
+        source.remove(s)
+c3 = next(g for g in codes if (l2, g) not in pairs)
+for s in sels:
+    if pair(s) == (l2, c2):
+        s.find(f"{Q}Coding/{Q}CodeRef").set("targetGUID", c3)
+coded = {l for l, _ in pairs}
+lines = text.split("\n")
+l3 = next(k for k, t in enumerate(lines) if t and k not in coded)
+c4 = next(iter(codes))
+start = sum(len(t) + 1 for t in lines[:l3])
+def add(line, guid_code, n):
+    s = ET.SubElement(source, Q + "PlainTextSelection", {
+        "guid": f"00000000-0000-0000-0000-00000000000{n}", "startPosition": str(start),
+        "endPosition": str(start + len(lines[line]))})
+    c = ET.SubElement(s, Q + "Coding", {"guid": f"00000000-0000-0000-0000-00000000001{n}"})
+    ET.SubElement(c, Q + "CodeRef", {"targetGUID": guid_code})
+add(l3, c4, 1)
+codes_el = root.find(f"{Q}CodeBook/{Q}Codes")
+ET.SubElement(codes_el, Q + "Code", {"guid": "00000000-0000-0000-0000-000000000099",
+    "name": "Not in the codebook", "isCodable": "true"})
+add(l3, "00000000-0000-0000-0000-000000000099", 2)
+with zipfile.ZipFile(dst, "w") as out:
+    for item in z.namelist():
+        data = z.read(item) if item != "project.qde" else ET.tostring(root, encoding="utf-8")
+        out.writestr(item, data)
+label = lambda g: codes[g].get("name")
+print(json.dumps({"removed": [f"{name}:{l1}", label(c1)], "recoded": [f"{name}:{l2}", label(c2), label(c3)],
+                  "added": [f"{name}:{l3}", label(c4)]}))
+"#;
+
+#[test]
+fn codings_changed_in_the_project_become_the_labels_learn_and_eval_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let qdpx = export(dir.path(), &[]);
+    let book = ok(dir.path(), &["themes", "codebook"]);
+    let id_of = |label: &str| -> String {
+        // The built-in codebook, as TOML: the id line precedes the label line.
+        let at = book.find(&format!("label = {label:?}")).unwrap();
+        let id_line = book[..at]
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("id = "))
+            .unwrap();
+        id_line[6..id_line.len() - 1].to_string()
+    };
+    // Read back unchanged, the labels are rethread's own codes: the codebook scores 1.0.
+    let eval = |gold: &Path| -> (Value, String) {
+        let o = rethread(
+            dir.path(),
+            &[
+                "themes",
+                "eval",
+                "--gold",
+                gold.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        (serde_json::from_slice(&o.stdout).unwrap(), stderr(&o))
+    };
+    let (same, _) = eval(&qdpx);
+    assert_eq!(same["micro"]["f1"], 1.0, "{same}");
+    assert_eq!(
+        same["texts"], 17,
+        "every post of the seed exchange is a labelled text"
+    );
+
+    let edited = dir.path().join("edited.qdpx");
+    let o = Command::new("python3")
+        .args(["-c", EDIT])
+        .arg(&qdpx)
+        .arg(&edited)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let changes: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (got, err) = eval(&edited);
+    assert!(
+        err.contains("code \"Not in the codebook\" (1 coding) is not a theme"),
+        "{err}"
+    );
+    let misses = |k: &str| -> BTreeSet<(String, String)> {
+        got[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["id"].as_str().unwrap().to_string(),
+                    m["theme"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let c = |k: &str, i: usize| changes[k][i].as_str().unwrap().to_string();
+    // What the codebook still codes but the researcher took away: false positives now.
+    let want_fp: BTreeSet<(String, String)> = [
+        (c("removed", 0), id_of(&c("removed", 1))),
+        (c("recoded", 0), id_of(&c("recoded", 1))),
+    ]
+    .into_iter()
+    .collect();
+    // What the researcher coded and the codebook does not: false negatives.
+    let want_fn: BTreeSet<(String, String)> = [
+        (c("recoded", 0), id_of(&c("recoded", 2))),
+        (c("added", 0), id_of(&c("added", 1))),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(misses("false_positives"), want_fp, "{got}");
+    assert_eq!(misses("false_negatives"), want_fn, "{got}");
+}
+
+/// In qc's project: take one code off a line and put another code on another line, with qc's
+/// own API (what its coding commands do), for the coder `rethread patterns`.
+const RECODE: &str = r#"
+import json, sys
+from qualitative_coding.corpus import QCCorpus
+corpus = QCCorpus("settings.yaml")
+with corpus.session():
+    lines = sorted((f, l, code) for code, coder, l, f in corpus.get_coded_lines()
+                   if coder == "rethread patterns")
+    doc = lines[0][0]
+    mine = [(l, c) for f, l, c in lines if f == doc]
+    removed = mine[0]
+    codes = sorted({c for _, _, c in lines})
+    used = {l for l, _ in mine}
+    added = (next(l for l in range(1, 100) if l not in used), next(c for c in codes if c != removed[1]))
+    new = [{"line": l, "code_id": c} for l, c in mine if (l, c) != removed]
+    new.append({"line": added[0], "code_id": added[1]})
+    corpus.update_coded_lines(doc, "rethread patterns", new)
+print(json.dumps({"removed": [f"{doc}:{removed[0]}", removed[1]], "added": [f"{doc}:{added[0]}", added[1]]}))
+"#;
+
+#[test]
+fn a_round_trip_through_qc_brings_back_exactly_the_codes_changed_there() {
+    let bin = qc_venv();
+    let dir = tempfile::tempdir().unwrap();
+    let qdpx = export(dir.path(), &[]);
+    let project = dir.path().join("qc");
+    std::fs::create_dir(&project).unwrap();
+    let run = |cmd: &mut Command| -> String {
+        let o = cmd
+            .current_dir(&project)
+            .env("PYTHONBREAKPOINT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run(Command::new(bin.join("qc"))
+        .args(["init", "--import"])
+        .arg(&qdpx));
+    let out = run(Command::new(bin.join("python")).args(["-c", RECODE]));
+    let changes: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let back = dir.path().join("back.qdpx");
+    run(Command::new(bin.join("qc")).arg("export").arg(&back));
+
+    let book = ok(dir.path(), &["themes", "codebook"]);
+    let id_of = |label: &str| -> String {
+        let at = book.find(&format!("label = {label:?}")).unwrap();
+        let id_line = book[..at]
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("id = "))
+            .unwrap();
+        id_line[6..id_line.len() - 1].to_string()
+    };
+    let o = rethread(
+        dir.path(),
+        &[
+            "themes",
+            "eval",
+            "--gold",
+            back.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let misses = |k: &str| -> Vec<(String, String)> {
+        got[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["id"].as_str().unwrap().to_string(),
+                    m["theme"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let c = |k: &str, i: usize| changes[k][i].as_str().unwrap().to_string();
+    assert_eq!(
+        misses("false_positives"),
+        [(c("removed", 0), id_of(&c("removed", 1)))],
+        "the code taken off in qc: {got}"
+    );
+    assert_eq!(
+        misses("false_negatives"),
+        [(c("added", 0), id_of(&c("added", 1)))],
+        "the code put on in qc: {got}"
+    );
+    assert_eq!(got["texts"], 17);
+}

@@ -250,6 +250,223 @@ fn slug(s: &str) -> String {
     }
 }
 
+/// Labels read back from a REFI-QDA project (`themes learn --gold FILE.qdpx`, `themes eval`).
+#[derive(Debug, Clone, Default)]
+pub struct QdpxGold {
+    /// A row per post line of each transcript: id `SOURCE:LINE`, the post's text, its themes.
+    pub rows: Vec<crate::themes::eval::Gold>,
+    /// Codes whose name is not a theme of the codebook, with how many codings each had: said,
+    /// not silently dropped.
+    pub unknown: BTreeMap<String, u64>,
+    /// Codings that could not be placed on a post (outside the text, or on a whole source).
+    pub unplaced: u64,
+}
+
+/// The most of one zip entry read (a project file or a transcript).
+const MAX_ENTRY: u64 = 1 << 30;
+
+fn read_entry(zip: &mut zip::ZipArchive<std::fs::File>, name: &str, file: &str) -> Result<String> {
+    use std::io::Read;
+    let entry = zip
+        .by_name(name)
+        .map_err(|e| anyhow::anyhow!("{file}: no {name} in it ({e})"))?;
+    let mut text = String::new();
+    entry
+        .take(MAX_ENTRY)
+        .read_to_string(&mut text)
+        .map_err(|e| anyhow::anyhow!("{file}: {name}: not UTF-8 text ({e})"))?;
+    Ok(text)
+}
+
+/// Read the codings of a REFI-QDA project whose text sources are rethread transcripts (one
+/// post a line, `author: text`; gap lines left out) as labels: each selection covers the
+/// lines its characters overlap (or the line its `line:N` name says, when it has no usable
+/// positions), and its codes become themes by name (a theme's label or id, or the `[id]` at
+/// the end of a code's description). Made or corrected in any tool that keeps the sources'
+/// text as rethread wrote it.
+pub fn read_gold(path: &Path, book: &Codebook) -> Result<QdpxGold> {
+    use quick_xml::events::Event;
+    let file = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("{file}: cannot open: {e}"))?;
+    let mut zip = zip::ZipArchive::new(f)
+        .map_err(|e| anyhow::anyhow!("{file}: not a .qdpx (zip) file: {e}"))?;
+    let qde = read_entry(&mut zip, "project.qde", &file)?;
+    // Codes, sources and their selections, in one pass of events.
+    struct Sel {
+        start: Option<usize>,
+        end: Option<usize>,
+        line: Option<usize>,
+        codes: Vec<String>,
+    }
+    struct Src {
+        name: String,
+        path: Option<String>,
+        sels: Vec<Sel>,
+        whole: u64,
+    }
+    let mut codes: BTreeMap<String, (String, String)> = BTreeMap::new(); // guid → (name, desc)
+    let mut sources: Vec<Src> = Vec::new();
+    let mut reader = quick_xml::Reader::from_str(&qde);
+    let mut code_stack: Vec<String> = Vec::new();
+    let mut in_desc = false;
+    let mut in_sel = false;
+    loop {
+        let ev = reader
+            .read_event()
+            .map_err(|e| anyhow::anyhow!("{file}: project.qde: not XML: {e}"))?;
+        let empty = matches!(ev, Event::Empty(_));
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let mut attrs: BTreeMap<String, String> = BTreeMap::new();
+                for a in e.attributes().flatten() {
+                    let k = String::from_utf8_lossy(a.key.local_name().as_ref()).into_owned();
+                    let v = a
+                        .unescape_value()
+                        .map_err(|e| anyhow::anyhow!("{file}: project.qde: {e}"))?
+                        .into_owned();
+                    attrs.insert(k, v);
+                }
+                let get = |k: &str| attrs.get(k).cloned();
+                match e.local_name().as_ref() {
+                    b"Code" => {
+                        let g = get("guid").unwrap_or_default();
+                        codes.insert(g.clone(), (get("name").unwrap_or_default(), String::new()));
+                        if !empty {
+                            code_stack.push(g);
+                        }
+                    }
+                    b"Description" if !code_stack.is_empty() && !empty => in_desc = true,
+                    b"TextSource" => sources.push(Src {
+                        name: get("name").unwrap_or_default(),
+                        path: get("plainTextPath"),
+                        sels: Vec::new(),
+                        whole: 0,
+                    }),
+                    b"PlainTextSelection" => {
+                        if let Some(src) = sources.last_mut() {
+                            src.sels.push(Sel {
+                                start: get("startPosition").and_then(|v| v.parse().ok()),
+                                end: get("endPosition").and_then(|v| v.parse().ok()),
+                                line: get("name").and_then(|n| {
+                                    n.strip_prefix("line:").and_then(|l| l.parse().ok())
+                                }),
+                                codes: Vec::new(),
+                            });
+                            in_sel = !empty;
+                        }
+                    }
+                    b"CodeRef" => {
+                        let target = get("targetGUID").unwrap_or_default();
+                        match (in_sel, sources.last_mut()) {
+                            (true, Some(src)) => {
+                                if let Some(sel) = src.sels.last_mut() {
+                                    sel.codes.push(target);
+                                }
+                            }
+                            (false, Some(src)) => src.whole += 1,
+                            _ => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Event::Text(t) if in_desc => {
+                let text = t
+                    .unescape()
+                    .map_err(|e| anyhow::anyhow!("{file}: project.qde: {e}"))?;
+                if let Some(c) = code_stack.last().and_then(|g| codes.get_mut(g)) {
+                    c.1.push_str(&text);
+                }
+            }
+            Event::End(ref e) => match e.local_name().as_ref() {
+                b"Code" => {
+                    code_stack.pop();
+                }
+                b"Description" => in_desc = false,
+                b"PlainTextSelection" => in_sel = false,
+                _ => {}
+            },
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    // A code's theme: by label, by id, or by the `[id]` rethread wrote in its description.
+    let theme_of = |guid: &str| -> std::result::Result<String, String> {
+        let (name, desc) = codes.get(guid).cloned().unwrap_or_default();
+        let tagged = desc
+            .trim()
+            .strip_suffix(']')
+            .and_then(|d| d.rsplit_once('['))
+            .map(|(_, id)| id.to_string());
+        book.themes
+            .iter()
+            .find(|t| t.label == name || t.id == name)
+            .or_else(|| tagged.and_then(|id| book.themes.iter().find(|t| t.id == id)))
+            .map(|t| t.id.clone())
+            .ok_or(if name.is_empty() {
+                format!("(code {guid})")
+            } else {
+                name
+            })
+    };
+    let mut out = QdpxGold::default();
+    for src in &sources {
+        out.unplaced += src.whole;
+        let Some(p) = &src.path else { continue };
+        let entry = format!("sources/{}", p.trim_start_matches("internal://"));
+        let text = read_entry(&mut zip, &entry, &file)?;
+        // Each line's character range, and the post on it.
+        let mut ranges = Vec::new();
+        let mut at = 0usize;
+        for line in text.split('\n') {
+            let n = line.chars().count();
+            ranges.push((at, at + n, line));
+            at += n + 1;
+        }
+        let mut themes: Vec<BTreeSet<String>> = vec![BTreeSet::new(); ranges.len()];
+        for sel in &src.sels {
+            let lines: Vec<usize> = match (sel.start, sel.end) {
+                (Some(a), Some(b)) if a < b && b <= at => ranges
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (s, e, _))| a < *e && *s < b)
+                    .map(|(k, _)| k)
+                    .collect(),
+                _ => sel.line.filter(|&l| l < ranges.len()).into_iter().collect(),
+            };
+            for g in &sel.codes {
+                if lines.is_empty() {
+                    out.unplaced += 1;
+                    continue;
+                }
+                match theme_of(g) {
+                    Ok(id) => {
+                        for &l in &lines {
+                            themes[l].insert(id.clone());
+                        }
+                    }
+                    Err(name) => *out.unknown.entry(name).or_default() += 1,
+                }
+            }
+        }
+        for (k, (_, _, line)) in ranges.iter().enumerate() {
+            if line.is_empty() || line.starts_with("[gap: ") {
+                continue;
+            }
+            let post = line.split_once(": ").map_or(*line, |(_, t)| t);
+            out.rows.push(crate::themes::eval::Gold {
+                id: format!("{}:{k}", src.name),
+                text: post.to_string(),
+                themes: std::mem::take(&mut themes[k]),
+            });
+        }
+    }
+    if out.rows.is_empty() {
+        anyhow::bail!("{file}: no text source with posts in it");
+    }
+    Ok(out)
+}
+
 /// What was written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Written {

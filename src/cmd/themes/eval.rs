@@ -9,7 +9,7 @@ use super::learn::{embed_gold, model_id};
 use crate::cmd::ModelArgs;
 use anyhow::Result;
 use rethread::themes::eval::{
-    cross_validate, read_gold, score, union, CrossValidation, CvReport, Report, Scores,
+    cross_validate, score, union, CrossValidation, CvReport, Report, Scores,
 };
 use rethread::themes::learn::{Learned, LearnedCoder};
 use rethread::themes::{semantic_coder, Codebook, Coder, Evidence};
@@ -36,8 +36,9 @@ pub struct Args {
     #[command(flatten)]
     pub codebook: crate::cmd::CodebookArg,
 
-    /// The labelled texts.
-    #[arg(long, value_name = "FILE.csv")]
+    /// The labelled texts: a CSV (id,text,themes), or a REFI-QDA project (.qdpx) whose
+    /// transcripts rethread wrote, coded or corrected in a qualitative tool.
+    #[arg(long, value_name = "FILE.csv|FILE.qdpx")]
     pub gold: PathBuf,
 
     /// table or json.
@@ -91,7 +92,7 @@ fn report_json(r: &Report) -> Value {
 /// Code the gold with the codebook (its patterns, and its semantic themes), and with learned
 /// codes when asked.
 fn measure(args: &Args, book: &Codebook) -> Result<Measured> {
-    let gold = read_gold(&args.gold)?;
+    let gold = super::read_gold(&args.gold, book)?;
     let coder = Coder::new(book)?;
     let mut codebook: Vec<Vec<Evidence>> = gold.iter().map(|g| coder.code(&g.text)).collect();
     let semantic = book.themes.iter().any(|t| t.semantic);

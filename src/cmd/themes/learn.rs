@@ -7,7 +7,7 @@
 use crate::cmd::ModelArgs;
 use anyhow::{bail, Result};
 use rethread::themes::embed::Embed;
-use rethread::themes::eval::{read_gold, Gold};
+use rethread::themes::eval::Gold;
 use rethread::themes::learn::{learn, ModelId, MAX_ITERATIONS, MIN_POSITIVES};
 use rethread::themes::vectors::TextVectors;
 use rethread::themes::Codebook;
@@ -25,8 +25,10 @@ use std::path::PathBuf;
 /// `themes eval --cv K` before trusting it.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The coded sample (id,text,themes).
-    #[arg(long, value_name = "FILE.csv")]
+    /// The coded sample: a CSV (id,text,themes), or a REFI-QDA project (.qdpx, e.g. one
+    /// `export qdpx` wrote and a researcher corrected in their tool): each post of its
+    /// transcripts with the codes on it, by name.
+    #[arg(long, value_name = "FILE.csv|FILE.qdpx")]
     pub gold: PathBuf,
 
     /// The codebook whose themes to learn (the built-in one when absent).
@@ -43,7 +45,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let book = Codebook::load_or_default(args.codebook.as_deref())?;
-    let gold = read_gold(&args.gold)?;
+    let gold = super::read_gold(&args.gold, &book)?;
     let model = args.model.load()?;
     let vectors = embed_gold(&gold, &model)?;
     let rows: Vec<usize> = (0..gold.len()).collect();

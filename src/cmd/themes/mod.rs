@@ -186,3 +186,38 @@ pub fn run(args: Args) -> Result<()> {
     super::leak_at_exit(set, threads);
     Ok(())
 }
+
+/// The labelled texts of `--gold`: a CSV (`id,text,themes`), or a REFI-QDA project
+/// (`.qdpx`) whose codings were made or corrected in a qualitative tool, read against `book`
+/// (codes by name; those the codebook does not know are said, with their counts).
+pub fn read_gold(
+    path: &std::path::Path,
+    book: &rethread::themes::Codebook,
+) -> anyhow::Result<Vec<rethread::themes::eval::Gold>> {
+    if path.extension().and_then(|e| e.to_str()) != Some("qdpx") {
+        return rethread::themes::eval::read_gold(path);
+    }
+    let g = rethread::export::qdpx::read_gold(path, book)?;
+    for (name, n) in &g.unknown {
+        eprintln!(
+            "warning: {}: code {name:?} ({n} coding{}) is not a theme of the codebook {:?}: not used",
+            path.display(),
+            if *n == 1 { "" } else { "s" },
+            book.meta.name
+        );
+    }
+    if g.unplaced > 0 {
+        eprintln!(
+            "warning: {}: {} codings not on a post (a whole source, or outside its text): not used",
+            path.display(),
+            g.unplaced
+        );
+    }
+    let coded = g.rows.iter().filter(|r| !r.themes.is_empty()).count();
+    eprintln!(
+        "{}: {} posts from the project's transcripts, {coded} of them coded",
+        path.display(),
+        g.rows.len()
+    );
+    Ok(g.rows)
+}
