@@ -323,11 +323,13 @@ fn write_posts<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             ("author", s()),
             ("author_id", s()),
             ("author_name", s()),
+            ("author_server", s()),
             ("created_at", Col::Ts(Vec::new())),
             ("text", s()),
             ("url", s()),
             ("uri", s()),
             ("reply_to", s()),
+            ("reply_to_author", s()),
             ("quote_of", s()),
             ("repost_of", s()),
             ("conversation_id", s()),
@@ -366,11 +368,13 @@ fn write_posts<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
                     t.str("author", Some(a.label()));
                     t.str("author_id", a.id.as_deref());
                     t.str("author_name", a.display_name.as_deref());
+                    t.str("author_server", a.server.as_deref());
                     t.i64("created_at", micros(p.created_at()));
                     t.str("text", Some(p.text()));
                     t.str("url", p.url());
                     t.str("uri", p.uri());
                     t.str("reply_to", p.reply_to());
+                    t.str("reply_to_author", p.reply_to_author());
                     t.str("quote_of", p.quote_of());
                     t.str("repost_of", p.repost_of());
                     t.str("conversation_id", p.conversation_id());
@@ -405,10 +409,12 @@ fn write_posts<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
                         "author",
                         "author_id",
                         "author_name",
+                        "author_server",
                         "text",
                         "url",
                         "uri",
                         "reply_to",
+                        "reply_to_author",
                         "quote_of",
                         "repost_of",
                         "conversation_id",
