@@ -171,6 +171,22 @@ def main():
           "<ul><li>a<ul><li>b</li></ul></li></ul><ol><li>c</li></ol><blockquote><p>q</p></blockquote>"
           "<pre><code>x  y</code></pre><del>d</del><b>b</b><i>i</i>")
 
+    # REFI-QDA codebooks: rethread's own form (a description ending in the theme id) and
+    # another tool's nested codes without ids.
+    write("qdc_codebook", "ids.qdc", "",
+          '<?xml version="1.0" encoding="utf-8"?>\n<CodeBook xmlns="urn:QDA-XML:codebook:1.0" origin="rethread">'
+          '<Codes><Code guid="fd5a9694-b405-1313-48c1-4271c4c18933" name="Over-designed, rigid systems" '
+          'isCodable="true"><Description>Rules too rigid for the case [rigid-systems]</Description></Code>'
+          '<Code guid="26289e72-89ea-a682-2b48-63858025e93c" name="Training" isCodable="true">'
+          '<Description>[training-knowledge]</Description></Code></Codes></CodeBook>\n')
+    write("qdc_codebook", "nested.qdc", "",
+          '<?xml version="1.0"?><CodeBook xmlns="urn:QDA-XML:codebook:1.0"><Codes>'
+          '<Code guid="00000000-0000-0000-0000-000000000001" name="Staff &amp; trust" isCodable="true">'
+          '<Description>Front line decides</Description>'
+          '<Code guid="00000000-0000-0000-0000-000000000002" name="Scripts" isCodable="false"/></Code>'
+          '<Code guid="00000000-0000-0000-0000-000000000003" name="Staff  trust" isCodable="true"/>'
+          '</Codes></CodeBook>')
+
 
 if __name__ == "__main__":
     main()

@@ -48,7 +48,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   exit 2
 fi
 
-all=(import_mastodon import_twarc2 import_twarc1 import_tweets_js import_twcs import_convokit import_bluesky html_text)
+all=(import_mastodon import_twarc2 import_twarc1 import_tweets_js import_twcs import_convokit import_bluesky html_text qdc_codebook)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
