@@ -14,8 +14,9 @@
 //! themselves. The writer is arrow-rs's `parquet` crate at its column level: each column is
 //! given its values with the definition levels (null or not) and, for lists, repetition levels.
 
+use super::table::{kind, node_id};
 use super::{atomic, Input};
-use crate::thread::{EdgeKind, Node, Threads};
+use crate::thread::Node;
 use anyhow::{Context, Result};
 use parquet::basic::Compression;
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
@@ -253,21 +254,6 @@ fn micros(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<i64> {
     t.map(|t| t.timestamp_micros())
 }
 
-fn kind(k: EdgeKind) -> &'static str {
-    match k {
-        EdgeKind::Reply => "reply",
-        EdgeKind::Quote => "quote",
-        EdgeKind::Conversation => "conversation",
-    }
-}
-
-fn node_id(threads: &Threads, input: &Input, n: petgraph::graph::NodeIndex) -> String {
-    match threads.node(n) {
-        Node::Post(i) => input.set.posts()[i].id().to_string(),
-        Node::Gap(g) => threads.gaps[g].id.clone(),
-    }
-}
-
 /// Write the four files into `dir` (each beside its target and renamed into place).
 pub fn write(dir: &Path, input: &Input) -> Result<Written> {
     let mut written = Written::default();
@@ -352,7 +338,9 @@ fn write_posts<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             t.str("thread", Some(&th.id));
             t.str(
                 "parent",
-                parent.map(|(p, _)| node_id(threads, input, p)).as_deref(),
+                parent
+                    .map(|(p, _)| node_id(threads, input.set, p))
+                    .as_deref(),
             );
             t.str("edge", parent.map(|(_, k)| kind(k)));
             t.i64("depth", Some(depth as i64));
@@ -454,8 +442,8 @@ fn write_edges<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
         for (n, _) in threads.preorder(th) {
             if let Some((p, k)) = threads.parent(n) {
                 t.str("thread", Some(&th.id));
-                t.str("source", Some(&node_id(threads, input, n)));
-                t.str("target", Some(&node_id(threads, input, p)));
+                t.str("source", Some(&node_id(threads, input.set, n)));
+                t.str("target", Some(&node_id(threads, input.set, p)));
                 t.str("kind", Some(kind(k)));
                 t.end_row()?;
             }

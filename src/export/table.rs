@@ -205,14 +205,16 @@ fn rows<'a>(threads: &'a Threads, set: &PostSet, selected: &[usize]) -> Vec<Row<
     out
 }
 
-fn node_id(threads: &Threads, set: &PostSet, n: petgraph::graph::NodeIndex) -> String {
+/// A node's id: the post's, or the missing post's (shared with the Parquet export).
+pub(crate) fn node_id(threads: &Threads, set: &PostSet, n: petgraph::graph::NodeIndex) -> String {
     match threads.node(n) {
         Node::Post(i) => set.posts()[i].id().to_string(),
         Node::Gap(g) => threads.gaps[g].id.clone(),
     }
 }
 
-fn kind(k: EdgeKind) -> &'static str {
+/// An edge kind as every table export writes it.
+pub(crate) fn kind(k: EdgeKind) -> &'static str {
     match k {
         EdgeKind::Reply => "reply",
         EdgeKind::Quote => "quote",

@@ -298,6 +298,17 @@ fn base_of(server: &str, like: &Url) -> Result<Url> {
         .with_context(|| format!("bad server name {server:?}"))
 }
 
+/// The facts the collector decides on, from each status of an answer from `url`.
+fn metas_of(items: &[&RawValue], url: &Url) -> Result<Vec<StatusMeta>> {
+    items
+        .iter()
+        .map(|raw| {
+            serde_json::from_str(raw.get())
+                .with_context(|| format!("{url}: a status without an id"))
+        })
+        .collect()
+}
+
 /// The `rel="next"` page of an answer, only ever on the same server (a `Link` elsewhere would
 /// carry our token to a stranger).
 fn next_link(f: &Fetched) -> Result<Option<Url>> {
@@ -700,13 +711,7 @@ impl<'a> Run<'a> {
             } else {
                 serde_json::from_str(&fetched.body)?
             };
-            let metas: Vec<StatusMeta> = items
-                .iter()
-                .map(|raw| {
-                    serde_json::from_str(raw.get())
-                        .with_context(|| format!("{url}: a status without an id"))
-                })
-                .collect::<Result<_>>()?;
+            let metas = metas_of(&items, &url)?;
             let fresh = guard.fresh(metas.iter().map(|m| m.id.as_str()));
             let mut next = if is_search {
                 // Search pages by offset: the next page starts after this one's statuses.
@@ -1053,16 +1058,8 @@ impl<'a> Run<'a> {
             }
         };
         let body: ContextBody = serde_json::from_str(&fetched.body)?;
-        let parse = |v: &[&RawValue]| -> Result<Vec<StatusMeta>> {
-            v.iter()
-                .map(|r| {
-                    serde_json::from_str::<StatusMeta>(r.get())
-                        .with_context(|| format!("{}: a status without an id", fetched.url))
-                })
-                .collect()
-        };
-        let ancestors = parse(&body.ancestors)?;
-        let descendants = parse(&body.descendants)?;
+        let ancestors = metas_of(&body.ancestors, &fetched.url)?;
+        let descendants = metas_of(&body.descendants, &fetched.url)?;
         let caps = plan::Caps::for_client(fetched.authenticated);
         let again = plan::recheck(&local_id, &ancestors, &descendants, caps);
         if !fetched.authenticated && plan::capped(&local_id, &ancestors, &descendants, caps) {
@@ -1214,13 +1211,7 @@ impl<'a> Run<'a> {
                     }
                 };
                 let items: Vec<&RawValue> = serde_json::from_str(&fetched.body)?;
-                let metas: Vec<StatusMeta> = items
-                    .iter()
-                    .map(|raw| {
-                        serde_json::from_str(raw.get())
-                            .with_context(|| format!("{url}: a status without an id"))
-                    })
-                    .collect::<Result<_>>()?;
+                let metas = metas_of(&items, &url)?;
                 let fresh = guard.fresh(metas.iter().map(|m| m.id.as_str()));
                 let mut after = next_link(&fetched)?;
                 if let Some(n) = &after {
