@@ -57,6 +57,18 @@ cases = len(root.findall("q:Cases/q:Case", ns))
 print(json.dumps({"wrote": wrote, "imported": imported, "quoted": quoted, "cases": cases}))
 "#;
 
+/// The id of the theme with this label in a codebook printed as TOML (`themes codebook`):
+/// the id line precedes the label line.
+fn theme_id(book: &str, label: &str) -> String {
+    let at = book.find(&format!("label = {label:?}")).unwrap();
+    let id_line = book[..at]
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("id = "))
+        .unwrap();
+    id_line[6..id_line.len() - 1].to_string()
+}
+
 fn export(dir: &Path, extra: &[&str]) -> PathBuf {
     let seed = fixture("seed002/twarc2.jsonl");
     let out = dir.join("seed.qdpx");
@@ -277,16 +289,7 @@ fn codings_changed_in_the_project_become_the_labels_learn_and_eval_read() {
     let dir = tempfile::tempdir().unwrap();
     let qdpx = export(dir.path(), &[]);
     let book = ok(dir.path(), &["themes", "codebook"]);
-    let id_of = |label: &str| -> String {
-        // The built-in codebook, as TOML: the id line precedes the label line.
-        let at = book.find(&format!("label = {label:?}")).unwrap();
-        let id_line = book[..at]
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("id = "))
-            .unwrap();
-        id_line[6..id_line.len() - 1].to_string()
-    };
+    let id_of = |label: &str| theme_id(&book, label);
     // Read back unchanged, the labels are rethread's own codes: the codebook scores 1.0.
     let eval = |gold: &Path| -> (Value, String) {
         let o = rethread(
@@ -407,15 +410,7 @@ fn a_round_trip_through_qc_brings_back_exactly_the_codes_changed_there() {
     run(Command::new(bin.join("qc")).arg("export").arg(&back));
 
     let book = ok(dir.path(), &["themes", "codebook"]);
-    let id_of = |label: &str| -> String {
-        let at = book.find(&format!("label = {label:?}")).unwrap();
-        let id_line = book[..at]
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("id = "))
-            .unwrap();
-        id_line[6..id_line.len() - 1].to_string()
-    };
+    let id_of = |label: &str| theme_id(&book, label);
     let o = rethread(
         dir.path(),
         &[
