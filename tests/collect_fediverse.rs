@@ -147,9 +147,29 @@ fn fediverse() -> Fediverse {
     }
 }
 
+/// `rethread coverage --format json` of the corpus in `dir`.
+fn coverage_json(dir: &Path) -> Value {
+    serde_json::from_str(&ok(dir, &["coverage", "--format", "json"])).unwrap()
+}
+
+/// `(server, matched)` of each server of a coverage report, in its order.
+fn matched_per_server(cov: &Value) -> Vec<(String, u64)> {
+    cov["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["server"].as_str().unwrap().to_string(),
+                s["matched"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// The coverage JSON the seeding implies, with the servers' names filled in.
 fn assert_coverage(dir: &Path, f: &Fediverse) {
-    let cov: Value = serde_json::from_str(&ok(dir, &["coverage", "--format", "json"])).unwrap();
+    let cov = coverage_json(dir);
     assert_eq!(cov["union"], 5, "{cov:#}");
     assert_eq!(cov["from_threads"], 2, "R1 and R3: {cov:#}");
     let server = |p: &Peer| -> Value {
@@ -293,19 +313,8 @@ fn a_failing_server_is_given_up_and_a_closed_timeline_is_explained() {
         .collect();
     assert_eq!(ids, on_a, "{summary}");
     // The coverage of that run names every server asked, those that gave nothing too.
-    let cov: Value =
-        serde_json::from_str(&ok(dir.path(), &["coverage", "--format", "json"])).unwrap();
-    let matched: Vec<(String, u64)> = cov["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["server"].as_str().unwrap().to_string(),
-                s["matched"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let cov = coverage_json(dir.path());
+    let matched = matched_per_server(&cov);
     let mut quiet = [(host(&f.b), 0), (host(&f.c), 0)];
     quiet.sort();
     let mut want = vec![(host(&f.a), 2)];
@@ -528,19 +537,8 @@ fn discover_asks_the_servers_that_wrote_most_posts_once_and_no_further() {
         "one step only: not G's"
     );
     assert_eq!(g.count("/.well-known/nodeinfo"), 0, "G not even considered");
-    let cov: Value =
-        serde_json::from_str(&ok(dir.path(), &["coverage", "--format", "json"])).unwrap();
-    let servers: Vec<(String, u64)> = cov["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            (
-                s["server"].as_str().unwrap().to_string(),
-                s["matched"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let cov = coverage_json(dir.path());
+    let servers = matched_per_server(&cov);
     assert_eq!(servers, [(host(&d), 9), (host(&a), 6)], "{cov:#}");
     assert_eq!(cov["union"], 12, "{cov:#}");
 }
