@@ -268,12 +268,20 @@ impl ThemeArgs {
         threads: &Threads,
         corpus: &CorpusArgs,
     ) -> Result<Coding> {
+        self.prepare(book)?.code(set, threads, corpus)
+    }
+
+    /// Everything coding needs before it sees a post: the pattern coder, the learned model
+    /// (checked against the embedding model), the model and the semantic prototypes. Made
+    /// once, then [`Prepared::code`] codes each set of posts: all of them, or each batch of a
+    /// corpus read a batch at a time.
+    pub fn prepare<'b>(&self, book: &'b Codebook) -> Result<Prepared<'b>> {
         use rethread::themes::learn::{Learned, LearnedCoder};
         let coder = Coder::new(book)?;
         // --learned: the model file is read before any post is embedded, and checked against
         // the model, so that a wrong file fails at once.
         let learned = match &self.learned {
-            Some(path) => Some((Learned::load(path)?, path)),
+            Some(path) => Some(Learned::load(path)?),
             None => None,
         };
         // Learned codes cannot be made without their model: it must be found. Semantic themes
@@ -290,23 +298,48 @@ impl ThemeArgs {
         } else {
             None
         };
-        let learned_coder = match (&learned, &model) {
-            (Some((l, path)), Some(m)) => {
-                l.check_model(&themes::learn::model_id(m), path)?;
-                Some(LearnedCoder::new(l, book)?)
-            }
-            _ => None,
-        };
+        if let (Some(l), Some(m), Some(path)) = (&learned, &model, &self.learned) {
+            l.check_model(&themes::learn::model_id(m), path)?;
+            LearnedCoder::new(l, book)?;
+        }
         let semantic_coder = match &model {
             Some(m) if !semantic.is_empty() => rethread::themes::semantic_coder(book, m)?,
             _ => None,
         };
+        Ok(Prepared {
+            book,
+            coder,
+            learned: learned.filter(|_| model.is_some()),
+            model,
+            semantic_coder,
+        })
+    }
+}
+
+/// Coding made ready (see [`ThemeArgs::prepare`]).
+pub struct Prepared<'b> {
+    book: &'b Codebook,
+    coder: Coder,
+    learned: Option<rethread::themes::learn::Learned>,
+    model: Option<rethread::themes::embed::Embedder>,
+    semantic_coder: Option<rethread::themes::SemanticCoder>,
+}
+
+impl Prepared<'_> {
+    /// Code every post of `set` (whose threads are `threads`), with a spinner.
+    pub fn code(&self, set: &PostSet, threads: &Threads, corpus: &CorpusArgs) -> Result<Coding> {
+        use rethread::themes::learn::LearnedCoder;
+        let learned_coder = match &self.learned {
+            Some(l) => Some(LearnedCoder::new(l, self.book)?),
+            None => None,
+        };
         // Every post's vectors, once, for both model coders.
-        let vectors = match &model {
+        let vectors = match &self.model {
             Some(m) => Some(post_vectors(set, corpus, m)?),
             None => None,
         };
-        let semantic_posts = semantic_coder
+        let semantic_posts = self
+            .semantic_coder
             .as_ref()
             .zip(vectors.as_deref())
             .map(|(c, v)| c.for_posts(v));
@@ -322,7 +355,7 @@ impl ThemeArgs {
             extra.push(c);
         }
         let spinner = spinner(&format!("coding {} posts", set.len()));
-        let coding = code_corpus_with(set, threads, &coder, &extra);
+        let coding = code_corpus_with(set, threads, &self.coder, &extra);
         spinner.finish_and_clear();
         Ok(coding)
     }
@@ -426,7 +459,13 @@ pub fn build_threads(set: &PostSet, quotes: bool) -> Threads {
     let spinner = spinner(&format!("building threads from {} posts", set.len()));
     let threads = thread::build(set, &thread::Options { quotes });
     spinner.finish_and_clear();
-    for c in &threads.cycles {
+    warn_cycles(&threads.cycles);
+    threads
+}
+
+/// Warn about the reply cycles found (and cut) in the data.
+pub fn warn_cycles(cycles: &[thread::Cycle]) {
+    for c in cycles {
         eprintln!(
             "warning: {} reply cycle among {} posts ({}); cut the reply link from {} to {}",
             c.platform,
@@ -436,7 +475,6 @@ pub fn build_threads(set: &PostSet, quotes: bool) -> Threads {
             c.dropped_parent
         );
     }
-    threads
 }
 
 /// The posts of a cycle for a warning: all of a short cycle, the first few of a long one and

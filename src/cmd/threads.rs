@@ -4,7 +4,9 @@ use super::{CorpusArgs, OutputFormat};
 use anyhow::Result;
 use rethread::export::table::{thread_json, thread_row, CsvCells, CsvWriter, THREAD_COLUMNS};
 use rethread::model::format_time;
+use rethread::thread::batched::ThreadMeta;
 use rethread::thread::Thread;
+use std::borrow::Cow;
 use std::io::Write;
 
 /// List every thread: its id, root, size and shape, who took part and when.
@@ -39,6 +41,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.corpus.input.is_empty() {
+        return run_db(&args);
+    }
     let set = args.corpus.load()?;
     let threads = super::build_threads(&set, args.quotes);
     let selected: Vec<&Thread> = threads
@@ -46,14 +51,7 @@ pub fn run(args: Args) -> Result<()> {
         .iter()
         .filter(|t| t.posts >= args.min_posts)
         .collect();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match args.format {
-        OutputFormat::Json => write_json(&mut out, &selected)?,
-        OutputFormat::Csv => write_csv(&mut out, &selected, args.csv.cells())?,
-        OutputFormat::Table | OutputFormat::Text => write_table(&mut out, &selected)?,
-    }
-    out.flush()?;
+    write(&args, &selected, |t| Cow::Borrowed(*t))?;
     eprintln!(
         "{} threads ({} with at least {} posts), {} posts, {} gaps",
         threads.threads.len(),
@@ -66,11 +64,61 @@ pub fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// From the corpus: the threads outlined a batch of groups at a time (see
+/// `thread::batched`), so that memory holds about 100 bytes a thread and one batch's posts,
+/// not the corpus. The same rows as from the same posts in memory.
+fn run_db(args: &Args) -> Result<()> {
+    let corpus = rethread::corpus::Corpus::open_existing(&args.corpus.db)?;
+    let bar = super::count_bar("building threads", 0);
+    let outline = rethread::thread::batched::outline(
+        &corpus,
+        &rethread::thread::Options {
+            quotes: args.quotes,
+        },
+        &bar,
+    )?;
+    bar.finish_and_clear();
+    super::warn_cycles(&outline.cycles);
+    let selected: Vec<&ThreadMeta> = outline
+        .threads
+        .iter()
+        .filter(|t| t.posts as usize >= args.min_posts)
+        .collect();
+    write(args, &selected, |m| Cow::Owned(m.to_thread()))?;
+    eprintln!(
+        "{} threads ({} with at least {} posts), {} posts, {} gaps",
+        outline.threads.len(),
+        selected.len(),
+        args.min_posts,
+        outline.posts - outline.reposts - outline.reposts_of_absent,
+        outline.gaps
+    );
+    Ok(())
+}
+
+/// Write the rows in the chosen format; `thread` gives each row's thread (borrowed from the
+/// graph, or made from an outline one at a time).
+fn write<R>(args: &Args, rows: &[R], thread: impl Fn(&R) -> Cow<'_, Thread>) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        OutputFormat::Json => write_json(&mut out, rows, &thread)?,
+        OutputFormat::Csv => write_csv(&mut out, rows, &thread, args.csv.cells())?,
+        OutputFormat::Table | OutputFormat::Text => write_table(&mut out, rows, &thread)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn time(t: &Option<chrono::DateTime<chrono::Utc>>) -> Option<String> {
     t.as_ref().map(format_time)
 }
 
-fn write_json(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
+fn write_json<R>(
+    out: &mut impl Write,
+    threads: &[R],
+    thread: &impl Fn(&R) -> Cow<'_, Thread>,
+) -> Result<()> {
     // Streamed one object at a time: a large corpus has hundreds of thousands of threads.
     out.write_all(b"[")?;
     for (k, t) in threads.iter().enumerate() {
@@ -78,33 +126,42 @@ fn write_json(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
             out.write_all(b",")?;
         }
         out.write_all(b"\n  ")?;
-        let obj = thread_json(t);
+        let obj = thread_json(&thread(t));
         serde_json::to_writer(&mut *out, &obj)?;
     }
     out.write_all(if threads.is_empty() { b"]\n" } else { b"\n]\n" })?;
     Ok(())
 }
 
-fn write_csv(out: &mut impl Write, threads: &[&Thread], cells: CsvCells) -> Result<()> {
+fn write_csv<R>(
+    out: &mut impl Write,
+    threads: &[R],
+    thread: &impl Fn(&R) -> Cow<'_, Thread>,
+    cells: CsvCells,
+) -> Result<()> {
     let mut w = CsvWriter::new(out, cells);
     w.write_record(THREAD_COLUMNS)?;
     for t in threads {
-        w.write_record(thread_row(t))?;
+        w.write_record(thread_row(&thread(t)))?;
     }
     w.flush()?;
     Ok(())
 }
 
-fn write_table(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
+fn write_table<R>(
+    out: &mut impl Write,
+    threads: &[R],
+    thread: &impl Fn(&R) -> Cow<'_, Thread>,
+) -> Result<()> {
     let id_width = threads
         .iter()
-        .map(|t| t.id.chars().count())
+        .map(|t| thread(t).id.chars().count())
         .max()
         .unwrap_or(2)
         .clamp(2, 60);
     let root_width = threads
         .iter()
-        .map(|t| t.root_id.chars().count())
+        .map(|t| thread(t).root_id.chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 40);
@@ -115,6 +172,7 @@ fn write_table(out: &mut impl Write, threads: &[&Thread]) -> Result<()> {
         "{id:<id_width$}  {root:<root_width$}  {posts:>6}  {gaps:>4}  {depth:>5}  {breadth:>7}  {participants:>12}  {start:<24}  {end:<24}",
     )?;
     for t in threads {
+        let t = thread(t);
         writeln!(
             out,
             "{:<id_width$}  {:<root_width$}  {:>6}  {:>4}  {:>5}  {:>7}  {:>12}  {:<24}  {:<24}",

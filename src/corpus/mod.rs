@@ -15,6 +15,7 @@
 
 mod collect;
 mod embeddings;
+mod index;
 mod packed;
 mod sqlite;
 
@@ -23,6 +24,7 @@ pub use collect::{
     MAX_EMPTY_PAGES,
 };
 pub use embeddings::{PostEmbedding, StoredEmbedding};
+pub use index::Groups;
 pub use packed::PackedPost;
 pub use sqlite::{Corpus, CorpusError, ImportWriter};
 

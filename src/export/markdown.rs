@@ -77,121 +77,211 @@ pub fn write(
     layout: Layout,
     progress: &indicatif::ProgressBar,
 ) -> Result<Summary> {
-    let (set, threads, selected) = (input.set, input.threads, input.selected);
-    // The rollups of the threads written, in thread order (`Themes::threads`).
-    let mut order = selected.to_vec();
-    order.sort_unstable();
-    let rollups: Vec<crate::themes::ThreadCoding> = match input.codes {
-        Some((_, posts)) => order
-            .par_iter()
-            .map(|&ti| crate::themes::thread_coding(ti, &threads.threads[ti], set, threads, posts))
-            .collect(),
-        None => Vec::new(),
-    };
-    let themes = input.codes.map(|(book, posts)| Themes {
-        book,
-        posts,
-        threads: &rollups,
-    });
-    let themes = themes.as_ref();
-    let note = input.note();
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
-    progress.set_length(selected.len() as u64);
-    // File names first, in thread order, so that they do not depend on scheduling.
-    let names = super::unique_file_names(
-        selected.iter().map(|&ti| threads.threads[ti].id.as_str()),
-        "md",
-    );
-    // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly kernel
-    // time), so transcripts are rendered and written on all cores. The index is written after,
-    // in thread order.
-    selected
-        .par_iter()
-        .zip(names.par_iter())
-        .try_for_each_init(String::new, |buf, (&ti, name)| -> Result<()> {
-            buf.clear();
-            transcript_with(buf, set, threads, ti, layout, themes);
-            if let Some(note) = note {
-                // After the header's last line, before the posts.
-                insert_note(buf, note);
-            }
-            // Beside the target and renamed into place: a link planted in the directory is
-            // replaced, never written through. Not fsynced: one per transcript would cost more
-            // than the export (see `atomic::Durability`).
-            atomic::write_bytes(&dir.join(name), Durability::Unsynced, buf.as_bytes())?;
-            progress.inc(1);
-            Ok(())
-        })?;
-    let written: HashSet<&str> = names.iter().map(String::as_str).collect();
-    let stale = std::fs::read_dir(dir)
-        .with_context(|| format!("{}: cannot list", dir.display()))?
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.ends_with(".md") && name != "index.md" && !written.contains(name.as_ref())
-        })
-        .count();
-    let mut summary = Summary {
-        files: selected.len(),
-        threads: selected.len(),
-        posts: selected.iter().map(|&i| threads.threads[i].posts).sum(),
-        index: PathBuf::new(),
-        stale,
-    };
-    let gaps: usize = selected.iter().map(|&i| threads.threads[i].gaps).sum();
-    // The index is streamed to its file: held whole in memory, a million-post corpus's index
-    // (tens of MB, doubled while its buffer grows) set the export's peak memory.
-    let index_path = dir.join("index.md");
-    let write_index = |index: &mut dyn std::io::Write| -> std::io::Result<()> {
-        writeln!(index, "# Transcripts\n")?;
-        writeln!(
-            index,
-            "{} threads, {} posts, {} missing posts marked as gaps. Made by rethread {}.\n",
-            summary.threads,
-            summary.posts,
-            gaps,
-            env!("CARGO_PKG_VERSION")
-        )?;
-        if let Some(note) = note {
-            writeln!(index, "*{}*\n", escape_inline(note))?;
+    let threads = input.threads;
+    let ids: Vec<&str> = input
+        .selected
+        .iter()
+        .map(|&ti| threads.threads[ti].id.as_str())
+        .collect();
+    let mut w = Writer::new(dir, layout, &ids, input.note(), input.codes.is_some())?;
+    progress.set_length(ids.len() as u64);
+    let at: Vec<(usize, usize)> = input.selected.iter().copied().enumerate().collect();
+    w.write_threads(input, &at, progress)?;
+    let rows: Vec<IndexRow> = input
+        .selected
+        .iter()
+        .map(|&ti| IndexRow::of(&threads.threads[ti]))
+        .collect();
+    w.finish(&rows)
+}
+
+/// What `index.md` says of one thread: the columns of `rethread threads` it shows.
+pub struct IndexRow<'a> {
+    pub id: &'a str,
+    pub platform: crate::model::Platform,
+    pub posts: usize,
+    pub participants: usize,
+    pub gaps: usize,
+    pub depth: usize,
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<'a> IndexRow<'a> {
+    pub fn of(t: &'a Thread) -> IndexRow<'a> {
+        IndexRow {
+            id: &t.id,
+            platform: t.platform,
+            posts: t.posts,
+            participants: t.participants,
+            gaps: t.gaps,
+            depth: t.depth,
+            start: t.start,
+            end: t.end,
         }
-        // With themes, the index says what each thread is about too: the whole job on one page.
-        let (top_head, top_rule) = match themes {
-            Some(_) => (" Top themes |", "---|"),
-            None => ("", ""),
+    }
+}
+
+/// A markdown export in progress: the file names of every thread to write (fixed first, in
+/// output order, so that they never depend on which threads were at hand when), transcripts
+/// written batch by batch, then the index. [`write`] does it all at once from posts in memory;
+/// a bounded-memory export hands it one batch of threads at a time (see `thread::batched`).
+pub struct Writer<'d> {
+    dir: &'d Path,
+    layout: Layout,
+    names: Vec<String>,
+    note: Option<&'static str>,
+    /// With themes: the index's "Top themes" cell of each thread, by output position.
+    tops: Option<Vec<String>>,
+}
+
+impl<'d> Writer<'d> {
+    /// `ids`: the ids of every thread to be written, in output order.
+    pub fn new(
+        dir: &'d Path,
+        layout: Layout,
+        ids: &[&str],
+        note: Option<&'static str>,
+        themed: bool,
+    ) -> Result<Writer<'d>> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create output directory", dir.display()))?;
+        Ok(Writer {
+            dir,
+            layout,
+            names: super::unique_file_names(ids.iter().copied(), "md"),
+            note,
+            tops: themed.then(|| vec![String::new(); ids.len()]),
+        })
+    }
+
+    /// Write the transcripts of these threads: `(output position, index into
+    /// input.threads.threads)`. `input.codes` must be given exactly when the writer is themed.
+    pub fn write_threads(
+        &mut self,
+        input: &super::Input,
+        at: &[(usize, usize)],
+        progress: &indicatif::ProgressBar,
+    ) -> Result<()> {
+        let (set, threads) = (input.set, input.threads);
+        // The rollups of the threads written, in thread order (`Themes::threads`).
+        let mut order: Vec<usize> = at.iter().map(|&(_, ti)| ti).collect();
+        order.sort_unstable();
+        let rollups: Vec<crate::themes::ThreadCoding> = match input.codes {
+            Some((_, posts)) => order
+                .par_iter()
+                .map(|&ti| {
+                    crate::themes::thread_coding(ti, &threads.threads[ti], set, threads, posts)
+                })
+                .collect(),
+            None => Vec::new(),
         };
-        writeln!(
-            index,
-            "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |{top_head}"
-        )?;
-        writeln!(index, "|---|---|---:|---:|---:|---:|---|---|{top_rule}")?;
-        for (&ti, name) in selected.iter().zip(&names) {
-            let thread = &threads.threads[ti];
-            let top = themes.map(|t| top_themes(t, ti)).unwrap_or_default();
+        let themes = input.codes.map(|(book, posts)| Themes {
+            book,
+            posts,
+            threads: &rollups,
+        });
+        let themes = themes.as_ref();
+        let (note, layout, dir, names) = (self.note, self.layout, self.dir, &self.names);
+        // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly
+        // kernel time), so transcripts are rendered and written on all cores.
+        at.par_iter()
+            .try_for_each_init(String::new, |buf, &(pos, ti)| -> Result<()> {
+                buf.clear();
+                transcript_with(buf, set, threads, ti, layout, themes);
+                if let Some(note) = note {
+                    // After the header's last line, before the posts.
+                    insert_note(buf, note);
+                }
+                // Beside the target and renamed into place: a link planted in the directory
+                // is replaced, never written through. Not fsynced: one per transcript would
+                // cost more than the export (see `atomic::Durability`).
+                atomic::write_bytes(&dir.join(&names[pos]), Durability::Unsynced, buf.as_bytes())?;
+                progress.inc(1);
+                Ok(())
+            })?;
+        if let (Some(tops), Some(t)) = (self.tops.as_mut(), themes) {
+            for &(pos, ti) in at {
+                tops[pos] = top_themes(t, ti);
+            }
+        }
+        Ok(())
+    }
+
+    /// Write `index.md`, `rows` being every thread in output order, and say what was written.
+    pub fn finish(self, rows: &[IndexRow]) -> Result<Summary> {
+        let (dir, names, note) = (self.dir, &self.names, self.note);
+        let written: HashSet<&str> = names.iter().map(String::as_str).collect();
+        let stale = std::fs::read_dir(dir)
+            .with_context(|| format!("{}: cannot list", dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".md") && name != "index.md" && !written.contains(name.as_ref())
+            })
+            .count();
+        let mut summary = Summary {
+            files: rows.len(),
+            threads: rows.len(),
+            posts: rows.iter().map(|r| r.posts).sum(),
+            index: PathBuf::new(),
+            stale,
+        };
+        let gaps: usize = rows.iter().map(|r| r.gaps).sum();
+        // The index is streamed to its file: held whole in memory, a million-post corpus's
+        // index (tens of MB, doubled while its buffer grows) set the export's peak memory.
+        let index_path = dir.join("index.md");
+        let tops = self.tops.as_deref();
+        let write_index = |index: &mut dyn std::io::Write| -> std::io::Result<()> {
+            writeln!(index, "# Transcripts\n")?;
             writeln!(
                 index,
-                "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |{top}",
-                escape_inline(&thread.id),
-                thread.platform,
-                thread.posts,
-                thread.participants,
-                thread.gaps,
-                thread.depth,
-                thread.start.as_ref().map(format_time).unwrap_or_default(),
-                thread.end.as_ref().map(format_time).unwrap_or_default(),
+                "{} threads, {} posts, {} missing posts marked as gaps. Made by rethread {}.\n",
+                summary.threads,
+                summary.posts,
+                gaps,
+                env!("CARGO_PKG_VERSION")
             )?;
-        }
-        index.flush()
-    };
-    atomic::write(&index_path, Durability::Unsynced, |file| {
-        Ok(write_index(file)?)
-    })
-    .with_context(|| format!("{}: cannot write", index_path.display()))?;
-    summary.files += 1;
-    summary.index = index_path;
-    Ok(summary)
+            if let Some(note) = note {
+                writeln!(index, "*{}*\n", escape_inline(note))?;
+            }
+            // With themes, the index says what each thread is about too: the whole job on one
+            // page.
+            let (top_head, top_rule) = match tops {
+                Some(_) => (" Top themes |", "---|"),
+                None => ("", ""),
+            };
+            writeln!(
+                index,
+                "| Thread | Platform | Posts | Participants | Gaps | Depth | Start | End |{top_head}"
+            )?;
+            writeln!(index, "|---|---|---:|---:|---:|---:|---|---|{top_rule}")?;
+            for (pos, (r, name)) in rows.iter().zip(names).enumerate() {
+                let top = tops.map(|t| t[pos].as_str()).unwrap_or_default();
+                writeln!(
+                    index,
+                    "| [{}]({name}) | {} | {} | {} | {} | {} | {} | {} |{top}",
+                    escape_inline(r.id),
+                    r.platform,
+                    r.posts,
+                    r.participants,
+                    r.gaps,
+                    r.depth,
+                    r.start.as_ref().map(format_time).unwrap_or_default(),
+                    r.end.as_ref().map(format_time).unwrap_or_default(),
+                )?;
+            }
+            index.flush()
+        };
+        atomic::write(&index_path, Durability::Unsynced, |file| {
+            Ok(write_index(file)?)
+        })
+        .with_context(|| format!("{}: cannot write", index_path.display()))?;
+        summary.files += 1;
+        summary.index = index_path;
+        Ok(summary)
+    }
 }
 
 /// The index cell of a thread's three most raised themes, `label (posts)`, most posts first

@@ -18,6 +18,7 @@
 //! Nothing here recurses: a chain a million replies deep is walked with explicit queues and
 //! stacks. Every order is defined (time, then id), so the same input gives the same output.
 
+pub mod batched;
 pub mod coverage;
 
 use crate::corpus::{PackedPost, PostSet};
@@ -182,6 +183,21 @@ pub fn cmp_posts(a: &PackedPost, b: &PackedPost) -> Ordering {
         (None, None) => Ordering::Equal,
     }
     .then_with(|| cmp_ids(a.id(), b.id()))
+}
+
+/// The order of threads: start time (threads without one last), platform, root id.
+pub fn cmp_threads(
+    a: (Option<DateTime<Utc>>, Platform, &str),
+    b: (Option<DateTime<Utc>>, Platform, &str),
+) -> Ordering {
+    match (a.0, b.0) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+    .then_with(|| a.1.cmp(&b.1))
+    .then_with(|| cmp_ids(a.2, b.2))
 }
 
 /// Build the reply graph of `set` and cut it into threads.
@@ -397,14 +413,10 @@ pub fn build(set: &PostSet, opts: &Options) -> Threads {
         });
     }
     threads.sort_by(|a, b| {
-        match (a.start, b.start) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        }
-        .then_with(|| a.platform.cmp(&b.platform))
-        .then_with(|| cmp_ids(&a.root_id, &b.root_id))
+        cmp_threads(
+            (a.start, a.platform, &a.root_id),
+            (b.start, b.platform, &b.root_id),
+        )
     });
 
     Threads {

@@ -54,6 +54,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.corpus.input.is_empty() {
+        return run_db(&args);
+    }
     let mut set = args.corpus.load()?;
     let pseudonymised = args.pseudonym.apply(&mut set)?;
     let threads = crate::cmd::build_threads(&set, args.quotes);
@@ -106,5 +109,105 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     crate::cmd::leak_at_exit(set, threads);
+    Ok(())
+}
+
+/// From the corpus, a batch of threads at a time (see `thread::batched`): the threads are
+/// outlined first (for the file names and the index, in output order), then each batch's posts
+/// are read, pseudonymised, coded and written, so that memory holds one batch's posts. The
+/// files are the same as from the same posts in memory.
+fn run_db(args: &Args) -> Result<()> {
+    use rethread::thread::batched;
+    let corpus = rethread::corpus::Corpus::open_existing(&args.corpus.db)?;
+    let opts = rethread::thread::Options {
+        quotes: args.quotes,
+    };
+    let bar = crate::cmd::count_bar("building threads", 0);
+    let outline = batched::outline(&corpus, &opts, &bar)?;
+    bar.finish_and_clear();
+    crate::cmd::warn_cycles(&outline.cycles);
+    let selected: Vec<usize> = outline
+        .threads
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.posts as usize >= args.min_posts)
+        .filter(|(_, t)| args.threads.is_empty() || args.threads.contains(&t.id()))
+        .map(|(i, _)| i)
+        .collect();
+    for wanted in &args.threads {
+        if !selected.iter().any(|&i| &outline.threads[i].id() == wanted) {
+            bail!("no thread {wanted:?} (list them with `rethread threads`)");
+        }
+    }
+    let book = (!args.show.no_themes)
+        .then(|| args.coding.codebook())
+        .transpose()?;
+    let prepared = book.as_ref().map(|b| args.coding.prepare(b)).transpose()?;
+    let pseudonymised = args.pseudonym.enabled()?;
+    let ids: Vec<String> = selected.iter().map(|&i| outline.threads[i].id()).collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let note = pseudonymised.then_some(rethread::export::PSEUDONYMISED_NOTE);
+    let mut writer = markdown::Writer::new(&args.out, args.layout, &id_refs, note, book.is_some())?;
+    let bar = crate::cmd::count_bar("writing", selected.len() as u64);
+    // Pseudonymised before the threads are built, as in memory.
+    let before = |set: &mut rethread::corpus::PostSet| args.pseudonym.apply(set).map(|_| ());
+    batched::for_each_batch(
+        &corpus,
+        &outline,
+        &opts,
+        &selected,
+        before,
+        |set, threads, at| {
+            let codes = match &prepared {
+                Some(p) => {
+                    let mut coding = p.code(set, threads, &args.corpus)?;
+                    args.pseudonym.apply_to_codes(&mut coding.posts)?;
+                    Some(coding.posts)
+                }
+                None => None,
+            };
+            let input = rethread::export::Input {
+                set,
+                threads,
+                selected: &[],
+                codes: book.as_ref().zip(codes.as_deref()),
+                pseudonymised,
+            };
+            writer.write_threads(&input, at, &bar)
+        },
+    )?;
+    bar.finish_and_clear();
+    let rows: Vec<markdown::IndexRow> = selected
+        .iter()
+        .zip(&ids)
+        .map(|(&i, id)| {
+            let t = &outline.threads[i];
+            markdown::IndexRow {
+                id,
+                platform: t.platform,
+                posts: t.posts as usize,
+                participants: t.participants as usize,
+                gaps: t.gaps as usize,
+                depth: t.depth as usize,
+                start: t.start,
+                end: t.end,
+            }
+        })
+        .collect();
+    let summary = writer.finish(&rows)?;
+    eprintln!(
+        "wrote {} transcripts ({} posts) to {}; index: {}",
+        summary.threads,
+        summary.posts,
+        args.out.display(),
+        summary.index.display()
+    );
+    if summary.stale > 0 {
+        eprintln!(
+            "warning: {} other .md files in {} are not from this export (an earlier run?); index.md lists only this one's",
+            summary.stale,
+            args.out.display()
+        );
+    }
     Ok(())
 }

@@ -104,6 +104,11 @@ pub struct Pseudonym {
 
 impl Pseudonym {
     /// Pseudonymise `set` in place if asked; returns whether it did.
+    /// Whether accounts are to be pseudonymised (an error when asked without a salt).
+    pub fn enabled(&self) -> Result<bool> {
+        Ok(self.pseudonymizer()?.is_some())
+    }
+
     pub fn apply(&self, set: &mut rethread::corpus::PostSet) -> Result<bool> {
         let Some(ps) = self.pseudonymizer()? else {
             return Ok(false);
