@@ -429,6 +429,13 @@ pub fn warn_no_model(book: &Codebook, semantic: &[usize]) {
 }
 
 impl CorpusArgs {
+    /// Whether to read the corpus a batch of threads at a time (see `thread::batched`): always
+    /// from `--db`, unless `RETHREAD_WHOLE_CORPUS=1` asks for the whole corpus in memory, the
+    /// way every command read it before; the tests compare the two byte for byte.
+    pub fn batched(&self) -> bool {
+        self.input.is_empty() && std::env::var_os("RETHREAD_WHOLE_CORPUS").is_none_or(|v| v != "1")
+    }
+
     /// Load every post, from the files or from the corpus.
     pub fn load(&self) -> Result<PostSet> {
         if self.input.is_empty() {

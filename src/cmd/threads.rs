@@ -41,7 +41,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.corpus.input.is_empty() {
+    if args.corpus.batched() {
         return run_db(&args);
     }
     let set = args.corpus.load()?;

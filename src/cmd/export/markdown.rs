@@ -54,7 +54,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if args.corpus.input.is_empty() {
+    if args.corpus.batched() {
         return run_db(&args);
     }
     let mut set = args.corpus.load()?;

@@ -1,0 +1,342 @@
+//! Bounded memory from the corpus (issue 15, point 1): `threads --db` and `export markdown
+//! --db` build threads a batch of groups at a time and read posts from SQLite batch by batch.
+//! Their output must be byte for byte what the all-in-memory path (`--input`, unchanged) gives
+//! for the same posts. `RETHREAD_BATCH_POSTS` makes the batches a few posts small, so that even
+//! a small corpus is cut into many: a link followed across two batches would show as a
+//! difference.
+
+mod common;
+
+use common::{ok, rethread, shared, shared_data, stderr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Run rethread with the batch size set (None: the default; Some(0): the whole corpus in
+/// memory, as every command read it before batches: the reference).
+fn run(dir: &Path, batch: Option<usize>, args: &[&str]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rethread"));
+    c.args(args).current_dir(dir);
+    c.env_remove("RETHREAD_BATCH_POSTS")
+        .env_remove("RETHREAD_WHOLE_CORPUS");
+    match batch {
+        Some(0) => c.env("RETHREAD_WHOLE_CORPUS", "1"),
+        Some(n) => c.env("RETHREAD_BATCH_POSTS", n.to_string()),
+        None => &mut c,
+    };
+    let o = c.output().expect("run rethread");
+    assert!(o.status.success(), "rethread {args:?}: {}", stderr(&o));
+    o
+}
+
+/// Import `files` into DIR/NAME.db and return its path.
+fn import(dir: &Path, name: &str, files: &[PathBuf]) -> PathBuf {
+    let db = dir.join(format!("{name}.db"));
+    let mut args = vec![
+        "import".to_string(),
+        "--db".into(),
+        db.display().to_string(),
+    ];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(dir, &args);
+    db
+}
+
+/// Every file under `dir`, relative name → bytes.
+fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `threads` and `export markdown` from the corpus, at several batch sizes, against the same
+/// commands reading the whole corpus into memory (the path every command took before
+/// batches). Returns how many transcripts were compared.
+fn same_as_whole_corpus(dir: &Path, name: &str, files: &[PathBuf], extra: &[&[&str]]) -> usize {
+    let db = import(dir, name, files);
+    let db = db.to_str().unwrap();
+    let input: Vec<&str> = vec!["--db", db];
+    let mut compared = 0;
+    let batches = [Some(1), Some(7), None];
+    for format in ["json", "csv", "table"] {
+        for flags in extra.iter().chain([&[][..]].iter()) {
+            let mut a: Vec<&str> = vec!["threads", "--format", format];
+            a.extend(threads_flags(flags));
+            let want = run(dir, Some(0), &[a.as_slice(), input.as_slice()].concat()).stdout;
+            for batch in batches {
+                let got = run(dir, batch, &[a.as_slice(), &["--db", db]].concat()).stdout;
+                assert!(
+                    got == want,
+                    "{name}: threads {a:?} --db (batch {batch:?}) differs from the whole corpus's"
+                );
+            }
+        }
+    }
+    for flags in extra.iter().chain([&[][..]].iter()) {
+        let mem = dir.join(format!("{name}-mem"));
+        let _ = std::fs::remove_dir_all(&mem);
+        let mut a: Vec<&str> = vec!["export", "markdown", "--out", mem.to_str().unwrap()];
+        a.extend_from_slice(flags);
+        run(dir, Some(0), &[a.as_slice(), input.as_slice()].concat());
+        let want = tree(&mem);
+        assert!(want.len() > 1, "{name}: transcripts written");
+        for batch in batches {
+            let out = dir.join(format!("{name}-db-{batch:?}"));
+            let _ = std::fs::remove_dir_all(&out);
+            let mut a: Vec<&str> = vec!["export", "markdown", "--out", out.to_str().unwrap()];
+            a.extend_from_slice(flags);
+            run(dir, batch, &[a.as_slice(), &["--db", db]].concat());
+            let got = tree(&out);
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                want.keys().collect::<Vec<_>>(),
+                "{name} {flags:?}: the same files (batch {batch:?})"
+            );
+            for (file, bytes) in &want {
+                assert!(
+                    &got[file] == bytes,
+                    "{name} {flags:?}: {file} differs (batch {batch:?}):\n--- in memory\n{}\n--- from the corpus\n{}",
+                    String::from_utf8_lossy(bytes),
+                    String::from_utf8_lossy(&got[file])
+                );
+            }
+            compared += got.len();
+        }
+    }
+    compared
+}
+
+/// The flags of `flags` that `threads` takes too (`--quotes`, `--min-posts N`).
+fn threads_flags<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    for (k, f) in flags.iter().enumerate() {
+        match *f {
+            "--quotes" => out.push(*f),
+            "--min-posts" => out.extend([*f, flags[k + 1]]),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A Mastodon file built to need every link a group must follow: one post seen on two servers
+/// under two local ids (an alias by `uri`) with replies to each id, a boost and a reply to the
+/// boost, replies to a post never collected (one gap, two replies), a reply cycle, and a chain
+/// much longer than a batch.
+fn tangled(dir: &Path) -> PathBuf {
+    let mut lines = Vec::new();
+    let acct = |u: &str| serde_json::json!({"id": u, "username": u, "acct": u, "url": format!("https://a.example/@{u}")});
+    let status = |id: &str, uri: &str, t: u32, reply: Option<&str>, user: &str, text: &str| {
+        serde_json::json!({
+            "id": id, "uri": uri, "url": uri,
+            "created_at": format!("2024-01-01T00:{:02}:{:02}.000Z", t / 60, t % 60),
+            "in_reply_to_id": reply, "content": format!("<p>{text}</p>"),
+            "visibility": "public", "account": acct(user)
+        })
+    };
+    let u = |n: &str| format!("https://a.example/users/x/statuses/{n}");
+    lines.push(status("100", &u("100"), 1, None, "ann", "the root"));
+    // The same post again under another local id (as a second server numbers it).
+    lines.push(status("900100", &u("100"), 1, None, "ann", "the root"));
+    lines.push(status(
+        "101",
+        &u("101"),
+        2,
+        Some("100"),
+        "bob",
+        "reply to the first id",
+    ));
+    lines.push(status(
+        "102",
+        &u("102"),
+        3,
+        Some("900100"),
+        "cy",
+        "reply to the second id",
+    ));
+    // A boost of 101, and a reply to the boost (which is a reply to 101).
+    let mut boost = status("103", &u("103"), 4, None, "dee", "");
+    boost["reblog"] = status(
+        "101",
+        &u("101"),
+        2,
+        Some("100"),
+        "bob",
+        "reply to the first id",
+    );
+    lines.push(boost);
+    lines.push(status(
+        "104",
+        &u("104"),
+        5,
+        Some("103"),
+        "eve",
+        "reply to the boost",
+    ));
+    // Two replies to a post that was never collected: one gap.
+    lines.push(status(
+        "201",
+        &u("201"),
+        6,
+        Some("200"),
+        "fay",
+        "under a missing post",
+    ));
+    lines.push(status(
+        "202",
+        &u("202"),
+        7,
+        Some("200"),
+        "gus",
+        "also under it",
+    ));
+    // A reply cycle.
+    lines.push(status("301", &u("301"), 8, Some("302"), "hal", "cycle a"));
+    lines.push(status("302", &u("302"), 9, Some("301"), "ivy", "cycle b"));
+    // A chain of 40.
+    for k in 0..40u32 {
+        let id = format!("{}", 400 + k);
+        let parent = (k > 0).then(|| format!("{}", 400 + k - 1));
+        lines.push(status(
+            &id,
+            &u(&id),
+            10 + k,
+            parent.as_deref(),
+            if k % 2 == 0 { "jo" } else { "kit" },
+            &format!("chain {k}"),
+        ));
+    }
+    // Singletons, so that batches hold several groups.
+    for k in 0..15u32 {
+        let id = format!("{}", 500 + k);
+        lines.push(status(
+            &id,
+            &u(&id),
+            60 + k,
+            None,
+            "lu",
+            &format!("alone {k} #customerservice training"),
+        ));
+    }
+    let file = dir.join("tangled.jsonl");
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&file, text.join("\n") + "\n").unwrap();
+    file
+}
+
+#[test]
+fn a_tangled_corpus_gives_the_same_threads_and_transcripts_from_the_db() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = tangled(d);
+    let n = same_as_whole_corpus(
+        d,
+        "tangled",
+        &[file],
+        &[
+            &["--layout", "tree"],
+            &["--min-posts", "2"],
+            &[
+                "--pseudonymize",
+                "--salt",
+                "a salt for the test",
+                "--no-themes",
+            ],
+            &["--thread", "mastodon-100", "mastodon-400"],
+        ],
+    );
+    assert!(n > 50, "{n} transcripts compared");
+    // The shapes really are there: one thread for both ids of the root, one gap, a cycle.
+    let db = d.join("tangled.db");
+    let csv = ok(
+        d,
+        &["threads", "--db", db.to_str().unwrap(), "--format", "csv"],
+    );
+    let root = csv
+        .lines()
+        .find(|l| l.starts_with("mastodon-100,"))
+        .expect("root thread");
+    assert!(root.starts_with("mastodon-100,100,4,0,"), "{root}");
+    assert!(
+        csv.lines().any(|l| l.starts_with("mastodon-200,200,2,1,")),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("mastodon-400,400,40,0,39,")),
+        "{csv}"
+    );
+    let o = run(d, Some(3), &["threads", "--db", db.to_str().unwrap()]);
+    assert!(
+        stderr(&o).contains("reply cycle among 2 posts"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn real_archives_give_the_same_threads_and_transcripts_from_the_db() {
+    let Some(data) = shared_data("real_archives_give_the_same_threads_and_transcripts_from_the_db")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // TWCS (gaps, brand replies), twarc2 pages (conversation ids, quotes, errors), Bluesky
+    // threads (blocked and deleted posts: missing-post notes), Mastodon pages (boosts).
+    let twcs = data.join("twcs/naman-tiwari_sample.csv");
+    same_as_whole_corpus(d, "twcs", &[twcs], &[&["--quotes"]]);
+    let tw = data.join("twitter_v2/twarc-csv_test-data");
+    let tw_files: Vec<PathBuf> = ["2sets.jsonl", "cotweet.jsonl", "brexit.jsonl"]
+        .iter()
+        .map(|f| tw.join(f))
+        .filter(|f| f.is_file())
+        .collect();
+    same_as_whole_corpus(d, "twarc2", &tw_files, &[&["--quotes"]]);
+    let bsky = data.join("bluesky/threads/synthetic");
+    let mut bsky_files: Vec<PathBuf> = std::fs::read_dir(&bsky)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    bsky_files.sort();
+    same_as_whole_corpus(d, "bluesky", &bsky_files, &[]);
+}
+
+#[test]
+fn a_generated_corpus_gives_the_same_threads_and_transcripts_from_the_db() {
+    let Some(bench) = shared(
+        "bench",
+        "a_generated_corpus_gives_the_same_threads_and_transcripts_from_the_db",
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (format, seed) in [("twarc2", "5"), ("mastodon", "6")] {
+        let file = d.join(format!("{format}.jsonl"));
+        let st = Command::new("python3")
+            .arg(bench.join("gen_corpus.py"))
+            .args([
+                "--format", format, "--posts", "1500", "--seed", seed, "--out",
+            ])
+            .arg(&file)
+            .output()
+            .expect("python3 runs gen_corpus.py");
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let n = same_as_whole_corpus(d, format, &[file], &[&["--quotes", "--layout", "tree"]]);
+        assert!(n > 1000, "{format}: {n} transcripts compared");
+    }
+    let _ = rethread;
+}
