@@ -779,3 +779,44 @@ fn shared_flags_behave_the_same_everywhere() {
         stderr(&o)
     );
 }
+
+/// A pipe has no length (`gen_corpus.py --out - | rethread import /dev/stdin`, `zcat |`): the
+/// first buffer read from it is not the whole file. Before, it was taken for the whole file,
+/// and a JSON Lines stream read as one broken document ("trailing characters at line 2").
+#[test]
+fn import_reads_json_lines_from_a_pipe() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.db");
+    let mut lines = String::new();
+    for id in 1..=3000u32 {
+        let parent = if id > 1 {
+            format!("\"{}\"", id - 1)
+        } else {
+            "null".into()
+        };
+        lines.push_str(&format!(
+            "{{\"id\":\"{id}\",\"created_at\":\"2024-01-01T00:00:00.000Z\",\"in_reply_to_id\":{parent},\"content\":\"<p>post {id}</p>\",\"visibility\":\"public\",\"account\":{{\"id\":\"1\",\"username\":\"a\",\"acct\":\"a\",\"url\":\"https://h.example/@a\"}}}}\n"
+        ));
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rethread"))
+        .args(["import", "--db", db.to_str().unwrap(), "/dev/stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Written in small pieces, so that the first read sees part of a line.
+    for chunk in lines.as_bytes().chunks(1000) {
+        stdin.write_all(chunk).unwrap();
+        stdin.flush().unwrap();
+    }
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = ok(
+        dir.path(),
+        &["threads", "--db", db.to_str().unwrap(), "--format", "csv"],
+    );
+    assert!(out.contains("mastodon-1,1,3000,0,2999,"), "{out}");
+}

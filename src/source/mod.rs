@@ -142,8 +142,14 @@ pub fn read_file(
 ) -> Result<FileReport> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).with_context(|| format!("{name}: cannot open"))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    progress.set_length(len);
+    // A pipe (`/dev/stdin`, a FIFO fed by `zcat`) has no length: the head read from it is
+    // never the whole file, and the progress bar counts bytes without an end.
+    let regular = file.metadata().is_ok_and(|m| m.is_file());
+    let len = match file.metadata() {
+        Ok(m) if regular => m.len(),
+        _ => u64::MAX,
+    };
+    progress.set_length(if regular { len } else { 0 });
     progress.set_position(0);
     let reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
     let peeked = peek(reader, len, &name)?;
@@ -192,7 +198,9 @@ pub fn read_file(
             run.document(&text, 0, &parse)?;
         }
     }
-    progress.set_position(len);
+    if regular {
+        progress.set_position(len);
+    }
     Ok(run.report)
 }
 
