@@ -1,9 +1,10 @@
-//! Bounded memory from the corpus (issue 15, point 1): `threads --db` and `export markdown
-//! --db` build threads a batch of groups at a time and read posts from SQLite batch by batch.
-//! Their output must be byte for byte what the all-in-memory path (`--input`, unchanged) gives
-//! for the same posts. `RETHREAD_BATCH_POSTS` makes the batches a few posts small, so that even
-//! a small corpus is cut into many: a link followed across two batches would show as a
-//! difference.
+//! Bounded memory from the corpus (issue 15, point 1): `threads --db`, `export markdown --db`
+//! and `export jsonl --db` build threads a batch of groups at a time and read posts from
+//! SQLite batch by batch. Their output must be byte for byte what reading the whole corpus
+//! into memory gives (the path every command took before, still there behind
+//! `RETHREAD_WHOLE_CORPUS=1`). `RETHREAD_BATCH_POSTS` makes the batches a few posts small, so
+//! that even a small corpus is cut into many: a link not followed across two batches shows as
+//! a difference.
 
 mod common;
 
@@ -80,6 +81,23 @@ fn same_as_whole_corpus(dir: &Path, name: &str, files: &[PathBuf], extra: &[&[&s
         }
     }
     for flags in extra.iter().chain([&[][..]].iter()) {
+        let mem = dir.join(format!("{name}-mem.jsonl"));
+        let mut a: Vec<&str> = vec!["export", "jsonl", "--out", mem.to_str().unwrap()];
+        a.extend(jsonl_flags(flags));
+        run(dir, Some(0), &[a.as_slice(), input.as_slice()].concat());
+        let want = std::fs::read(&mem).unwrap();
+        for batch in batches {
+            let out = dir.join(format!("{name}-db.jsonl"));
+            let mut b: Vec<&str> = vec!["export", "jsonl", "--out", out.to_str().unwrap()];
+            b.extend(jsonl_flags(flags));
+            run(dir, batch, &[b.as_slice(), &["--db", db]].concat());
+            assert!(
+                std::fs::read(&out).unwrap() == want,
+                "{name}: export jsonl {b:?} (batch {batch:?}) differs from the whole corpus's"
+            );
+        }
+    }
+    for flags in extra.iter().chain([&[][..]].iter()) {
         let mem = dir.join(format!("{name}-mem"));
         let _ = std::fs::remove_dir_all(&mem);
         let mut a: Vec<&str> = vec!["export", "markdown", "--out", mem.to_str().unwrap()];
@@ -111,6 +129,31 @@ fn same_as_whole_corpus(dir: &Path, name: &str, files: &[PathBuf], extra: &[&[&s
         }
     }
     compared
+}
+
+/// The flags of `flags` that `export jsonl` takes too.
+fn jsonl_flags<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < flags.len() {
+        match flags[k] {
+            "--quotes" | "--pseudonymize" => out.push(flags[k]),
+            "--salt" => {
+                out.extend([flags[k], flags[k + 1]]);
+                k += 1;
+            }
+            "--thread" => {
+                out.push(flags[k]);
+                while k + 1 < flags.len() && !flags[k + 1].starts_with("--") {
+                    k += 1;
+                    out.push(flags[k]);
+                }
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    out
 }
 
 /// The flags of `flags` that `threads` takes too (`--quotes`, `--min-posts N`).

@@ -20,6 +20,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.rows.corpus.batched() {
+        // From the corpus a batch of threads at a time: the lines are the threads' lines, one
+        // thread after the other, so the batches' lines make the same file.
+        let mut lines = 0;
+        let mut summary = None;
+        write_atomically(&args.out, |out| {
+            summary = Some(args.rows.each_batch(true, |input| {
+                lines += write_jsonl(out, input)?;
+                Ok(())
+            })?);
+            Ok(())
+        })?;
+        let (threads, book) = summary.expect("written");
+        eprintln!(
+            "wrote {lines} lines ({threads} threads) to {}; themes from codebook {:?}",
+            args.out.display(),
+            book.meta.name
+        );
+        return Ok(());
+    }
     let l = args.rows.load()?;
     let mut lines = 0;
     write_atomically(&args.out, |out| {

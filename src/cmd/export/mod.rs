@@ -163,6 +163,72 @@ impl Loaded {
 }
 
 impl Rows {
+    /// The selected threads from the corpus a batch at a time (see `thread::batched`), each
+    /// batch pseudonymised and coded (when `code`) as [`Rows::load_coded`] does the whole,
+    /// handed to `f` in output order. Returns how many threads were selected, and the
+    /// codebook. For the exports that are a concatenation of their threads (JSON Lines).
+    pub fn each_batch(
+        &self,
+        code: bool,
+        mut f: impl FnMut(&rethread::export::Input) -> Result<()>,
+    ) -> Result<(usize, rethread::themes::Codebook)> {
+        use rethread::thread::batched;
+        let book = self.themes.codebook()?;
+        let corpus = rethread::corpus::Corpus::open_existing(&self.corpus.db)?;
+        let opts = rethread::thread::Options {
+            quotes: self.quotes,
+        };
+        let bar = crate::cmd::count_bar("building threads", 0);
+        let outline = batched::outline(&corpus, &opts, &bar)?;
+        bar.finish_and_clear();
+        crate::cmd::warn_cycles(&outline.cycles);
+        for wanted in &self.threads {
+            if !outline.threads.iter().any(|t| &t.id() == wanted) {
+                anyhow::bail!("no thread {wanted:?} (list them with `rethread threads`)");
+            }
+        }
+        let selected: Vec<usize> = (0..outline.threads.len())
+            .filter(|&i| self.threads.is_empty() || self.threads.contains(&outline.threads[i].id()))
+            .collect();
+        let pseudonymised = self.pseudonym.enabled()?;
+        {
+            let prepared = if code {
+                Some(self.themes.prepare(&book)?)
+            } else {
+                None
+            };
+            // Pseudonymised before the threads are built, as in memory.
+            let before =
+                |set: &mut rethread::corpus::PostSet| self.pseudonym.apply(set).map(|_| ());
+            batched::for_each_batch(
+                &corpus,
+                &outline,
+                &opts,
+                &selected,
+                before,
+                |set, threads, at| {
+                    let codes = match &prepared {
+                        Some(p) => {
+                            let mut codes = p.code(set, threads, &self.corpus)?.posts;
+                            self.pseudonym.apply_to_codes(&mut codes)?;
+                            codes
+                        }
+                        None => Vec::new(),
+                    };
+                    let chosen: Vec<usize> = at.iter().map(|&(_, k)| k).collect();
+                    f(&rethread::export::Input {
+                        set,
+                        threads,
+                        selected: &chosen,
+                        codes: prepared.is_some().then_some((&book, &codes[..])),
+                        pseudonymised,
+                    })
+                },
+            )?;
+        }
+        Ok((selected.len(), book))
+    }
+
     pub fn load(&self) -> Result<Loaded> {
         self.load_coded(true)
     }
