@@ -33,9 +33,9 @@ pub struct Groups {
     rows: Vec<i64>,
     /// Where each group's rows start in `rows` (one more entry than groups).
     starts: Vec<u32>,
-    /// What the sources said about missing posts, each with its group.
+    /// What the sources said about missing posts, each with its group, sorted by group.
     missing: Vec<(u32, Missing)>,
-    /// Aliases `(platform, alias, canonical)`, each with its group.
+    /// Aliases `(platform, alias, canonical)`, each with its group, sorted by group.
     aliases: Vec<(u32, Platform, String, String)>,
 }
 
@@ -217,10 +217,14 @@ impl Corpus {
             .into_iter()
             .filter_map(|m| group_of(hash_key(m.platform, &m.id, 0)).map(|g| (g, m)))
             .collect();
-        let aliases = aliases
+        let mut aliases: Vec<(u32, Platform, String, String)> = aliases
             .into_iter()
             .filter_map(|(p, a, c)| group_of(hash_key(p, &c, 0)).map(|g| (g, p, a, c)))
             .collect();
+        // By group, keeping table order within a group (a stable sort), for `load_groups`.
+        let mut missing = missing;
+        missing.sort_by_key(|m| m.0);
+        aliases.sort_by_key(|a| a.0);
         Ok(Groups {
             rows,
             starts,
@@ -281,12 +285,26 @@ impl Corpus {
                 post_groups.resize(set.len(), g);
             }
         }
-        let wanted = |g: &u32| groups.binary_search(g).is_ok();
-        for (_, platform, alias, canonical) in index.aliases.iter().filter(|a| wanted(&a.0)) {
+        // Both lists are sorted by group (stable: in table order within one), so each
+        // group's notes are one range; added in list order, as `load` adds them.
+        let mut aliases: Vec<usize> = Vec::new();
+        let mut missing: Vec<usize> = Vec::new();
+        for &g in groups {
+            let a = index.aliases.partition_point(|x| x.0 < g);
+            let b = index.aliases.partition_point(|x| x.0 <= g);
+            aliases.extend(a..b);
+            let a = index.missing.partition_point(|x| x.0 < g);
+            let b = index.missing.partition_point(|x| x.0 <= g);
+            missing.extend(a..b);
+        }
+        aliases.sort_unstable();
+        missing.sort_unstable();
+        for k in aliases {
+            let (_, platform, alias, canonical) = &index.aliases[k];
             set.add_alias(*platform, alias.clone(), canonical);
         }
-        for (_, m) in index.missing.iter().filter(|m| wanted(&m.0)) {
-            set.add_missing(m.clone());
+        for k in missing {
+            set.add_missing(index.missing[k].1.clone());
         }
         Ok((set, post_groups))
     }

@@ -175,15 +175,14 @@ pub fn for_each_batch(
     while pos < selected.len() {
         // The next threads until their groups hold a batch's posts.
         let mut groups: Vec<u32> = Vec::new();
+        let mut taken: rustc_hash::FxHashSet<u32> = Default::default();
         let mut held = 0;
         let mut end = pos;
         while end < selected.len() && (end == pos || held < batch) {
             let g = outline.threads[selected[end]].group;
-            if !groups.contains(&g) && groups.len() < 4096 {
+            if taken.insert(g) {
                 held += outline.groups.size(g);
                 groups.push(g);
-            } else if !groups.contains(&g) {
-                break;
             }
             end += 1;
         }
