@@ -101,6 +101,7 @@ impl Corpus {
     /// Cut the corpus into groups (see the module documentation). `quotes`: whether threads
     /// will follow quote links (`--quotes`), which then join groups too.
     pub fn groups(&self, quotes: bool) -> Result<Groups> {
+        self.hold_snapshot()?;
         // What the sources said about missing posts, and the aliases: few, held whole.
         let mut missing: Vec<Missing> = Vec::new();
         let mut stmt = self
@@ -307,6 +308,29 @@ impl Corpus {
             set.add_missing(index.missing[k].1.clone());
         }
         Ok((set, post_groups))
+    }
+}
+
+impl Corpus {
+    /// From now until this connection closes, every read sees the corpus as it is now: the
+    /// groups, and the posts read batch by batch after them, are of one corpus even while an
+    /// import or a collection writes to it meanwhile (WAL readers keep their snapshot). One
+    /// read transaction instead of one per query is also what makes reading a post at a time
+    /// cheap: a query outside a transaction takes and drops SQLite's file lock (two `fcntl`
+    /// calls) and may drop its page cache, which was most of the time of a batched read.
+    fn hold_snapshot(&self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            // A bigger page cache for the reads by row id: 64 MiB (negative: in KiB).
+            self.conn.pragma_update(None, "cache_size", -65536)?;
+            self.conn.execute_batch("BEGIN DEFERRED")?;
+            // A deferred transaction starts at its first read: read now, so the snapshot is
+            // taken here.
+            self.conn
+                .query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                    r.get::<_, i64>(0)
+                })?;
+        }
+        Ok(())
     }
 }
 
