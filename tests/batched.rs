@@ -1,10 +1,9 @@
-//! Bounded memory from the corpus (issue 15, point 1): `threads --db`, `export markdown --db`
-//! and `export jsonl --db` build threads a batch of groups at a time and read posts from
-//! SQLite batch by batch. Their output must be byte for byte what reading the whole corpus
-//! into memory gives (the path every command took before, still there behind
-//! `RETHREAD_WHOLE_CORPUS=1`). `RETHREAD_BATCH_POSTS` makes the batches a few posts small, so
-//! that even a small corpus is cut into many: a link not followed across two batches shows as
-//! a difference.
+//! Bounded memory from the corpus (issue 15, point 1): `threads --db` and `export markdown,
+//! jsonl, csv --db` build threads a batch of groups at a time and read posts from SQLite batch
+//! by batch. Their output must be byte for byte what reading the whole corpus into memory
+//! gives (the path every command took before, still there behind `RETHREAD_WHOLE_CORPUS=1`).
+//! `RETHREAD_BATCH_POSTS` makes the batches a few posts small, so that even a small corpus is
+//! cut into many: a link not followed across two batches shows as a difference.
 
 mod common;
 
@@ -94,6 +93,22 @@ fn same_as_whole_corpus(dir: &Path, name: &str, files: &[PathBuf], extra: &[&[&s
             assert!(
                 std::fs::read(&out).unwrap() == want,
                 "{name}: export jsonl {b:?} (batch {batch:?}) differs from the whole corpus's"
+            );
+        }
+        let mem = dir.join(format!("{name}-mem-csv"));
+        let mut a: Vec<&str> = vec!["export", "csv", "--out", mem.to_str().unwrap()];
+        a.extend(jsonl_flags(flags));
+        run(dir, Some(0), &[a.as_slice(), input.as_slice()].concat());
+        let want = tree(&mem);
+        assert_eq!(want.len(), 3, "{name}: posts, edges, threads");
+        for batch in batches {
+            let out = dir.join(format!("{name}-db-csv"));
+            let mut b: Vec<&str> = vec!["export", "csv", "--out", out.to_str().unwrap()];
+            b.extend(jsonl_flags(flags));
+            run(dir, batch, &[b.as_slice(), &["--db", db]].concat());
+            assert!(
+                tree(&out) == want,
+                "{name}: export csv {b:?} (batch {batch:?}) differs from the whole corpus's"
             );
         }
     }

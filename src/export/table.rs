@@ -365,6 +365,9 @@ pub struct CsvFiles<'a> {
     pub edges: &'a mut dyn Write,
     pub threads: &'a mut dyn Write,
     pub cells: CsvCells,
+    /// Write the header rows: true for a whole export, and for the first of the batches an
+    /// export written a batch of threads at a time is made of (the others append rows).
+    pub headers: bool,
 }
 
 /// CSV: `posts.csv` (posts and gaps), `edges.csv` (reply → the post it replies to) and `threads.csv` (the
@@ -399,8 +402,10 @@ pub fn write_csv(out: CsvFiles, input: &super::Input) -> Result<(u64, u64)> {
         // The file says so itself: a column that is true on every row.
         header.push("pseudonymised");
     }
-    posts.write_record(&header)?;
-    edges.write_record(["thread", "source", "target", "kind"])?;
+    if out.headers {
+        posts.write_record(&header)?;
+        edges.write_record(["thread", "source", "target", "kind"])?;
+    }
     let (mut np, mut ne) = (0, 0);
     for r in rows(threads, set, selected) {
         let parent = r
@@ -490,7 +495,9 @@ pub fn write_csv(out: CsvFiles, input: &super::Input) -> Result<(u64, u64)> {
     posts.flush()?;
     edges.flush()?;
     let mut t = CsvWriter::new(out.threads, out.cells);
-    t.write_record(THREAD_COLUMNS)?;
+    if out.headers {
+        t.write_record(THREAD_COLUMNS)?;
+    }
     for &ti in selected {
         t.write_record(thread_row(&threads.threads[ti]))?;
     }
