@@ -130,7 +130,14 @@ impl Corpus {
         }
 
         // Pass 1: every hash, sorted and deduplicated, is a node.
-        let mut keys: Vec<u64> = Vec::new();
+        // Reserved for about three hashes a post (own id, parent, conversation): a vector
+        // left to grow by doubling would hold its old and new buffers at once, up to three
+        // times the hashes, at the peak of the whole command.
+        let stored: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM posts", [], |r| r.get(0))?;
+        let mut keys: Vec<u64> =
+            Vec::with_capacity(3 * stored as usize + 2 * (missing.len() + aliases.len()));
         let mut posts = 0usize;
         self.each_key_row(quotes, |_, _, hashes| {
             posts += 1;
