@@ -10,7 +10,7 @@
 # peak RSS <= 2 GB. Rows go to $WORK/results/scale.tsv; a table is printed at the end.
 #
 # Environment: WORK (default /tmp/perf), RETHREAD (default: the release build), MD_ROOT
-# (where transcripts go; default $WORK/out/scale-md; deleted after each run).
+# (where transcripts go; default $WORK/out/scale-md; deleted after the last run).
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n 2,4p "$0" >&2; exit 2; }
 SMALL=$1 LARGE=$2; shift 2
@@ -48,9 +48,12 @@ for what in "${WHAT[@]}"; do
     [ "$rc" = 0 ] || FAILED=1
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$what" "$n" "$wall" "$rss" "$rc" "$(date -u +%FT%TZ)" |
       tee -a "$TSV" >> "$RUN/rows.tsv"
-    [ "$what" != markdown ] || rm -rf "$MD"
+    # Moved aside, deleted at the end: creating files right after deleting many is several
+    # times slower on ext4 without a journal (see pipeline.sh's header).
+    [ "$what" != markdown ] || mv "$MD" "$MD.used.$n"
   done
 done
+rm -rf "$MD".used.*
 echo
 printf 'what\tposts\twall_s\tmax_rss_mb\texit\tdate\n'
 cat "$RUN/rows.tsv"
