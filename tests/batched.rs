@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ok, rethread, shared, shared_data, stderr};
+use common::{ok, shared, shared_data, stderr};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -396,5 +396,4 @@ fn a_generated_corpus_gives_the_same_threads_and_transcripts_from_the_db() {
         let n = same_as_whole_corpus(d, format, &[file], &[&["--quotes", "--layout", "tree"]]);
         assert!(n > 1000, "{format}: {n} transcripts compared");
     }
-    let _ = rethread;
 }
