@@ -429,6 +429,22 @@ pub fn warn_no_model(book: &Codebook, semantic: &[usize]) {
 }
 
 impl CorpusArgs {
+    /// Open the corpus and outline every thread a batch at a time (see `thread::batched`),
+    /// with a progress bar, warning about the reply cycles cut: how every batched command
+    /// starts.
+    pub fn outline(
+        &self,
+        quotes: bool,
+    ) -> Result<(Corpus, thread::Options, thread::batched::Outline)> {
+        let corpus = Corpus::open_existing(&self.db)?;
+        let opts = thread::Options { quotes };
+        let bar = count_bar("building threads", 0);
+        let outline = thread::batched::outline(&corpus, &opts, &bar)?;
+        bar.finish_and_clear();
+        warn_cycles(&outline.cycles);
+        Ok((corpus, opts, outline))
+    }
+
     /// Whether to read the corpus a batch of threads at a time (see `thread::batched`): always
     /// from `--db`, unless `RETHREAD_WHOLE_CORPUS=1` asks for the whole corpus in memory, the
     /// way every command read it before; the tests compare the two byte for byte.

@@ -68,17 +68,7 @@ pub fn run(args: Args) -> Result<()> {
 /// `thread::batched`), so that memory holds about 100 bytes a thread and one batch's posts,
 /// not the corpus. The same rows as from the same posts in memory.
 fn run_db(args: &Args) -> Result<()> {
-    let corpus = rethread::corpus::Corpus::open_existing(&args.corpus.db)?;
-    let bar = super::count_bar("building threads", 0);
-    let outline = rethread::thread::batched::outline(
-        &corpus,
-        &rethread::thread::Options {
-            quotes: args.quotes,
-        },
-        &bar,
-    )?;
-    bar.finish_and_clear();
-    super::warn_cycles(&outline.cycles);
+    let (_corpus, _, outline) = args.corpus.outline(args.quotes)?;
     let selected: Vec<&ThreadMeta> = outline
         .threads
         .iter()

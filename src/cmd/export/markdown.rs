@@ -94,20 +94,7 @@ pub fn run(args: Args) -> Result<()> {
     let bar = crate::cmd::count_bar("writing", selected.len() as u64);
     let summary = markdown::write(&args.out, &input, args.layout, &bar)?;
     bar.finish_and_clear();
-    eprintln!(
-        "wrote {} transcripts ({} posts) to {}; index: {}",
-        summary.threads,
-        summary.posts,
-        args.out.display(),
-        summary.index.display()
-    );
-    if summary.stale > 0 {
-        eprintln!(
-            "warning: {} other .md files in {} are not from this export (an earlier run?); index.md lists only this one's",
-            summary.stale,
-            args.out.display()
-        );
-    }
+    say_written(&summary, &args.out);
     crate::cmd::leak_at_exit(set, threads);
     Ok(())
 }
@@ -118,14 +105,7 @@ pub fn run(args: Args) -> Result<()> {
 /// files are the same as from the same posts in memory.
 fn run_db(args: &Args) -> Result<()> {
     use rethread::thread::batched;
-    let corpus = rethread::corpus::Corpus::open_existing(&args.corpus.db)?;
-    let opts = rethread::thread::Options {
-        quotes: args.quotes,
-    };
-    let bar = crate::cmd::count_bar("building threads", 0);
-    let outline = batched::outline(&corpus, &opts, &bar)?;
-    bar.finish_and_clear();
-    crate::cmd::warn_cycles(&outline.cycles);
+    let (corpus, opts, outline) = args.corpus.outline(args.quotes)?;
     let selected: Vec<usize> = outline
         .threads
         .iter()
@@ -135,7 +115,7 @@ fn run_db(args: &Args) -> Result<()> {
         .map(|(i, _)| i)
         .collect();
     for wanted in &args.threads {
-        if !selected.iter().any(|&i| &outline.threads[i].id() == wanted) {
+        if !outline.threads.iter().any(|t| &t.id() == wanted) {
             bail!("no thread {wanted:?} (list them with `rethread threads`)");
         }
     }
@@ -195,19 +175,24 @@ fn run_db(args: &Args) -> Result<()> {
         })
         .collect();
     let summary = writer.finish(&rows)?;
+    say_written(&summary, &args.out);
+    Ok(())
+}
+
+/// What a markdown export says when done.
+fn say_written(summary: &markdown::Summary, out: &std::path::Path) {
     eprintln!(
         "wrote {} transcripts ({} posts) to {}; index: {}",
         summary.threads,
         summary.posts,
-        args.out.display(),
+        out.display(),
         summary.index.display()
     );
     if summary.stale > 0 {
         eprintln!(
             "warning: {} other .md files in {} are not from this export (an earlier run?); index.md lists only this one's",
             summary.stale,
-            args.out.display()
+            out.display()
         );
     }
-    Ok(())
 }

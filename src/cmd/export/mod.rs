@@ -174,14 +174,7 @@ impl Rows {
     ) -> Result<(usize, rethread::themes::Codebook)> {
         use rethread::thread::batched;
         let book = self.themes.codebook()?;
-        let corpus = rethread::corpus::Corpus::open_existing(&self.corpus.db)?;
-        let opts = rethread::thread::Options {
-            quotes: self.quotes,
-        };
-        let bar = crate::cmd::count_bar("building threads", 0);
-        let outline = batched::outline(&corpus, &opts, &bar)?;
-        bar.finish_and_clear();
-        crate::cmd::warn_cycles(&outline.cycles);
+        let (corpus, opts, outline) = self.corpus.outline(self.quotes)?;
         for wanted in &self.threads {
             if !outline.threads.iter().any(|t| &t.id() == wanted) {
                 anyhow::bail!("no thread {wanted:?} (list them with `rethread threads`)");
