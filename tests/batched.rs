@@ -309,7 +309,13 @@ fn a_tangled_corpus_gives_the_same_threads_and_transcripts_from_the_db() {
             ],
             &["--thread", "mastodon-100", "mastodon-400"],
             // A thread asked for but below --min-posts is not an error (it exists).
-            &["--thread", "mastodon-100", "mastodon-400", "--min-posts", "5"],
+            &[
+                "--thread",
+                "mastodon-100",
+                "mastodon-400",
+                "--min-posts",
+                "5",
+            ],
         ],
     );
     assert!(n > 50, "{n} transcripts compared");

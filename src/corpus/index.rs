@@ -103,31 +103,8 @@ impl Corpus {
     pub fn groups(&self, quotes: bool) -> Result<Groups> {
         self.hold_snapshot()?;
         // What the sources said about missing posts, and the aliases: few, held whole.
-        let mut missing: Vec<Missing> = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT platform, id, reason, reply_to FROM missing")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            if let Some(platform) = Platform::parse(&row.get::<_, String>(0)?) {
-                missing.push(Missing {
-                    platform,
-                    id: row.get(1)?,
-                    reason: row.get(2)?,
-                    reply_to: row.get(3)?,
-                });
-            }
-        }
-        let mut aliases: Vec<(Platform, String, String)> = Vec::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT platform, id, canonical FROM aliases")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            if let Some(platform) = Platform::parse(&row.get::<_, String>(0)?) {
-                aliases.push((platform, row.get(1)?, row.get(2)?));
-            }
-        }
+        let missing = self.read_missing()?;
+        let aliases = self.read_aliases()?;
 
         // Pass 1: every hash, sorted and deduplicated, is a node.
         // Reserved for about three hashes a post (own id, parent, conversation): a vector

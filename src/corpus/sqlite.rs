@@ -300,22 +300,41 @@ impl Corpus {
             let p = post_from_row(row, &mut sources)?;
             set.add(p);
         }
+        for (platform, alias, canonical) in self.read_aliases()? {
+            set.add_alias(platform, alias, &canonical);
+        }
+        for m in self.read_missing()? {
+            set.add_missing(m);
+        }
+        Ok(set)
+    }
+
+    /// Every alias: (platform, the other local id, the canonical id). Few (one per post seen
+    /// under a second id), so held whole by the batched path too.
+    pub(super) fn read_aliases(&self) -> Result<Vec<(Platform, String, String)>> {
+        let mut out = Vec::new();
         let mut stmt = self
             .conn
             .prepare("SELECT platform, id, canonical FROM aliases")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             if let Some(platform) = Platform::parse(&row.get::<_, String>(0)?) {
-                set.add_alias(platform, row.get(1)?, &row.get::<_, String>(2)?);
+                out.push((platform, row.get(1)?, row.get(2)?));
             }
         }
+        Ok(out)
+    }
+
+    /// Every note of what a source said about a post it did not give.
+    pub(super) fn read_missing(&self) -> Result<Vec<Missing>> {
+        let mut out = Vec::new();
         let mut stmt = self
             .conn
             .prepare("SELECT platform, id, reason, reply_to FROM missing")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             if let Some(platform) = Platform::parse(&row.get::<_, String>(0)?) {
-                set.add_missing(Missing {
+                out.push(Missing {
                     platform,
                     id: row.get(1)?,
                     reason: row.get(2)?,
@@ -323,7 +342,7 @@ impl Corpus {
                 });
             }
         }
-        Ok(set)
+        Ok(out)
     }
 }
 
