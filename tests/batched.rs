@@ -80,36 +80,9 @@ fn same_as_whole_corpus(dir: &Path, name: &str, files: &[PathBuf], extra: &[&[&s
         }
     }
     for flags in extra.iter().chain([&[][..]].iter()) {
-        let mem = dir.join(format!("{name}-mem.jsonl"));
-        let mut a: Vec<&str> = vec!["export", "jsonl", "--out", mem.to_str().unwrap()];
-        a.extend(jsonl_flags(flags));
-        run(dir, Some(0), &[a.as_slice(), input.as_slice()].concat());
-        let want = std::fs::read(&mem).unwrap();
-        for batch in batches {
-            let out = dir.join(format!("{name}-db.jsonl"));
-            let mut b: Vec<&str> = vec!["export", "jsonl", "--out", out.to_str().unwrap()];
-            b.extend(jsonl_flags(flags));
-            run(dir, batch, &[b.as_slice(), &["--db", db]].concat());
-            assert!(
-                std::fs::read(&out).unwrap() == want,
-                "{name}: export jsonl {b:?} (batch {batch:?}) differs from the whole corpus's"
-            );
-        }
-        let mem = dir.join(format!("{name}-mem-csv"));
-        let mut a: Vec<&str> = vec!["export", "csv", "--out", mem.to_str().unwrap()];
-        a.extend(jsonl_flags(flags));
-        run(dir, Some(0), &[a.as_slice(), input.as_slice()].concat());
-        let want = tree(&mem);
-        assert_eq!(want.len(), 3, "{name}: posts, edges, threads");
-        for batch in batches {
-            let out = dir.join(format!("{name}-db-csv"));
-            let mut b: Vec<&str> = vec!["export", "csv", "--out", out.to_str().unwrap()];
-            b.extend(jsonl_flags(flags));
-            run(dir, batch, &[b.as_slice(), &["--db", db]].concat());
-            assert!(
-                tree(&out) == want,
-                "{name}: export csv {b:?} (batch {batch:?}) differs from the whole corpus's"
-            );
+        let rows = jsonl_flags(flags);
+        for (export, out) in EXPORTS {
+            same_export(dir, name, db, export, *out, &rows);
         }
     }
     for flags in extra.iter().chain([&[][..]].iter()) {
@@ -144,6 +117,62 @@ fn same_as_whole_corpus(dir: &Path, name: &str, files: &[PathBuf], extra: &[&[&s
         }
     }
     compared
+}
+
+/// What an export writes: one file (`--out FILE`) or a directory of files (`--out DIR`).
+#[derive(Clone, Copy)]
+enum Out {
+    File,
+    Dir,
+}
+
+/// The exports of rows (the `Rows` flags) compared by [`same_export`].
+const EXPORTS: &[(&str, Out)] = &[
+    ("jsonl", Out::File),
+    ("csv", Out::Dir),
+    ("parquet", Out::Dir),
+];
+
+/// `export EXPORT --out … FLAGS` from the corpus at several batch sizes gives the bytes the
+/// whole corpus in memory gives.
+fn same_export(dir: &Path, name: &str, db: &str, export: &str, out: Out, flags: &[&str]) {
+    let written = |path: &Path| match out {
+        Out::File => std::iter::once((String::new(), std::fs::read(path).unwrap())).collect(),
+        Out::Dir => tree(path),
+    };
+    let target = |which: &str| {
+        let p = dir.join(format!("{name}-{export}-{which}"));
+        let _ = std::fs::remove_dir_all(&p);
+        let _ = std::fs::remove_file(&p);
+        p
+    };
+    let mem = target("mem");
+    let mut a: Vec<&str> = vec!["export", export, "--out", mem.to_str().unwrap(), "--db", db];
+    a.extend_from_slice(flags);
+    run(dir, Some(0), &a);
+    let want = written(&mem);
+    assert!(
+        want.values().all(|b| !b.is_empty()),
+        "{name}: export {export} {flags:?} wrote something"
+    );
+    for batch in [Some(1), Some(7), None] {
+        let got = target("db");
+        let mut b: Vec<&str> = vec!["export", export, "--out", got.to_str().unwrap(), "--db", db];
+        b.extend_from_slice(flags);
+        run(dir, batch, &b);
+        let got = written(&got);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "{name}: export {export} {flags:?} (batch {batch:?}): the same files"
+        );
+        for (file, bytes) in &want {
+            assert!(
+                &got[file] == bytes,
+                "{name}: export {export} {flags:?} (batch {batch:?}): {file} differs from the whole corpus's"
+            );
+        }
+    }
 }
 
 /// The flags of `flags` that `export jsonl` takes too.

@@ -256,46 +256,76 @@ fn micros(t: Option<chrono::DateTime<chrono::Utc>>) -> Option<i64> {
 
 /// Write the four files into `dir` (each beside its target and renamed into place).
 pub fn write(dir: &Path, input: &Input) -> Result<Written> {
+    write_with(dir, |w| w.add(input))
+}
+
+/// Write the four files into `dir` from whatever `feed` adds to the [`Writer`] it is given,
+/// one batch of threads after another (`export parquet --db` reads the corpus so). The files
+/// are written side by side and each renamed into place only when all four are complete;
+/// rows are buffered a row group at a time whatever the batches, so the bytes are the same
+/// however the threads were cut.
+pub fn write_with(
+    dir: &Path,
+    feed: impl FnOnce(&mut Writer<&mut std::io::BufWriter<std::fs::File>>) -> Result<()>,
+) -> Result<Written> {
     let mut written = Written::default();
-    atomic::write(
-        &dir.join("posts.parquet"),
-        atomic::Durability::Synced,
-        |w| {
-            written.posts = write_posts(w, input)?;
-            Ok(())
-        },
-    )?;
-    atomic::write(
-        &dir.join("edges.parquet"),
-        atomic::Durability::Synced,
-        |w| {
-            written.edges = write_edges(w, input)?;
-            Ok(())
-        },
-    )?;
-    atomic::write(
-        &dir.join("threads.parquet"),
-        atomic::Durability::Synced,
-        |w| {
-            written.threads = write_threads(w, input)?;
-            Ok(())
-        },
-    )?;
-    atomic::write(
-        &dir.join("codes.parquet"),
-        atomic::Durability::Synced,
-        |w| {
-            written.codes = write_codes(w, input)?;
-            Ok(())
-        },
-    )?;
+    let synced = atomic::Durability::Synced;
+    atomic::write(&dir.join("posts.parquet"), synced, |posts| {
+        atomic::write(&dir.join("edges.parquet"), synced, |edges| {
+            atomic::write(&dir.join("threads.parquet"), synced, |threads| {
+                atomic::write(&dir.join("codes.parquet"), synced, |codes| {
+                    let mut w = Writer::new(posts, edges, threads, codes)?;
+                    feed(&mut w)?;
+                    written = w.finish()?;
+                    Ok(())
+                })
+            })
+        })
+    })?;
     Ok(written)
 }
 
-fn write_posts<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
+/// The four tables being written, rows added a batch of threads at a time.
+pub struct Writer<W: Write + Send> {
+    posts: Table<W>,
+    edges: Table<W>,
+    threads: Table<W>,
+    codes: Table<W>,
+}
+
+impl<W: Write + Send> Writer<W> {
+    pub fn new(posts: W, edges: W, threads: W, codes: W) -> Result<Writer<W>> {
+        Ok(Writer {
+            posts: posts_table(posts)?,
+            edges: edges_table(edges)?,
+            threads: threads_table(threads)?,
+            codes: codes_table(codes)?,
+        })
+    }
+
+    /// The rows of `input`'s selected threads, in their order.
+    pub fn add(&mut self, input: &Input) -> Result<()> {
+        add_posts(&mut self.posts, input)?;
+        add_edges(&mut self.edges, input)?;
+        add_threads(&mut self.threads, input)?;
+        add_codes(&mut self.codes, input)
+    }
+
+    /// Write the last row groups and the footers.
+    pub fn finish(self) -> Result<Written> {
+        Ok(Written {
+            posts: self.posts.close()?,
+            edges: self.edges.close()?,
+            threads: self.threads.close()?,
+            codes: self.codes.close()?,
+        })
+    }
+}
+
+fn posts_table<W: Write + Send>(out: W) -> Result<Table<W>> {
     let s = || Col::Str(Vec::new());
     let l = || Col::StrList(Vec::new());
-    let mut t = Table::new(
+    Table::new(
         out,
         vec![
             ("thread", s()),
@@ -329,7 +359,10 @@ fn write_posts<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             ("themes", l()),
             ("pseudonymised", Col::Bool(Vec::new())),
         ],
-    )?;
+    )
+}
+
+fn add_posts<W: Write + Send>(t: &mut Table<W>, input: &Input) -> Result<()> {
     let (set, threads) = (input.set, input.threads);
     for &ti in input.selected {
         let th = &threads.threads[ti];
@@ -422,12 +455,12 @@ fn write_posts<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             t.end_row()?;
         }
     }
-    t.close()
+    Ok(())
 }
 
-fn write_edges<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
+fn edges_table<W: Write + Send>(out: W) -> Result<Table<W>> {
     let s = || Col::Str(Vec::new());
-    let mut t = Table::new(
+    Table::new(
         out,
         vec![
             ("thread", s()),
@@ -435,7 +468,10 @@ fn write_edges<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             ("target", s()),
             ("kind", s()),
         ],
-    )?;
+    )
+}
+
+fn add_edges<W: Write + Send>(t: &mut Table<W>, input: &Input) -> Result<()> {
     let threads = input.threads;
     for &ti in input.selected {
         let th = &threads.threads[ti];
@@ -449,14 +485,14 @@ fn write_edges<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             }
         }
     }
-    t.close()
+    Ok(())
 }
 
-fn write_threads<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
+fn threads_table<W: Write + Send>(out: W) -> Result<Table<W>> {
     let s = || Col::Str(Vec::new());
     let i = || Col::I64(Vec::new());
     // The columns of `rethread threads` (table::THREAD_FIELDS), typed.
-    let mut t = Table::new(
+    Table::new(
         out,
         vec![
             ("id", s()),
@@ -470,7 +506,10 @@ fn write_threads<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             ("end", Col::Ts(Vec::new())),
             ("complete", Col::Bool(Vec::new())),
         ],
-    )?;
+    )
+}
+
+fn add_threads<W: Write + Send>(t: &mut Table<W>, input: &Input) -> Result<()> {
     for &ti in input.selected {
         let th = &input.threads.threads[ti];
         t.str("id", Some(&th.id));
@@ -485,12 +524,12 @@ fn write_threads<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
         t.bool("complete", Some(th.gaps == 0));
         t.end_row()?;
     }
-    t.close()
+    Ok(())
 }
 
-fn write_codes<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
+fn codes_table<W: Write + Send>(out: W) -> Result<Table<W>> {
     let s = || Col::Str(Vec::new());
-    let mut t = Table::new(
+    Table::new(
         out,
         vec![
             ("post", s()),
@@ -504,9 +543,12 @@ fn write_codes<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             ("score", Col::F64(Vec::new())),
             ("example", s()),
         ],
-    )?;
+    )
+}
+
+fn add_codes<W: Write + Send>(t: &mut Table<W>, input: &Input) -> Result<()> {
     let Some((book, codes)) = input.codes else {
-        return t.close();
+        return Ok(());
     };
     let threads = input.threads;
     for &ti in input.selected {
@@ -535,7 +577,7 @@ fn write_codes<W: Write + Send>(out: W, input: &Input) -> Result<u64> {
             }
         }
     }
-    t.close()
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,18 +26,32 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let l = args.rows.load()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create output directory", args.out.display()))?;
+    if args.rows.corpus.batched() {
+        // From the corpus a batch of threads at a time: every table is its threads' rows one
+        // thread after the other, and row groups are cut by count, not by batch.
+        let w = rethread::export::parquet::write_with(&args.out, |w| {
+            args.rows.each_batch(true, |input| w.add(input))?;
+            Ok(())
+        })?;
+        say_written(&w, &args.out);
+        return Ok(());
+    }
+    let l = args.rows.load()?;
     let w = rethread::export::parquet::write(&args.out, &l.input())?;
+    say_written(&w, &args.out);
+    crate::cmd::leak_at_exit(l.set, l.threads);
+    Ok(())
+}
+
+fn say_written(w: &rethread::export::parquet::Written, out: &std::path::Path) {
     eprintln!(
         "wrote {} post rows, {} edges, {} threads and {} codes to {}",
         w.posts,
         w.edges,
         w.threads,
         w.codes,
-        args.out.display()
+        out.display()
     );
-    crate::cmd::leak_at_exit(l.set, l.threads);
-    Ok(())
 }
