@@ -2,7 +2,7 @@
 
 use super::Rows;
 use anyhow::Result;
-use rethread::export::graph::{write_dot, Kind};
+use rethread::export::graph::Kind;
 use std::path::PathBuf;
 
 /// Write a graph in Graphviz DOT (`dot -Tsvg FILE > graph.svg`): posts as boxes labelled with
@@ -24,5 +24,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    super::write_graph(&args.out, args.graph, &args.rows, |g, w| write_dot(g, w))
+    super::write_graph(&args.out, args.graph, &args.rows, |w| {
+        Box::new(rethread::export::graph::Dot { out: w })
+    })
 }

@@ -2,7 +2,7 @@
 
 use super::Rows;
 use anyhow::Result;
-use rethread::export::graph::gexf::{write_gexf, Version};
+use rethread::export::graph::gexf::Version;
 use rethread::export::graph::Kind;
 use std::path::PathBuf;
 
@@ -30,7 +30,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    super::write_graph(&args.out, args.graph, &args.rows, |g, w| {
-        write_gexf(g, args.gexf_version, w)
+    super::write_graph(&args.out, args.graph, &args.rows, |w| {
+        Box::new(rethread::export::graph::gexf::Gexf::new(
+            w,
+            args.gexf_version,
+        ))
     })
 }

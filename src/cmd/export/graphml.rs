@@ -2,7 +2,7 @@
 
 use super::Rows;
 use anyhow::Result;
-use rethread::export::graph::{write_graphml, Kind};
+use rethread::export::graph::Kind;
 use std::path::PathBuf;
 
 /// Write a graph as GraphML with typed keys (networkx `read_graphml`, igraph, Gephi, yEd).
@@ -27,7 +27,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    super::write_graph(&args.out, args.graph, &args.rows, |g, w| {
-        write_graphml(g, w)
+    super::write_graph(&args.out, args.graph, &args.rows, |w| {
+        Box::new(rethread::export::graph::Graphml::new(w))
     })
 }

@@ -278,23 +278,40 @@ pub fn write_atomically(
     })
 }
 
-/// Build the graph `kind` of the rows' threads and write it to `out` with `write`: what the
-/// gexf, graphml and dot commands share.
+/// Write the graph `kind` of the rows' threads to `out` in the format `parts` makes for a
+/// writer: what the gexf, graphml and dot commands share. From `--db` the graph is written a
+/// batch of threads at a time ([`rethread::export::graph::Stream`]), else built whole.
 pub fn write_graph(
     out: &std::path::Path,
     kind: rethread::export::graph::Kind,
     rows: &Rows,
-    write: impl FnOnce(&rethread::export::graph::Graph, &mut dyn std::io::Write) -> Result<()>,
+    parts: impl for<'w> Fn(&'w mut dyn std::io::Write) -> Box<dyn rethread::export::graph::Parts + 'w>,
 ) -> Result<()> {
-    let l = rows.load()?;
-    let g = rethread::export::graph::build(kind, &l.input());
-    write_atomically(out, |w| write(&g, w))?;
-    eprintln!(
-        "wrote {} nodes and {} edges to {}",
-        g.nodes.len(),
-        g.edges.len(),
-        out.display()
-    );
-    crate::cmd::leak_at_exit(l.set, l.threads);
+    use rethread::export::graph;
+    let (nodes, edges) = if rows.corpus.batched() {
+        // The edges wait in a spool file beside the output (where there is room for it).
+        let spool_dir = match out.parent() {
+            _ if out.as_os_str() == "-" => std::env::temp_dir(),
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let pseudonymised = rows.pseudonym.enabled()?;
+        let mut counts = (0, 0);
+        write_atomically(out, |w| {
+            let mut stream = graph::Stream::new(parts(w), kind, pseudonymised, &spool_dir)?;
+            rows.each_batch(kind == graph::Kind::Replies, |input| stream.add(input))?;
+            counts = stream.finish()?;
+            Ok(())
+        })?;
+        counts
+    } else {
+        let l = rows.load()?;
+        let g = graph::build(kind, &l.input());
+        write_atomically(out, |w| graph::write_parts(&g, &mut *parts(w)))?;
+        let counts = (g.nodes.len(), g.edges.len());
+        crate::cmd::leak_at_exit(l.set, l.threads);
+        counts
+    };
+    eprintln!("wrote {nodes} nodes and {edges} edges to {}", out.display());
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! DOT for Graphviz: every label and attribute a DOT string literal, escaped.
 
-use super::{value_text, Graph, Value};
+use super::{value_text, GEdge, GNode, Graph, Keys, Parts, Value};
 use anyhow::Result;
 use std::io::Write;
 
@@ -23,14 +23,29 @@ fn dot_str(s: &str) -> String {
 
 /// DOT for Graphviz: posts as boxes labelled author and excerpt, gaps dashed.
 pub fn write_dot(g: &Graph, out: &mut (impl Write + ?Sized)) -> Result<()> {
-    writeln!(out, "digraph rethread {{")?;
-    if g.pseudonymised {
-        writeln!(out, "  // pseudonymised: every account is a salted hash")?;
-        writeln!(out, "  comment=\"pseudonymised\";")?;
+    let mut out = out;
+    super::write_parts(g, &mut Dot { out: &mut out })
+}
+
+/// DOT written part by part (see [`super::Parts`]).
+pub struct Dot<'a> {
+    pub out: &'a mut dyn Write,
+}
+
+impl Parts for Dot<'_> {
+    fn head(&mut self, _: &Keys, _: &Keys, pseudonymised: bool) -> Result<()> {
+        let out = &mut self.out;
+        writeln!(out, "digraph rethread {{")?;
+        if pseudonymised {
+            writeln!(out, "  // pseudonymised: every account is a salted hash")?;
+            writeln!(out, "  comment=\"pseudonymised\";")?;
+        }
+        writeln!(out, "  rankdir=BT;")?;
+        writeln!(out, "  node [shape=box, fontsize=10];")?;
+        Ok(())
     }
-    writeln!(out, "  rankdir=BT;")?;
-    writeln!(out, "  node [shape=box, fontsize=10];")?;
-    for n in &g.nodes {
+
+    fn node(&mut self, n: &GNode) -> Result<()> {
         let gap = n
             .attrs
             .iter()
@@ -54,22 +69,32 @@ pub fn write_dot(g: &Graph, out: &mut (impl Write + ?Sized)) -> Result<()> {
         if gap {
             attrs.push("style=dashed".into());
         }
-        writeln!(out, "  {} [{}];", dot_str(&n.id), attrs.join(", "))?;
+        writeln!(self.out, "  {} [{}];", dot_str(&n.id), attrs.join(", "))?;
+        Ok(())
     }
-    for e in &g.edges {
+
+    fn edges(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn edge(&mut self, _: usize, e: &GEdge, _: Option<&str>) -> Result<()> {
         let attrs: Vec<String> = e
             .attrs
             .iter()
             .map(|(k, v)| format!("{k}={}", dot_str(&value_text(v))))
             .collect();
         writeln!(
-            out,
+            self.out,
             "  {} -> {} [{}];",
             dot_str(&e.source),
             dot_str(&e.target),
             attrs.join(", ")
         )?;
+        Ok(())
     }
-    writeln!(out, "}}")?;
-    Ok(())
+
+    fn tail(&mut self) -> Result<()> {
+        writeln!(self.out, "}}")?;
+        Ok(())
+    }
 }
