@@ -138,6 +138,7 @@ const EXPORTS: &[(&str, &[&str], Out)] = &[
     ("graphml", &["--graph", "interactions"], Out::File),
     ("dot", &[], Out::File),
     ("dot", &["--graph", "interactions"], Out::File),
+    ("convokit", &[], Out::Dir),
 ];
 
 /// `export EXPORT --out … FLAGS` from the corpus at several batch sizes gives the bytes the

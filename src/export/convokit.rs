@@ -28,15 +28,63 @@ pub struct Report {
 
 /// Write the selected threads into `dir` (created if absent).
 pub fn write(dir: &Path, input: &super::Input) -> Result<Report> {
-    let (set, threads, selected, codes) = (input.set, input.threads, input.selected, input.codes);
-    let pseudonymised = input.pseudonymised;
+    write_with(dir, input.pseudonymised, |w| w.add(input))
+}
+
+/// Write into `dir` (created if absent) whatever `feed` adds to the [`Writer`], one batch of
+/// threads after another (`export convokit --db`): utterances are written as they come, and
+/// the speakers and conversations (an entry per account and per conversation, not per post)
+/// when all are in.
+pub fn write_with(
+    dir: &Path,
+    pseudonymised: bool,
+    feed: impl FnOnce(&mut Writer) -> Result<()>,
+) -> Result<Report> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let mut report = Report::default();
-    let mut speakers: BTreeMap<String, Value> = BTreeMap::new();
-    let mut conversations: BTreeMap<String, Value> = BTreeMap::new();
+    let mut done = None;
     // Every file is written beside its target and renamed into place (`atomic`): a link
     // planted in the directory is replaced, never written through.
     atomic::write(&dir.join("utterances.jsonl"), Durability::Unsynced, |out| {
+        let mut w = Writer {
+            out,
+            report: Report::default(),
+            speakers: BTreeMap::new(),
+            conversations: BTreeMap::new(),
+        };
+        feed(&mut w)?;
+        w.out.flush()?;
+        done = Some((w.report, w.speakers, w.conversations));
+        Ok(())
+    })?;
+    let (mut report, speakers, conversations) = done.expect("the writer ran");
+    let conversations: BTreeMap<String, Value> = conversations
+        .into_iter()
+        .map(|(c, thread)| (c, json!({"meta": {"thread": thread}, "vectors": []})))
+        .collect();
+    write_rest(dir, pseudonymised, &mut report, speakers, conversations)?;
+    Ok(report)
+}
+
+/// The utterances file being written, and what the other files will say.
+pub struct Writer<'a> {
+    out: &'a mut std::io::BufWriter<std::fs::File>,
+    report: Report,
+    speakers: BTreeMap<String, Value>,
+    /// conversation id → its rethread thread
+    conversations: BTreeMap<String, String>,
+}
+
+impl Writer<'_> {
+    /// The utterances of `input`'s selected threads, in their order.
+    pub fn add(&mut self, input: &super::Input) -> Result<()> {
+        let (set, threads, selected, codes) =
+            (input.set, input.threads, input.selected, input.codes);
+        let (out, report, speakers, conversations) = (
+            &mut *self.out,
+            &mut self.report,
+            &mut self.speakers,
+            &mut self.conversations,
+        );
         for &ti in selected {
             let t = &threads.threads[ti];
             // The conversation of each node, decided parent before child (preorder).
@@ -112,7 +160,7 @@ pub fn write(dir: &Path, input: &super::Input) -> Result<Report> {
                 });
                 conversations
                     .entry(conversation.clone())
-                    .or_insert_with(|| json!({"meta": {"thread": t.id}, "vectors": []}));
+                    .or_insert_with(|| t.id.clone());
                 let u = json!({
                     "id": p.id(),
                     "speaker": speaker,
@@ -128,8 +176,17 @@ pub fn write(dir: &Path, input: &super::Input) -> Result<Report> {
                 report.utterances += 1;
             }
         }
-        Ok(out.flush()?)
-    })?;
+        Ok(())
+    }
+}
+
+fn write_rest(
+    dir: &Path,
+    pseudonymised: bool,
+    report: &mut Report,
+    speakers: BTreeMap<String, Value>,
+    conversations: BTreeMap<String, Value>,
+) -> Result<()> {
     report.speakers = speakers.len();
     report.conversations = conversations.len();
     let write_json = |name: &str, v: &Value| -> Result<()> {
@@ -163,5 +220,5 @@ pub fn write(dir: &Path, input: &super::Input) -> Result<Report> {
             "version": 1,
         }),
     )?;
-    Ok(report)
+    Ok(())
 }

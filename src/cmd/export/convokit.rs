@@ -23,16 +23,30 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    if args.rows.corpus.batched() {
+        // From the corpus a batch of threads at a time: utterances one thread after the other.
+        let pseudonymised = args.rows.pseudonym.enabled()?;
+        let r = rethread::export::convokit::write_with(&args.out, pseudonymised, |w| {
+            args.rows.each_batch(true, |input| w.add(input))?;
+            Ok(())
+        })?;
+        say_written(&r, &args.out);
+        return Ok(());
+    }
     let l = args.rows.load()?;
     let r = write(&args.out, &l.input())?;
+    say_written(&r, &args.out);
+    crate::cmd::leak_at_exit(l.set, l.threads);
+    Ok(())
+}
+
+fn say_written(r: &rethread::export::convokit::Report, out: &std::path::Path) {
     eprintln!(
         "wrote {} utterances, {} conversations ({} posts re-rooted under a missing parent or a quote), {} speakers to {}",
         r.utterances,
         r.conversations,
         r.rerooted,
         r.speakers,
-        args.out.display()
+        out.display()
     );
-    crate::cmd::leak_at_exit(l.set, l.threads);
-    Ok(())
 }
