@@ -139,6 +139,8 @@ const EXPORTS: &[(&str, &[&str], Out)] = &[
     ("dot", &[], Out::File),
     ("dot", &["--graph", "interactions"], Out::File),
     ("convokit", &[], Out::Dir),
+    ("html", &[], Out::Dir),
+    ("html", &["--no-themes"], Out::Dir),
 ];
 
 /// `export EXPORT --out … FLAGS` from the corpus at several batch sizes gives the bytes the

@@ -56,105 +56,137 @@ pub struct Report {
 
 /// Write the report into `dir`.
 pub fn write(dir: &Path, input: &super::Input) -> Result<Report> {
-    let (set, threads, selected, codes) = (input.set, input.threads, input.selected, input.codes);
-    let note = input.note();
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let mut theme_posts: HashMap<usize, usize> = HashMap::new();
-    let mut rows = String::new();
-    let mut pages = 0;
+    let mut w = Writer::new(dir)?;
+    w.add(input)?;
+    w.finish(input.codes.map(|(book, _)| book), input.note())
+}
+
+/// The report being written a batch of threads at a time (`export html --db`): each thread's
+/// page as it comes, the index (a row per thread, the theme counts) at the end.
+pub struct Writer<'d> {
+    dir: &'d Path,
     // One name per thread, distinct whatever the case (see `unique_file_names`): two threads
     // never share a page, and each index row links to its own thread.
-    let names = super::unique_file_names(
-        selected.iter().map(|&ti| threads.threads[ti].id.as_str()),
-        "html",
-    );
-    for (&ti, name) in selected.iter().zip(&names) {
-        let t = &threads.threads[ti];
-        let mut counts: HashMap<usize, usize> = HashMap::new();
-        for &n in &t.nodes {
-            if let (Node::Post(i), Some((_, ev))) = (threads.node(n), codes) {
-                for th in crate::themes::codebook::themes_of(&ev[i]) {
-                    *counts.entry(th).or_default() += 1;
-                    *theme_posts.entry(th).or_default() += 1;
+    names: super::FileNamer,
+    theme_posts: HashMap<usize, usize>,
+    rows: String,
+    pages: usize,
+}
+
+impl<'d> Writer<'d> {
+    pub fn new(dir: &'d Path) -> Result<Writer<'d>> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        Ok(Writer {
+            dir,
+            names: super::FileNamer::new("html"),
+            theme_posts: HashMap::new(),
+            rows: String::new(),
+            pages: 0,
+        })
+    }
+
+    /// The pages of `input`'s selected threads, in their order.
+    pub fn add(&mut self, input: &super::Input) -> Result<()> {
+        let (set, threads, selected, codes) =
+            (input.set, input.threads, input.selected, input.codes);
+        let note = input.note();
+        for &ti in selected {
+            let t = &threads.threads[ti];
+            let name = self.names.name(&t.id);
+            let mut counts: HashMap<usize, usize> = HashMap::new();
+            for &n in &t.nodes {
+                if let (Node::Post(i), Some((_, ev))) = (threads.node(n), codes) {
+                    for th in crate::themes::codebook::themes_of(&ev[i]) {
+                        *counts.entry(th).or_default() += 1;
+                        *self.theme_posts.entry(th).or_default() += 1;
+                    }
                 }
             }
-        }
-        let mut top: Vec<(usize, usize)> = counts.into_iter().collect();
-        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let top_names: Vec<String> = match codes {
-            Some((book, _)) => top
-                .iter()
-                .take(3)
-                .map(|(th, n)| format!("{} ({n})", esc(&book.themes[*th].label)))
-                .collect(),
-            None => Vec::new(),
-        };
-        let _ = writeln!(
-            rows,
-            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>",
-            esc(name),
-            esc(&t.id),
-            t.posts,
-            t.depth,
-            t.participants,
-            t.start.as_ref().map(format_time).unwrap_or_default(),
-            t.end.as_ref().map(format_time).unwrap_or_default(),
-            t.gaps,
-            top_names.join(", ")
-        );
-        let page = thread_page(set, threads, t, codes, note);
-        // Beside the target and renamed into place: a planted link is replaced, not followed.
-        atomic::write_bytes(&dir.join(name), Durability::Unsynced, page.as_bytes())?;
-        pages += 1;
-    }
-    // The chart of theme frequencies (posts per theme), as SVG bars.
-    let mut chart = String::new();
-    if let Some((book, _)) = codes {
-        let max = theme_posts.values().copied().max().unwrap_or(0).max(1);
-        let h = 22 * book.themes.len() + 10;
-        let _ = writeln!(chart, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"{h}\" role=\"img\" aria-label=\"posts per theme\">");
-        for (k, t) in book.themes.iter().enumerate() {
-            let n = theme_posts.get(&k).copied().unwrap_or(0);
-            let w = 400 * n / max;
-            let y = 5 + 22 * k;
+            let mut top: Vec<(usize, usize)> = counts.into_iter().collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let top_names: Vec<String> = match codes {
+                Some((book, _)) => top
+                    .iter()
+                    .take(3)
+                    .map(|(th, n)| format!("{} ({n})", esc(&book.themes[*th].label)))
+                    .collect(),
+                None => Vec::new(),
+            };
             let _ = writeln!(
-                chart,
-                "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect class=\"bar\" x=\"260\" y=\"{y}\" width=\"{w}\" height=\"16\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{n}</text>",
-                y + 12,
-                esc(&t.label),
-                265 + w,
-                y + 12
+                self.rows,
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td><td>{}</td><td>{}</td></tr>",
+                esc(&name),
+                esc(&t.id),
+                t.posts,
+                t.depth,
+                t.participants,
+                t.start.as_ref().map(format_time).unwrap_or_default(),
+                t.end.as_ref().map(format_time).unwrap_or_default(),
+                t.gaps,
+                top_names.join(", ")
             );
+            let page = thread_page(set, threads, t, codes, note);
+            // Beside the target and renamed into place: a planted link is replaced, not followed.
+            atomic::write_bytes(&self.dir.join(&name), Durability::Unsynced, page.as_bytes())?;
+            self.pages += 1;
         }
-        chart.push_str("</svg>\n");
+        Ok(())
     }
-    let mut index = String::new();
-    let _ = write!(
-        index,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>rethread report</title><style>{STYLE}</style></head><body>\n<h1>Threads</h1>\n"
-    );
-    if let Some(note) = note {
-        let _ = writeln!(index, "<p><em>{}</em></p>", esc(note));
+
+    /// Write `index.html`: `book` when the threads were coded (the theme chart), `note` at the
+    /// top (pseudonymised).
+    pub fn finish(self, book: Option<&Codebook>, note: Option<&str>) -> Result<Report> {
+        let (theme_posts, rows) = (self.theme_posts, self.rows);
+        // The chart of theme frequencies (posts per theme), as SVG bars.
+        let mut chart = String::new();
+        if let Some(book) = book {
+            let max = theme_posts.values().copied().max().unwrap_or(0).max(1);
+            let h = 22 * book.themes.len() + 10;
+            let _ = writeln!(chart, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"{h}\" role=\"img\" aria-label=\"posts per theme\">");
+            for (k, t) in book.themes.iter().enumerate() {
+                let n = theme_posts.get(&k).copied().unwrap_or(0);
+                let w = 400 * n / max;
+                let y = 5 + 22 * k;
+                let _ = writeln!(
+                    chart,
+                    "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect class=\"bar\" x=\"260\" y=\"{y}\" width=\"{w}\" height=\"16\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{n}</text>",
+                    y + 12,
+                    esc(&t.label),
+                    265 + w,
+                    y + 12
+                );
+            }
+            chart.push_str("</svg>\n");
+        }
+        let mut index = String::new();
+        let _ = write!(
+            index,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>rethread report</title><style>{STYLE}</style></head><body>\n<h1>Threads</h1>\n"
+        );
+        if let Some(note) = note {
+            let _ = writeln!(index, "<p><em>{}</em></p>", esc(note));
+        }
+        let _ = writeln!(
+            index,
+            "<p>{} threads. Made by rethread {}.</p>",
+            self.pages,
+            env!("CARGO_PKG_VERSION")
+        );
+        if !chart.is_empty() {
+            let _ = writeln!(index, "<h2>Themes</h2>\n{chart}");
+        }
+        let _ = writeln!(
+            index,
+            "<table><thead><tr><th>Thread</th><th>Posts</th><th>Depth</th><th>Participants</th><th>Span</th><th>Gaps</th><th>Top themes</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>"
+        );
+        atomic::write_bytes(
+            &self.dir.join("index.html"),
+            Durability::Unsynced,
+            index.as_bytes(),
+        )?;
+        Ok(Report { pages: self.pages })
     }
-    let _ = writeln!(
-        index,
-        "<p>{} threads. Made by rethread {}.</p>",
-        selected.len(),
-        env!("CARGO_PKG_VERSION")
-    );
-    if !chart.is_empty() {
-        let _ = writeln!(index, "<h2>Themes</h2>\n{chart}");
-    }
-    let _ = writeln!(
-        index,
-        "<table><thead><tr><th>Thread</th><th>Posts</th><th>Depth</th><th>Participants</th><th>Span</th><th>Gaps</th><th>Top themes</th></tr></thead><tbody>\n{rows}</tbody></table>\n</body></html>"
-    );
-    atomic::write_bytes(
-        &dir.join("index.html"),
-        Durability::Unsynced,
-        index.as_bytes(),
-    )?;
-    Ok(Report { pages })
 }
 
 fn thread_page(
@@ -165,6 +197,8 @@ fn thread_page(
     note: Option<&str>,
 ) -> String {
     // Rows: posts in time order (gaps just before their first reply); columns: branches.
+    // A post's row is also its anchor (`#p{row}`): a page depends on its thread alone, not on
+    // where the thread's posts sit among the corpus's (which differ batch by batch).
     let order = threads.chronological(t, set);
     let mut row: HashMap<usize, usize> = HashMap::new();
     let mut next_row = 0;
@@ -229,7 +263,7 @@ fn thread_page(
                 let _ = writeln!(
                     svg,
                     "<a href=\"#p{}\"><circle cx=\"{x}\" cy=\"{y}\" r=\"9\" fill=\"{}\"><title>{}</title></circle></a>",
-                    n.index(),
+                    row[&n.index()],
                     colour(a),
                     esc(a)
                 );
@@ -274,7 +308,7 @@ fn thread_page(
         let _ = write!(
             posts,
             "<div class=\"post\" id=\"p{}\"><span class=\"who\" style=\"color:{}\">{}</span> <small>{}</small>{url}<br>{}",
-            n.index(),
+            row[&n.index()],
             colour(a),
             esc(a),
             p.created_at().map(|t| format_time(&t)).unwrap_or_default(),

@@ -85,21 +85,40 @@ pub fn file_stem(id: &str) -> String {
 /// are reserved case-insensitively, and a later id whose name is taken gets `-2`, `-3`, ...
 /// (first come, in `ids` order, keeps the plain name: a non-colliding id's name never changes).
 pub fn unique_file_names<'a>(ids: impl IntoIterator<Item = &'a str>, ext: &str) -> Vec<String> {
-    let ids = ids.into_iter();
-    let mut used: HashSet<String> = HashSet::with_capacity(ids.size_hint().0 + 1);
-    used.insert(format!("index.{ext}").to_ascii_lowercase());
-    ids.map(|id| {
+    let mut namer = FileNamer::new(ext);
+    ids.into_iter().map(|id| namer.name(id)).collect()
+}
+
+/// [`unique_file_names`] one id at a time, for writers that meet their threads a batch at a
+/// time: each name depends only on the ids before it.
+pub struct FileNamer {
+    used: HashSet<String>,
+    ext: String,
+}
+
+impl FileNamer {
+    pub fn new(ext: &str) -> FileNamer {
+        let mut used = HashSet::new();
+        used.insert(format!("index.{ext}").to_ascii_lowercase());
+        FileNamer {
+            used,
+            ext: ext.to_string(),
+        }
+    }
+
+    /// The file name of the next id.
+    pub fn name(&mut self, id: &str) -> String {
+        let ext = &self.ext;
         let base = file_stem(id);
         let mut name = format!("{base}.{ext}");
         let mut n = 1;
         // Stems are ASCII (see `file_stem`), so ASCII lowercase is the whole of case folding.
-        while !used.insert(name.to_ascii_lowercase()) {
+        while !self.used.insert(name.to_ascii_lowercase()) {
             n += 1;
             name = format!("{base}-{n}.{ext}");
         }
         name
-    })
-    .collect()
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,23 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let themed = !args.show.no_themes;
+    if args.rows.corpus.batched() {
+        // From the corpus a batch of threads at a time: a page per thread as it comes.
+        let mut w = rethread::export::html::Writer::new(&args.out)?;
+        let (_, book) = args.rows.each_batch(themed, |input| w.add(input))?;
+        let note = args
+            .rows
+            .pseudonym
+            .enabled()?
+            .then_some(rethread::export::PSEUDONYMISED_NOTE);
+        let r = w.finish(themed.then_some(&book), note)?;
+        eprintln!(
+            "wrote {} thread pages and index.html to {}",
+            r.pages,
+            args.out.display()
+        );
+        return Ok(());
+    }
     let l = args.rows.load_coded(themed)?;
     let r = write(&args.out, &l.input())?;
     eprintln!(
