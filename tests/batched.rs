@@ -141,6 +141,7 @@ const EXPORTS: &[(&str, &[&str], Out)] = &[
     ("convokit", &[], Out::Dir),
     ("html", &[], Out::Dir),
     ("html", &["--no-themes"], Out::Dir),
+    ("qdpx", &[], Out::File),
 ];
 
 /// `export EXPORT --out … FLAGS` from the corpus at several batch sizes gives the bytes the
@@ -151,7 +152,8 @@ fn same_export(dir: &Path, name: &str, db: &str, export: &str, out: Out, flags: 
         Out::Dir => tree(path),
     };
     let target = |which: &str| {
-        let p = dir.join(format!("{name}-{export}-{which}"));
+        let ext = if export == "qdpx" { ".qdpx" } else { "" };
+        let p = dir.join(format!("{name}-{export}-{which}{ext}"));
         let _ = std::fs::remove_dir_all(&p);
         let _ = std::fs::remove_file(&p);
         p

@@ -20,11 +20,11 @@
 use super::{atomic, Input};
 use crate::themes::{Codebook, CoderKind};
 use crate::thread::Node;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::Path;
 
 /// The coders, as the project's users.
@@ -536,106 +536,198 @@ fn transcript(input: &Input, ti: usize) -> Transcript {
 
 /// Write `path` (a `.qdpx` zip), beside it and renamed into place.
 pub fn write(path: &Path, input: &Input) -> Result<Written> {
-    let mut written = Written::default();
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
-    let _ = writeln!(
-        xml,
-        "<Project xmlns=\"urn:QDA-XML:project:1.0\" name=\"rethread\" origin=\"rethread {}\">",
-        env!("CARGO_PKG_VERSION")
-    );
-    xml.push_str("<Users>\n");
-    for (coder, name) in CODERS {
-        let _ = writeln!(xml, "<User guid=\"{}\" name=\"{name}\"/>", user_guid(coder));
+    let book = input.codes.map(|(book, _)| book);
+    let mut w = Writer::new(spool_dir(path))?;
+    w.add(input)?;
+    w.finish(path, book, input.pseudonymised)
+}
+
+/// Where a project's spool files go: beside it, where there is room for it.
+pub fn spool_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
-    xml.push_str("</Users>\n");
-    if let Some((book, _)) = input.codes.filter(|(b, _)| !b.themes.is_empty()) {
-        xml.push_str("<CodeBook>\n");
-        codes_xml(book, &mut xml);
-        xml.push_str("</CodeBook>\n");
+}
+
+/// A project being written a batch of threads at a time (`export qdpx --db`). The project
+/// file comes first in the zip and names the cases (authors) before the sources, which are
+/// known only when every thread has been seen: so each thread's `TextSource` element and its
+/// transcript go to two unnamed spool files as the batches come, and what is held is an entry
+/// per author with the threads they wrote in.
+pub struct Writer {
+    sources: std::io::BufWriter<std::fs::File>,
+    /// Each transcript: its length, then its text, in thread order.
+    texts: std::io::BufWriter<std::fs::File>,
+    /// The source GUID of each thread, in order.
+    guids: Vec<String>,
+    /// author → the threads (indices into `guids`) they posted in
+    authors: BTreeMap<String, Vec<u32>>,
+    written: Written,
+}
+
+impl Writer {
+    pub fn new(spool_dir: &Path) -> Result<Writer> {
+        let spool = || {
+            tempfile::tempfile_in(spool_dir)
+                .map(|f| std::io::BufWriter::with_capacity(1 << 16, f))
+                .with_context(|| format!("{}: cannot make a spool file", spool_dir.display()))
+        };
+        Ok(Writer {
+            sources: spool()?,
+            texts: spool()?,
+            guids: Vec::new(),
+            authors: BTreeMap::new(),
+            written: Written::default(),
+        })
     }
-    // Sources first into a buffer of their own: the cases, which come before them in the
-    // project, are known once every thread has been walked.
-    let mut sources = String::from("<Sources>\n");
-    let mut files: Vec<(String, String)> = Vec::new();
-    let mut authors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for &ti in input.selected {
-        let th = &input.threads.threads[ti];
-        let source = guid("source", &th.id);
-        let t = transcript(input, ti);
-        let _ = writeln!(
-            sources,
-            "<TextSource guid=\"{source}\" name=\"{}\" plainTextPath=\"internal://{source}.txt\">",
-            xml_text(&th.id)
-        );
-        if let Some((book, _)) = input.codes {
-            for (g, line, start, end, coder, theme) in &t.selections {
-                let user = user_guid(*coder);
-                let _ = writeln!(
-                    sources,
-                    "<PlainTextSelection guid=\"{g}\" name=\"line:{line}\" startPosition=\"{start}\" endPosition=\"{end}\" creatingUser=\"{user}\"><Coding guid=\"{}\" creatingUser=\"{user}\"><CodeRef targetGUID=\"{}\"/></Coding></PlainTextSelection>",
-                    guid("coding", g),
-                    code_guid(book, *theme)
-                );
-                written.selections += 1;
-            }
-        }
-        sources.push_str("</TextSource>\n");
-        if !input.pseudonymised {
-            for &n in &th.nodes {
-                if let Node::Post(i) = input.threads.node(n) {
-                    let who = input.set.posts()[i].author().label().to_string();
-                    authors.entry(who).or_default().insert(source.clone());
+
+    /// The selected threads of `input`, in their order.
+    pub fn add(&mut self, input: &Input) -> Result<()> {
+        for &ti in input.selected {
+            let th = &input.threads.threads[ti];
+            let source = guid("source", &th.id);
+            let t = transcript(input, ti);
+            let mut x = String::new();
+            let _ = writeln!(
+                x,
+                "<TextSource guid=\"{source}\" name=\"{}\" plainTextPath=\"internal://{source}.txt\">",
+                xml_text(&th.id)
+            );
+            if let Some((book, _)) = input.codes {
+                for (g, line, start, end, coder, theme) in &t.selections {
+                    let user = user_guid(*coder);
+                    let _ = writeln!(
+                        x,
+                        "<PlainTextSelection guid=\"{g}\" name=\"line:{line}\" startPosition=\"{start}\" endPosition=\"{end}\" creatingUser=\"{user}\"><Coding guid=\"{}\" creatingUser=\"{user}\"><CodeRef targetGUID=\"{}\"/></Coding></PlainTextSelection>",
+                        guid("coding", g),
+                        code_guid(book, *theme)
+                    );
+                    self.written.selections += 1;
                 }
             }
-        }
-        files.push((format!("sources/{source}.txt"), t.text));
-        written.sources += 1;
-    }
-    sources.push_str("</Sources>\n");
-    if !authors.is_empty() {
-        xml.push_str("<Cases>\n");
-        for (who, in_sources) in &authors {
-            let _ = write!(
-                xml,
-                "<Case guid=\"{}\" name=\"{}\">",
-                guid("case", who),
-                xml_text(who)
-            );
-            for s in in_sources {
-                let _ = write!(xml, "<SourceRef targetGUID=\"{s}\"/>");
+            x.push_str("</TextSource>\n");
+            self.sources.write_all(x.as_bytes())?;
+            let k = self.guids.len() as u32;
+            if !input.pseudonymised {
+                for &n in &th.nodes {
+                    if let Node::Post(i) = input.threads.node(n) {
+                        let who = input.set.posts()[i].author().label();
+                        match self.authors.get_mut(who) {
+                            Some(threads) if threads.last() == Some(&k) => {}
+                            Some(threads) => threads.push(k),
+                            None => {
+                                self.authors.insert(who.to_string(), vec![k]);
+                            }
+                        }
+                    }
+                }
             }
-            xml.push_str("</Case>\n");
-            written.cases += 1;
+            self.texts.write_all(&(t.text.len() as u64).to_le_bytes())?;
+            self.texts.write_all(t.text.as_bytes())?;
+            self.guids.push(source);
+            self.written.sources += 1;
         }
-        xml.push_str("</Cases>\n");
+        Ok(())
     }
-    if written.sources > 0 {
-        xml.push_str(&sources);
-    }
-    if input.pseudonymised {
+
+    /// Write the project to `path`: `book` when the threads were coded (the codebook),
+    /// `pseudonymised` (no cases, and the project says so).
+    pub fn finish(
+        self,
+        path: &Path,
+        book: Option<&Codebook>,
+        pseudonymised: bool,
+    ) -> Result<Written> {
+        let Writer {
+            sources,
+            texts,
+            guids,
+            authors,
+            mut written,
+        } = self;
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
         let _ = writeln!(
             xml,
-            "<Description>{}</Description>",
-            xml_text(super::PSEUDONYMISED_NOTE)
+            "<Project xmlns=\"urn:QDA-XML:project:1.0\" name=\"rethread\" origin=\"rethread {}\">",
+            env!("CARGO_PKG_VERSION")
         );
-    }
-    xml.push_str("</Project>\n");
-    atomic::write(path, atomic::Durability::Synced, |w| {
-        let mut zip = zip::ZipWriter::new(w);
-        // A fixed time in every entry: the same export gives the same bytes.
-        let opts = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .last_modified_time(zip::DateTime::default());
-        zip.start_file("project.qde", opts)?;
-        zip.write_all(xml.as_bytes())?;
-        for (name, text) in &files {
-            zip.start_file(name.as_str(), opts)?;
-            zip.write_all(text.as_bytes())?;
+        xml.push_str("<Users>\n");
+        for (coder, name) in CODERS {
+            let _ = writeln!(xml, "<User guid=\"{}\" name=\"{name}\"/>", user_guid(coder));
         }
-        zip.finish()?;
-        Ok(())
-    })?;
-    Ok(written)
+        xml.push_str("</Users>\n");
+        if let Some(book) = book.filter(|b| !b.themes.is_empty()) {
+            xml.push_str("<CodeBook>\n");
+            codes_xml(book, &mut xml);
+            xml.push_str("</CodeBook>\n");
+        }
+        if !authors.is_empty() {
+            xml.push_str("<Cases>\n");
+            for (who, in_threads) in &authors {
+                let _ = write!(
+                    xml,
+                    "<Case guid=\"{}\" name=\"{}\">",
+                    guid("case", who),
+                    xml_text(who)
+                );
+                // Sources by GUID, each once (as a set of GUIDs orders them).
+                let mut refs: Vec<&str> = in_threads
+                    .iter()
+                    .map(|&k| guids[k as usize].as_str())
+                    .collect();
+                refs.sort_unstable();
+                refs.dedup();
+                for s in refs {
+                    let _ = write!(xml, "<SourceRef targetGUID=\"{s}\"/>");
+                }
+                xml.push_str("</Case>\n");
+                written.cases += 1;
+            }
+            xml.push_str("</Cases>\n");
+        }
+        let mut tail = String::new();
+        if pseudonymised {
+            let _ = writeln!(
+                tail,
+                "<Description>{}</Description>",
+                xml_text(super::PSEUDONYMISED_NOTE)
+            );
+        }
+        tail.push_str("</Project>\n");
+        let rewound =
+            |w: std::io::BufWriter<std::fs::File>| -> Result<std::io::BufReader<std::fs::File>> {
+                let mut f = w.into_inner().map_err(|e| e.into_error())?;
+                f.seek(std::io::SeekFrom::Start(0))?;
+                Ok(std::io::BufReader::with_capacity(1 << 16, f))
+            };
+        let mut sources = rewound(sources)?;
+        let mut texts = rewound(texts)?;
+        atomic::write(path, atomic::Durability::Synced, |w| {
+            let mut zip = zip::ZipWriter::new(w);
+            // A fixed time in every entry: the same export gives the same bytes.
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .last_modified_time(zip::DateTime::default());
+            zip.start_file("project.qde", opts)?;
+            zip.write_all(xml.as_bytes())?;
+            if written.sources > 0 {
+                zip.write_all(b"<Sources>\n")?;
+                std::io::copy(&mut sources, &mut zip)?;
+                zip.write_all(b"</Sources>\n")?;
+            }
+            zip.write_all(tail.as_bytes())?;
+            for g in &guids {
+                let mut len = [0u8; 8];
+                texts.read_exact(&mut len)?;
+                zip.start_file(format!("sources/{g}.txt"), opts)?;
+                std::io::copy(&mut (&mut texts).take(u64::from_le_bytes(len)), &mut zip)?;
+            }
+            zip.finish()?;
+            Ok(())
+        })?;
+        Ok(written)
+    }
 }
 
 #[cfg(test)]

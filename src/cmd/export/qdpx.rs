@@ -30,15 +30,28 @@ pub fn run(args: Args) -> Result<()> {
             args.out.display()
         );
     }
+    if args.rows.corpus.batched() {
+        // From the corpus a batch of threads at a time (sources spooled beside the project).
+        use rethread::export::qdpx;
+        let mut w = qdpx::Writer::new(qdpx::spool_dir(&args.out))?;
+        let (_, book) = args.rows.each_batch(true, |input| w.add(input))?;
+        let w = w.finish(&args.out, Some(&book), args.rows.pseudonym.enabled()?)?;
+        say_written(&w, &args.out);
+        return Ok(());
+    }
     let l = args.rows.load()?;
     let w = rethread::export::qdpx::write(&args.out, &l.input())?;
+    say_written(&w, &args.out);
+    crate::cmd::leak_at_exit(l.set, l.threads);
+    Ok(())
+}
+
+fn say_written(w: &rethread::export::qdpx::Written, out: &std::path::Path) {
     eprintln!(
         "wrote {} sources, {} coded selections and {} cases to {}",
         w.sources,
         w.selections,
         w.cases,
-        args.out.display()
+        out.display()
     );
-    crate::cmd::leak_at_exit(l.set, l.threads);
-    Ok(())
 }
