@@ -1,5 +1,5 @@
-//! Bounded memory from the corpus (issue 15, point 1): `threads --db` and `export markdown,
-//! jsonl, csv --db` build threads a batch of groups at a time and read posts from SQLite batch
+//! Bounded memory from the corpus (issue 15, point 1): `threads --db`, `themes --db` and
+//! every `export … --db` build threads a batch of groups at a time and read posts from SQLite batch
 //! by batch. Their output must be byte for byte what reading the whole corpus into memory
 //! gives (the path every command took before, still there behind `RETHREAD_WHOLE_CORPUS=1`).
 //! `RETHREAD_BATCH_POSTS` makes the batches a few posts small, so that even a small corpus is
@@ -77,6 +77,19 @@ fn same_as_whole_corpus(dir: &Path, name: &str, files: &[PathBuf], extra: &[&[&s
                     "{name}: threads {a:?} --db (batch {batch:?}) differs from the whole corpus's"
                 );
             }
+        }
+    }
+    // `themes`: the totals count every post once (groups are read again by later batches)
+    // and the JSON document's thread array is spooled and put back in its place.
+    for format in ["json", "table", "csv"] {
+        let a: Vec<&str> = vec!["themes", "--format", format, "--db", db];
+        let want = run(dir, Some(0), &a).stdout;
+        assert!(!want.is_empty());
+        for batch in [Some(2), None] {
+            assert!(
+                run(dir, batch, &a).stdout == want,
+                "{name}: themes --format {format} (batch {batch:?}) differs from the whole corpus's"
+            );
         }
     }
     for flags in extra.iter().chain([&[][..]].iter()) {

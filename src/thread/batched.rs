@@ -167,8 +167,29 @@ pub fn for_each_batch(
     outline: &Outline,
     opts: &Options,
     selected: &[usize],
-    mut before_build: impl FnMut(&mut PostSet) -> Result<()>,
+    before_build: impl FnMut(&mut PostSet) -> Result<()>,
     mut f: impl FnMut(&PostSet, &Threads, &[(usize, usize)]) -> Result<()>,
+) -> Result<()> {
+    for_each_batch_grouped(
+        corpus,
+        outline,
+        opts,
+        selected,
+        before_build,
+        |s, t, at, _| f(s, t, at),
+    )
+}
+
+/// [`for_each_batch`], also handing `f` the group of each post of the set (indexed like
+/// `set.posts()`): a group read again by a later batch has the same number, so a command
+/// counting the corpus's posts (not its threads') counts each group once.
+pub fn for_each_batch_grouped(
+    corpus: &Corpus,
+    outline: &Outline,
+    opts: &Options,
+    selected: &[usize],
+    mut before_build: impl FnMut(&mut PostSet) -> Result<()>,
+    mut f: impl FnMut(&PostSet, &Threads, &[(usize, usize)], &[u32]) -> Result<()>,
 ) -> Result<()> {
     let batch = batch_posts();
     let mut pos = 0;
@@ -187,7 +208,7 @@ pub fn for_each_batch(
             end += 1;
         }
         groups.sort_unstable();
-        let (mut set, _) = corpus.load_groups(&outline.groups, &groups)?;
+        let (mut set, post_groups) = corpus.load_groups(&outline.groups, &groups)?;
         before_build(&mut set)?;
         let threads = build(&set, opts);
         let index: HashMap<(Platform, &str), usize> = threads
@@ -203,7 +224,7 @@ pub fn for_each_batch(
                 (p, k)
             })
             .collect();
-        f(&set, &threads, &at)?;
+        f(&set, &threads, &at, &post_groups)?;
         pos = end;
     }
     Ok(())
