@@ -460,3 +460,74 @@ fn a_generated_corpus_gives_the_same_threads_and_transcripts_from_the_db() {
         assert!(n > 1000, "{format}: {n} transcripts compared");
     }
 }
+
+/// A group holding two threads far apart in time (two replies in one Twitter conversation,
+/// each to a different tweet never collected, with another thread between them: the group is
+/// read by two batches), and a retweet of a tweet never collected (a group with no thread at
+/// all, so in no batch). `themes` must count each of those posts once, as in memory.
+#[test]
+fn a_group_read_twice_and_a_group_with_no_thread_are_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let tweet = |id: &str, t: u32, conversation: &str, refs: serde_json::Value, text: &str| {
+        serde_json::json!({
+            "id": id, "text": text, "author_id": format!("u{id}"),
+            "created_at": format!("2024-01-01T00:00:{t:02}.000Z"),
+            "conversation_id": conversation, "referenced_tweets": refs,
+        })
+    };
+    let replied = |id: &str| serde_json::json!([{"type": "replied_to", "id": id}]);
+    let data = vec![
+        tweet(
+            "10",
+            1,
+            "9",
+            replied("7"),
+            "the system is so rigid, nobody can override it",
+        ),
+        tweet(
+            "20",
+            2,
+            "20",
+            serde_json::json!([]),
+            "staff need proper training",
+        ),
+        tweet("30", 3, "9", replied("8"), "we need training, not scripts"),
+        tweet("40", 4, "40", serde_json::json!([]), "thanks"),
+        tweet(
+            "60",
+            5,
+            "60",
+            serde_json::json!([{"type": "retweeted", "id": "55"}]),
+            "RT @someone: let the staff decide, trust them",
+        ),
+    ];
+    let users: Vec<serde_json::Value> = data
+        .iter()
+        .map(|t| serde_json::json!({"id": t["author_id"], "username": format!("user{}", t["id"].as_str().unwrap())}))
+        .collect();
+    let page = serde_json::json!({"data": data, "includes": {"users": users}});
+    let file = d.join("conversation.jsonl");
+    std::fs::write(&file, format!("{page}\n")).unwrap();
+    same_as_whole_corpus(d, "conversation", &[file], &[]);
+    // The shapes really are there: the conversation's two threads with another between.
+    let db = d.join("conversation.db");
+    let csv = ok(
+        d,
+        &["threads", "--db", db.to_str().unwrap(), "--format", "csv"],
+    );
+    let ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["twitter-7", "twitter-20", "twitter-8", "twitter-40"],
+        "{csv}"
+    );
+    let table =
+        String::from_utf8(run(d, Some(2), &["themes", "--db", db.to_str().unwrap()]).stdout)
+            .unwrap();
+    assert!(table.contains("\n5 posts, "), "{table}");
+}

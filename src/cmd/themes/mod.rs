@@ -132,6 +132,24 @@ fn run_db(args: &Args, book: &rethread::themes::Codebook) -> Result<()> {
             Ok(())
         },
     )?;
+    // Groups with no thread (a repost whose original was never collected) were in no batch,
+    // but their posts are the corpus's and count in its totals, as in memory.
+    let rest: Vec<u32> = (0..outline.groups.len() as u32)
+        .filter(|&g| !counted[g as usize])
+        .collect();
+    let mut start = 0;
+    while start < rest.len() {
+        let (mut end, mut held) = (start, 0);
+        while end < rest.len() && (end == start || held < batched::batch_posts()) {
+            held += outline.groups.size(rest[end]);
+            end += 1;
+        }
+        let (set, _) = corpus.load_groups(&outline.groups, &rest[start..end])?;
+        let threads = rethread::thread::build(&set, &opts);
+        let coding = prepared.code(&set, &threads, &args.corpus)?;
+        summary.add_posts(&set, &coding.posts, |_| true);
+        start = end;
+    }
     bar.finish_and_clear();
     array.end(&mut spool)?;
     let mut spool = spool.into_inner().map_err(|e| e.into_error())?;
