@@ -1,6 +1,7 @@
 //! `rethread export parquet` read by DuckDB (PyPI `duckdb`, in the tests' venv): the four files
 //! load with the types the README promises, and SQL over them gives back what `rethread
 //! threads` says: posts per thread, and thread roots rebuilt by a recursive walk up `edges`.
+//! And the README's Spark SQL run by Spark (PySpark 4.1.1, local mode, `target/spark-venv`).
 
 mod common;
 #[path = "common/peer.rs"]
@@ -157,5 +158,114 @@ fn duckdb_rebuilds_the_threads_of_real_support_conversations() {
     assert!(
         threads.iter().any(|t| t["complete"] == false),
         "gaps survive"
+    );
+}
+
+/// The README's Spark SQL, run by Spark itself (PySpark 4.1.1 in local mode): the recursive walk
+/// up `edges.parquet` rebuilds every thread root with its posts, as `rethread threads` says;
+/// and on Twitter/X data the group by `conversation_id` over `posts.parquet` counts each
+/// conversation's posts as the corpus holds them.
+const SPARK: &str = r#"
+import json, sys
+from pyspark.sql import SparkSession
+d = sys.argv[1]
+spark = (SparkSession.builder.master("local[2]").appName("rethread-test")
+         .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+         .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+for t in ["posts", "edges"]:
+    spark.read.parquet(f"{d}/{t}.parquet").createOrReplaceTempView(t)
+walked = {r[0]: r[1] for r in spark.sql("""
+    WITH RECURSIVE walk(node, root) AS (
+        SELECT id, id FROM posts WHERE parent IS NULL
+        UNION ALL
+        SELECT e.source, w.root FROM edges e JOIN walk w ON e.target = w.node
+    )
+    SELECT w.root, count_if(NOT p.gap) FROM walk w JOIN posts p ON p.id = w.node
+    GROUP BY w.root""").collect()}
+by_conversation = {r[0]: r[1] for r in spark.sql("""
+    SELECT conversation_id, count(*) FROM posts WHERE NOT gap GROUP BY conversation_id
+    """).collect()}
+print(json.dumps({"walked": walked, "by_conversation": by_conversation,
+                  "version": spark.version}))
+spark.stop()
+"#;
+
+#[test]
+fn spark_sql_rebuilds_the_threads_of_a_twitter_archive() {
+    assert!(
+        Command::new("java").arg("-version").output().is_ok(),
+        "Spark needs a Java 17+ runtime on the PATH (Debian default-jre-headless)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The seed exchange, and real twarc2 pages (conversation ids, quotes, errors) when there.
+    let mut inputs = vec![fixture("seed002/twarc2.jsonl")];
+    if let Some(data) =
+        shared_data("spark_sql_rebuilds_the_threads_of_a_twitter_archive (the seed only)")
+    {
+        inputs.push(data.join("twitter_v2/twarc-csv_test-data/2sets.jsonl"));
+    }
+    let mut args = vec!["import".to_string(), "--db".into(), "c.db".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    ok(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    // From the corpus: the batched writer (issue 15), the one an archive too large for memory
+    // goes through.
+    ok(d, &["export", "parquet", "--db", "c.db", "--out", "pq"]);
+    let want: Vec<Value> =
+        serde_json::from_str(&ok(d, &["threads", "--db", "c.db", "--format", "json"])).unwrap();
+    let out = Command::new(peer::spark_python())
+        .args(["-c", SPARK])
+        .arg(d.join("pq"))
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "spark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counts = |v: &Value| -> BTreeMap<String, u64> {
+        v.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+            .collect()
+    };
+    let by_root: BTreeMap<String, u64> = want
+        .iter()
+        .map(|t| {
+            (
+                t["root"].as_str().unwrap().to_string(),
+                t["posts"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(by_root.len() > 1, "{by_root:?}");
+    assert_eq!(
+        counts(&got["walked"]),
+        by_root,
+        "roots rebuilt by Spark walking edges"
+    );
+    // The corpus's own count of each conversation's posts that sit in threads (a retweet is
+    // counted on its original, not written as a row).
+    let db = rusqlite::Connection::open(d.join("c.db")).unwrap();
+    let mut stmt = db
+        .prepare(
+            "SELECT coalesce(conversation_id, 'null'), count(*) FROM posts
+             WHERE repost_of IS NULL GROUP BY 1",
+        )
+        .unwrap();
+    let corpus: BTreeMap<String, u64> = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        counts(&got["by_conversation"]),
+        corpus,
+        "posts per conversation"
     );
 }

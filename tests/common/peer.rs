@@ -141,6 +141,18 @@ pub fn convokit_python() -> PathBuf {
     venv.join("bin").join("python")
 }
 
+/// Python with PySpark 4.1.1 (the first Spark whose SQL has recursive CTEs), to run the
+/// README's Spark SQL over the Parquet export in local mode: a venv of its own at
+/// `target/spark-venv` (about 500 MB). Spark needs a Java 17+ runtime on the PATH (Debian
+/// `default-jre-headless`; `.ci/run` installs it when missing).
+pub fn spark_python() -> PathBuf {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let venv = target.join("spark-venv");
+    let installs: Vec<Vec<&str>> = vec![vec!["pyspark==4.1.1"]];
+    build_venv(&target, &venv, &installs, "python");
+    venv.join("bin").join("python")
+}
+
 /// Build the venv at `venv` with `installs` (one `pip install` per entry) unless a complete one
 /// is already there; `expect` is an executable in `bin/` that must exist afterwards.
 pub fn build_venv(target: &Path, venv: &Path, installs: &[Vec<&str>], expect: &str) {
