@@ -550,3 +550,45 @@ fn eval_measures_semantic_themes_and_the_built_in_ones_code_their_own_examples()
         stderr(&o)
     );
 }
+
+/// A corpus read a batch of threads at a time is embedded batch by batch; the researcher still
+/// gets one line for the run, with the totals of the whole corpus, as reading it whole gives.
+#[test]
+fn a_corpus_coded_batch_by_batch_reports_its_embeddings_once() {
+    let m = model_dir();
+    let embedding_lines = |batch: (&str, &str)| {
+        let dir = tempfile::tempdir().unwrap();
+        let topics = fixture("discover/two_topics.csv");
+        ok(
+            dir.path(),
+            &["import", topics.to_str().unwrap(), "--db", "c.db"],
+        );
+        let o = Command::new(env!("CARGO_BIN_EXE_rethread"))
+            .args(["themes", "--db", "c.db", "--model", &m, "--format", "json"])
+            .current_dir(dir.path())
+            .env_remove("RETHREAD_MODEL")
+            .env_remove("HF_HOME")
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("RETHREAD_BATCH_POSTS")
+            .env_remove("RETHREAD_WHOLE_CORPUS")
+            .env("HOME", dir.path())
+            .env(batch.0, batch.1)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+            .lines()
+            .filter(|l| l.starts_with("embeddings:"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // 36 posts, each its own thread: batches of 4 posts make nine of them.
+    let batched = embedding_lines(("RETHREAD_BATCH_POSTS", "4"));
+    let whole = embedding_lines(("RETHREAD_WHOLE_CORPUS", "1"));
+    assert_eq!(batched.len(), 1, "{batched:?}");
+    assert!(
+        batched[0].starts_with("embeddings: 36 computed, 0 reused from the corpus ("),
+        "{batched:?}"
+    );
+    assert_eq!(batched, whole);
+}

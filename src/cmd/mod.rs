@@ -15,8 +15,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rethread::corpus::{Corpus, PostSet};
 use rethread::source::{FileReport, Format, ReadOptions};
 use rethread::themes::embed::Embed;
-use rethread::themes::{code_corpus_with, Codebook, Coder, Coding};
+use rethread::themes::Evidence;
+use rethread::themes::{code_posts_with, Codebook, Coder, Coding};
 use rethread::thread::{self, Threads};
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 /// `--db`: the corpus, for every command that reads or writes one, defined here once. It reads
@@ -271,6 +273,16 @@ impl ThemeArgs {
         self.prepare(book)?.code(set, threads, corpus)
     }
 
+    /// Every post of `set` coded, without the rollups (see [`Prepared::code_posts`]).
+    pub fn code_posts(
+        &self,
+        book: &Codebook,
+        set: &PostSet,
+        corpus: &CorpusArgs,
+    ) -> Result<Vec<Vec<Evidence>>> {
+        self.prepare(book)?.code_posts(set, corpus)
+    }
+
     /// Everything coding needs before it sees a post: the pattern coder, the learned model
     /// (checked against the embedding model), the model and the semantic prototypes. Made
     /// once, then [`Prepared::code`] codes each set of posts: all of them, or each batch of a
@@ -312,6 +324,7 @@ impl ThemeArgs {
             learned: learned.filter(|_| model.is_some()),
             model,
             semantic_coder,
+            embedded: RefCell::default(),
         })
     }
 }
@@ -323,11 +336,47 @@ pub struct Prepared<'b> {
     learned: Option<rethread::themes::learn::Learned>,
     model: Option<rethread::themes::embed::Embedder>,
     semantic_coder: Option<rethread::themes::SemanticCoder>,
+    embedded: RefCell<EmbedTotals>,
+}
+
+impl Drop for Prepared<'_> {
+    /// Says on stderr how many posts' vectors were computed and how many reused, once for the
+    /// run (see [`EmbedTotals`]), and warns when they could not be kept in the corpus.
+    fn drop(&mut self) {
+        let totals = self.embedded.get_mut();
+        let (Some(model), true) = (&self.model, totals.used) else {
+            return;
+        };
+        let whence = if totals.db.is_some() {
+            format!(", {} reused from the corpus", totals.reused)
+        } else {
+            " (in memory: --input)".to_string()
+        };
+        eprintln!(
+            "embeddings: {} computed{whence} ({})",
+            totals.computed,
+            model.id()
+        );
+        if let (Some(why), Some(db)) = (&totals.not_stored, &totals.db) {
+            eprintln!(
+                "warning: {}: the embeddings could not be kept in the corpus ({why}); the next run computes them again",
+                db.display()
+            );
+        }
+    }
 }
 
 impl Prepared<'_> {
     /// Code every post of `set` (whose threads are `threads`), with a spinner.
     pub fn code(&self, set: &PostSet, threads: &Threads, corpus: &CorpusArgs) -> Result<Coding> {
+        let posts = self.code_posts(set, corpus)?;
+        let threads = rethread::themes::rollup_threads(set, threads, &posts);
+        Ok(Coding { posts, threads })
+    }
+
+    /// Every post's codes, with a spinner, and no rollups (what the exports need: see
+    /// [`rethread::themes::code_posts_with`]).
+    pub fn code_posts(&self, set: &PostSet, corpus: &CorpusArgs) -> Result<Vec<Vec<Evidence>>> {
         use rethread::themes::learn::LearnedCoder;
         let learned_coder = match &self.learned {
             Some(l) => Some(LearnedCoder::new(l, self.book)?),
@@ -335,7 +384,7 @@ impl Prepared<'_> {
         };
         // Every post's vectors, once, for both model coders.
         let vectors = match &self.model {
-            Some(m) => Some(post_vectors(set, corpus, m)?),
+            Some(m) => Some(post_vectors(set, corpus, m, &self.embedded)?),
             None => None,
         };
         let semantic_posts = self
@@ -355,18 +404,19 @@ impl Prepared<'_> {
             extra.push(c);
         }
         let spinner = spinner(&format!("coding {} posts", set.len()));
-        let coding = code_corpus_with(set, threads, &self.coder, &extra);
+        let codes = code_posts_with(set, &self.coder, &extra);
         spinner.finish_and_clear();
-        Ok(coding)
+        Ok(codes)
     }
 }
 
 /// Every post's vectors under `model`: from the corpus and kept there when the posts came from
-/// one, in memory with --input. Says on stderr how many were computed and how many reused.
+/// one, in memory with --input. What it computed and reused is added to `totals`.
 fn post_vectors(
     set: &PostSet,
     corpus: &CorpusArgs,
     model: &dyn Embed,
+    totals: &RefCell<EmbedTotals>,
 ) -> Result<Vec<rethread::themes::vectors::TextVectors>> {
     let db = if corpus.input.is_empty() {
         Some(Corpus::open_existing(&corpus.db)?)
@@ -376,23 +426,32 @@ fn post_vectors(
     let bar = count_bar("embedding posts", 0);
     let (vectors, stats) = rethread::themes::vectors::post_vectors(set, db.as_ref(), model, &bar)?;
     bar.finish_and_clear();
-    let whence = if db.is_some() {
-        format!(", {} reused from the corpus", stats.reused)
-    } else {
-        " (in memory: --input)".to_string()
-    };
-    eprintln!(
-        "embeddings: {} computed{whence} ({})",
-        stats.computed,
-        model.id()
-    );
-    if let Some(why) = &stats.not_stored {
-        eprintln!(
-            "warning: {}: the embeddings could not be kept in the corpus ({why}); the next run computes them again",
-            corpus.db.display()
-        );
+    let mut totals = totals.borrow_mut();
+    totals.used = true;
+    if db.is_some() {
+        totals.db = Some(corpus.db.to_path_buf());
+    }
+    totals.computed += stats.computed;
+    totals.reused += stats.reused;
+    if totals.not_stored.is_none() {
+        totals.not_stored = stats.not_stored;
     }
     Ok(vectors)
+}
+
+/// What the model coders embedded over a whole run. A corpus read a batch at a time is coded
+/// batch by batch; the researcher wants one line for the run, not one per batch, so the counts
+/// are summed here and said once, when the [`Prepared`] coding is done with.
+#[derive(Default)]
+struct EmbedTotals {
+    /// Whether any set of posts was embedded (a run that coded none says nothing).
+    used: bool,
+    /// The corpus the vectors were read from and kept in; `None` with --input.
+    db: Option<PathBuf>,
+    computed: usize,
+    reused: usize,
+    /// The first reason computed vectors could not be kept in the corpus.
+    not_stored: Option<String>,
 }
 
 /// The one warning of a run that has semantic themes and no model: which themes lose what.

@@ -18,7 +18,7 @@ pub mod vectors;
 
 pub use codebook::{Codebook, Coder, CoderKind, Evidence};
 pub use rollup::{
-    code_corpus, code_corpus_with, thread_coding, Coding, PostCoder, Rollup, ThemeRollup,
-    ThreadCoding,
+    code_corpus, code_corpus_with, code_posts_with, rollup_threads, thread_coding, Coding,
+    PostCoder, Rollup, ThemeRollup, ThreadCoding,
 };
 pub use semantic::{semantic_coder, SemanticCoder};

@@ -97,8 +97,34 @@ pub fn code_corpus_with(
     coder: &Coder,
     extra: &[&dyn PostCoder],
 ) -> Coding {
-    let posts: Vec<Vec<Evidence>> = set
-        .posts()
+    let posts = code_posts_with(set, coder, extra);
+    let threads = rollup_threads(set, threads, &posts);
+    Coding { posts, threads }
+}
+
+/// The rollups of every thread (in parallel), from each post's codes.
+pub fn rollup_threads(
+    set: &PostSet,
+    threads: &Threads,
+    codes: &[Vec<Evidence>],
+) -> Vec<ThreadCoding> {
+    threads
+        .threads
+        .par_iter()
+        .enumerate()
+        .map(|(ti, t)| thread_coding(ti, t, set, threads, codes))
+        .collect()
+}
+
+/// Every post's codes (in parallel), without the rollups: what the exports need, since each
+/// rolls up only the threads it writes, when it writes them. Rolling up every thread and branch
+/// here too would cost a second pass and hold every rollup's quotes at once.
+pub fn code_posts_with(
+    set: &PostSet,
+    coder: &Coder,
+    extra: &[&dyn PostCoder],
+) -> Vec<Vec<Evidence>> {
+    set.posts()
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
@@ -108,17 +134,7 @@ pub fn code_corpus_with(
             }
             ev
         })
-        .collect();
-    let per_thread: Vec<ThreadCoding> = threads
-        .threads
-        .par_iter()
-        .enumerate()
-        .map(|(ti, t)| thread_coding(ti, t, set, threads, &posts))
-        .collect();
-    Coding {
-        posts,
-        threads: per_thread,
-    }
+        .collect()
 }
 
 /// The rollup of thread `ti` and of each of its branches, from each post's codes.

@@ -78,9 +78,9 @@ pub fn run(args: Args) -> Result<()> {
         .transpose()?;
     let codes = match &book {
         Some(book) => {
-            let mut coding = args.coding.code(book, &set, &threads, &args.corpus)?;
-            args.pseudonym.apply_to_codes(&mut coding.posts)?;
-            Some(coding.posts)
+            let mut codes = args.coding.code_posts(book, &set, &args.corpus)?;
+            args.pseudonym.apply_to_codes(&mut codes)?;
+            Some(codes)
         }
         None => None,
     };
@@ -140,9 +140,9 @@ fn run_db(args: &Args) -> Result<()> {
         |set, threads, at| {
             let codes = match &prepared {
                 Some(p) => {
-                    let mut coding = p.code(set, threads, &args.corpus)?;
-                    args.pseudonym.apply_to_codes(&mut coding.posts)?;
-                    Some(coding.posts)
+                    let mut codes = p.code_posts(set, &args.corpus)?;
+                    args.pseudonym.apply_to_codes(&mut codes)?;
+                    Some(codes)
                 }
                 None => None,
             };

@@ -202,7 +202,7 @@ impl Rows {
                 |set, threads, at| {
                     let codes = match &prepared {
                         Some(p) => {
-                            let mut codes = p.code(set, threads, &self.corpus)?.posts;
+                            let mut codes = p.code_posts(set, &self.corpus)?;
                             self.pseudonym.apply_to_codes(&mut codes)?;
                             codes
                         }
@@ -242,7 +242,7 @@ impl Rows {
             .filter(|&i| self.threads.is_empty() || self.threads.contains(&threads.threads[i].id))
             .collect();
         let mut codes = if code {
-            self.themes.code(&book, &set, &threads, &self.corpus)?.posts
+            self.themes.code_posts(&book, &set, &self.corpus)?
         } else {
             Vec::new()
         };

@@ -73,7 +73,7 @@ pub fn run(args: Args) -> Result<()> {
     let codes: Vec<Vec<Evidence>> = if args.all {
         vec![Vec::new(); set.len()]
     } else {
-        args.themes.code(&book, &set, &threads, &args.corpus)?.posts
+        args.themes.code_posts(&book, &set, &args.corpus)?
     };
     let members: Vec<usize> = (0..set.len()).filter(|&i| codes[i].is_empty()).collect();
     let scope = if args.all {
