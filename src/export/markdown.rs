@@ -38,6 +38,9 @@ pub enum Layout {
 }
 
 /// What was written.
+/// Threads whose theme rollups are held at a time while their transcripts are written.
+const ROLLUP_CHUNK: usize = 4096;
+
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub files: usize,
@@ -164,45 +167,63 @@ impl<'d> Writer<'d> {
         progress: &indicatif::ProgressBar,
     ) -> Result<()> {
         let (set, threads) = (input.set, input.threads);
-        // The rollups of the threads written, in thread order (`Themes::threads`).
-        let mut order: Vec<usize> = at.iter().map(|&(_, ti)| ti).collect();
-        order.sort_unstable();
-        let rollups: Vec<crate::themes::ThreadCoding> = match input.codes {
-            Some((_, posts)) => order
-                .par_iter()
-                .map(|&ti| {
-                    crate::themes::thread_coding(ti, &threads.threads[ti], set, threads, posts)
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        let themes = input.codes.map(|(book, posts)| Themes {
-            book,
-            posts,
-            threads: &rollups,
-        });
-        let themes = themes.as_ref();
         let (note, layout, dir, names) = (self.note, self.layout, self.dir, &self.names);
-        // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly
-        // kernel time), so transcripts are rendered and written on all cores.
-        at.par_iter()
-            .try_for_each_init(String::new, |buf, &(pos, ti)| -> Result<()> {
-                buf.clear();
-                transcript_with(buf, set, threads, ti, layout, themes);
-                if let Some(note) = note {
-                    // After the header's last line, before the posts.
-                    insert_note(buf, note);
+        // The rollups are made for a slice of the threads at a time, just before their
+        // transcripts: each holds quotes (copies of post text), and the whole corpus read into
+        // memory (--input) would otherwise hold every thread's at once. A transcript shows the
+        // thread's rollup only, so the branches' are not made.
+        for chunk in at.chunks(ROLLUP_CHUNK) {
+            let mut order: Vec<usize> = chunk.iter().map(|&(_, ti)| ti).collect();
+            order.sort_unstable();
+            order.dedup();
+            let rollups: Vec<crate::themes::ThreadCoding> = match input.codes {
+                Some((_, posts)) => order
+                    .par_iter()
+                    .map(|&ti| crate::themes::ThreadCoding {
+                        thread: ti,
+                        rollup: crate::themes::rollup::rollup(
+                            &threads.threads[ti].nodes,
+                            set,
+                            threads,
+                            posts,
+                        ),
+                        branches: Vec::new(),
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            let themes = input.codes.map(|(book, posts)| Themes {
+                book,
+                posts,
+                threads: &rollups,
+            });
+            let themes = themes.as_ref();
+            // Rendering is cheap; creating hundreds of thousands of files is not (it is mostly
+            // kernel time), so transcripts are rendered and written on all cores.
+            chunk
+                .par_iter()
+                .try_for_each_init(String::new, |buf, &(pos, ti)| -> Result<()> {
+                    buf.clear();
+                    transcript_with(buf, set, threads, ti, layout, themes);
+                    if let Some(note) = note {
+                        // After the header's last line, before the posts.
+                        insert_note(buf, note);
+                    }
+                    // Beside the target and renamed into place: a link planted in the directory
+                    // is replaced, never written through. Not fsynced: one per transcript would
+                    // cost more than the export (see `atomic::Durability`).
+                    atomic::write_bytes(
+                        &dir.join(&names[pos]),
+                        Durability::Unsynced,
+                        buf.as_bytes(),
+                    )?;
+                    progress.inc(1);
+                    Ok(())
+                })?;
+            if let (Some(tops), Some(t)) = (self.tops.as_mut(), themes) {
+                for &(pos, ti) in chunk {
+                    tops[pos] = top_themes(t, ti);
                 }
-                // Beside the target and renamed into place: a link planted in the directory
-                // is replaced, never written through. Not fsynced: one per transcript would
-                // cost more than the export (see `atomic::Durability`).
-                atomic::write_bytes(&dir.join(&names[pos]), Durability::Unsynced, buf.as_bytes())?;
-                progress.inc(1);
-                Ok(())
-            })?;
-        if let (Some(tops), Some(t)) = (self.tops.as_mut(), themes) {
-            for &(pos, ti) in at {
-                tops[pos] = top_themes(t, ti);
             }
         }
         Ok(())

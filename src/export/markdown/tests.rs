@@ -376,3 +376,85 @@ fn semantic_and_learned_codes_show_coder_figure_sentence_and_example_escaped() {
         );
     }
 }
+
+/// The rollups are made a slice of [`ROLLUP_CHUNK`] threads at a time: a corpus of more threads
+/// than that, written in one call (as from memory), gives the same transcripts and index as the
+/// same threads written one call per thread (as a tiny batch would), in a shuffled output order
+/// so that a slice holds threads from all over the corpus.
+#[test]
+fn rollups_made_a_slice_at_a_time_give_the_same_files() {
+    let mut set = PostSet::new();
+    let n = ROLLUP_CHUNK + 5;
+    for i in 0..n {
+        let root = format!("r{i}");
+        let text = if i % 3 == 0 {
+            "staff are empowered to fix it"
+        } else {
+            "nothing to see"
+        };
+        set.add(post(
+            &root,
+            &format!("a{}", i % 7),
+            (i % 60) as u32,
+            None,
+            text,
+        ));
+        if i % 2 == 0 {
+            let reply = format!("c{i}");
+            set.add(post(
+                &reply,
+                "bo",
+                ((i + 1) % 60) as u32,
+                Some(&root),
+                "empowerment, yes",
+            ));
+        }
+    }
+    let threads = build(&set, &Options::default());
+    assert_eq!(threads.threads.len(), n);
+    let book = crate::themes::Codebook::parse(MODEL_BOOK, "test").unwrap();
+    let coder = crate::themes::Coder::new(&book).unwrap();
+    let codes = crate::themes::code_posts_with(&set, &coder, &[]);
+    // A fixed shuffle of the threads: every 7th, from each start.
+    let selected: Vec<usize> = (0..7).flat_map(|s| (s..n).step_by(7)).collect();
+    let input = crate::export::Input {
+        set: &set,
+        threads: &threads,
+        selected: &selected,
+        codes: Some((&book, &codes)),
+        pseudonymised: false,
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, single) = (dir.path().join("whole"), dir.path().join("single"));
+    write(&whole, &input, Layout::Chronological, &bar).unwrap();
+    let ids: Vec<&str> = selected
+        .iter()
+        .map(|&ti| threads.threads[ti].id.as_str())
+        .collect();
+    let mut w = Writer::new(&single, Layout::Chronological, &ids, None, true).unwrap();
+    for (pos, &ti) in selected.iter().enumerate() {
+        w.write_threads(&input, &[(pos, ti)], &bar).unwrap();
+    }
+    let rows: Vec<IndexRow> = selected
+        .iter()
+        .map(|&ti| IndexRow::of(&threads.threads[ti]))
+        .collect();
+    w.finish(&rows).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(&whole)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), n + 1);
+    assert_eq!(std::fs::read_dir(&single).unwrap().count(), n + 1);
+    let mut themed = 0;
+    for name in &names {
+        let a = std::fs::read_to_string(whole.join(name)).unwrap();
+        let b = std::fs::read_to_string(single.join(name)).unwrap();
+        assert_eq!(a, b, "{name:?}");
+        themed += usize::from(a.contains("Empowerment"));
+    }
+    // Two threads in three carry the theme (the replies and every third root); index.md too.
+    assert!(themed > n / 2, "{themed} of {n} files name the theme");
+}
