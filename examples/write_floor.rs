@@ -1,7 +1,7 @@
 //! The write floor: how long this machine takes just to write the files of an export.
 //!
 //! ```text
-//! cargo run --release --example write_floor -- SRC DST [THREADS]
+//! cargo run --release --example write_floor -- [--safe] SRC DST [THREADS]
 //! ```
 //!
 //! Reads every file of the directory SRC into memory (not timed), then creates DST and writes
@@ -14,15 +14,25 @@
 //! microseconds each in the kernel on some machines, whatever program asks for them, so no
 //! transcript writer can run faster than this number on the same machine. The bench prints it
 //! next to the speed-up, so that a target can be weighed against what the machine allows.
+//!
+//! `--safe` writes each file the way every rethread export must (`export::atomic::write_bytes`:
+//! an unnamed file in the directory, named once complete, never writing through a path that
+//! is already there or following a link), instead of a plain open-write-close. That costs the
+//! kernel more per file; the difference is what the safety costs, and the `--safe` floor is the
+//! one no safe transcript writer can beat.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let safe = args.first().is_some_and(|a| a == "--safe");
+    if safe {
+        args.remove(0);
+    }
     if args.len() < 2 || args.len() > 3 {
-        eprintln!("usage: write_floor SRC DST [THREADS]");
+        eprintln!("usage: write_floor [--safe] SRC DST [THREADS]");
         std::process::exit(2);
     }
     let (src, dst) = (PathBuf::from(&args[0]), PathBuf::from(&args[1]));
@@ -57,6 +67,15 @@ fn main() {
             scope.spawn(move || {
                 for (name, data) in files.iter().skip(t).step_by(threads) {
                     let path = dst.join(name);
+                    if safe {
+                        rethread::export::atomic::write_bytes(
+                            &path,
+                            rethread::export::atomic::Durability::Unsynced,
+                            data,
+                        )
+                        .unwrap_or_else(|e| fail(&format!("{e:#}")));
+                        continue;
+                    }
                     let mut f = std::fs::File::create(&path)
                         .unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
                     f.write_all(data)
@@ -68,7 +87,8 @@ fn main() {
     let wall = start.elapsed().as_secs_f64();
     let sys = kernel_seconds() - sys_before;
     println!(
-        "write_floor files {} bytes {bytes} threads {threads} wall_s {wall:.2} sys_s {sys:.2} us_per_file {:.1}",
+        "write_floor{} files {} bytes {bytes} threads {threads} wall_s {wall:.2} sys_s {sys:.2} us_per_file {:.1}",
+        if safe { "_safe" } else { "" },
         files.len(),
         wall * 1e6 / files.len().max(1) as f64,
     );
